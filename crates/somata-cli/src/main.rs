@@ -1,0 +1,63 @@
+//! The `somata` command line.
+
+mod bench;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "somata", version, about = "Spiking neural networks: BrainPy's models in Rust")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one conformance case (FORMAT.md) from FILE or `-` (stdin); print JSON on stdout.
+    Trace {
+        /// The case document, or `-` for stdin.
+        file: String,
+    },
+    /// Simulate a LIF population under a current step and print per-neuron spike counts and timing
+    /// (the main job, on embedded defaults).
+    Run(run::RunArgs),
+    /// Run a benchmark; the last line is `NAME: <median> ms (min <min> ms, <runs> runs)`.
+    Bench {
+        /// Benchmark name (`somata bench list` lists them).
+        name: String,
+        /// Timed runs.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Trace { file } => trace(&file),
+        Cmd::Run(a) => run::run(&a),
+        Cmd::Bench { name, runs } => bench::bench(&name, runs),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("somata: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn trace(file: &str) -> Result<(), String> {
+    let mut text = String::new();
+    if file == "-" {
+        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("reading stdin: {e}"))?;
+    } else {
+        text = std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))?;
+    }
+    let out = somata::io::trace::run_str(&text).map_err(|e| e.to_string())?;
+    println!("{out}");
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! `somata run`: the main job.
+use clap::Args;
+
+#[derive(Args)]
+pub struct RunArgs {}
+
+pub fn run(_a: &RunArgs) -> Result<(), String> {
+    Err("not yet".into())
+}

@@ -1,0 +1,306 @@
+//! The neuron-model abstraction: one definition per model, from which the engine derives a fast
+//! simulation kernel and exact BPTT gradients.
+//!
+//! A model implements [`NeuronModel`]: it lists its parameters and state variables (names, units,
+//! defaults, checks) and writes **one** per-neuron step, generic over [`Scalar`]. The step receives
+//! a [`Step`] context (parameters, hoisted constants, `dt`, `t`, surrogate, reset mode) and helpers
+//! that reproduce BrainPy exactly:
+//!
+//! * [`Step::ee`]: one exponential-Euler step `y + dt·exprel(dt·J)·f(y)` with `J = ∂f/∂y`
+//!   obtained by evaluating `f` on a dual number (BrainPy's `vector_grad`);
+//! * [`Step::spike`]: Heaviside forward, surrogate backward;
+//! * [`Step::reset_v`]: soft (`V − (V_th − V_reset)·spk`) or hard (`V − (sg(V) − V_reset)·spk`).
+//!
+//! State-independent pieces (e.g. LIF's `dt·exprel(−dt/τ)`) go in [`NeuronModel::hoist`], which
+//! the engine evaluates once per run instead of once per neuron and step.
+
+mod dual;
+mod scalar;
+
+pub use dual::Dual;
+pub use scalar::{Real, Scalar};
+
+use crate::error::{Result, SomataError};
+use crate::surrogate::Surrogate;
+use crate::units::{Dim, Dimension, Time};
+use std::ops::{Add, Div, Mul, Sub};
+
+/// Upper bound on a model's number of state variables.
+pub const MAX_STATES: usize = 8;
+/// Upper bound on a model's number of parameters.
+pub const MAX_PARAMS: usize = 32;
+/// Upper bound on a model's number of hoisted constants.
+pub const MAX_HOIST: usize = 8;
+
+/// How the membrane potential is reset after a spike (applied lazily, at the start of the next
+/// update, as BrainPy does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpikeReset {
+    /// `V ← V − (V_th − V_reset)·spk` (IF: `V − V_th·spk`). Gradient flows through V and spk.
+    #[default]
+    Soft,
+    /// `V ← V − (stop_grad(V) − V_reset)·spk`: the value is V_reset, the gradient still flows
+    /// through `spk` with coefficient `−(V − V_reset)` and through V with coefficient 1.
+    Hard,
+}
+
+impl SpikeReset {
+    /// Parse BrainPy's `'soft'` / `'hard'`.
+    pub fn parse(s: &str) -> Result<SpikeReset> {
+        match s {
+            "soft" => Ok(SpikeReset::Soft),
+            "hard" => Ok(SpikeReset::Hard),
+            _ => Err(SomataError::Format(format!("spk_reset must be 'soft' or 'hard', got '{s}'"))),
+        }
+    }
+}
+
+/// The simulation clock: an explicit `dt` (no global default) and the step index.
+///
+/// Time follows BrainPy: at step `i` the models read `t = f32(i)·f32(dt)` (computed in the layer's
+/// float type), never an accumulated sum.
+///
+/// ```
+/// use somata::dynamics::Clock;
+/// use somata::units::*;
+/// let mut c = Clock::new(0.1 * ms).unwrap();
+/// c.advance();
+/// assert_eq!(c.step(), 1);
+/// assert!(Clock::new(0.0 * ms).is_err());
+/// assert!(Clock::new(f64::NAN * ms).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    dt: f64,
+    step: u64,
+}
+
+impl Clock {
+    /// A clock at step 0 with time step `dt` (finite, > 0).
+    pub fn new(dt: Time) -> Result<Clock> {
+        Clock::from_ms(dt.canonical())
+    }
+    /// Same, with dt given as milliseconds.
+    pub fn from_ms(dt_ms: f64) -> Result<Clock> {
+        if !(dt_ms.is_finite() && dt_ms > 0.0) {
+            return Err(SomataError::InvalidDt(dt_ms));
+        }
+        Ok(Clock { dt: dt_ms, step: 0 })
+    }
+    /// dt in ms.
+    pub fn dt_ms(&self) -> f64 {
+        self.dt
+    }
+    /// The current step index (the next update runs at this step).
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+    /// Set the step index.
+    pub fn set_step(&mut self, i: u64) {
+        self.step = i;
+    }
+    /// Advance by one step.
+    pub fn advance(&mut self) {
+        self.step += 1;
+    }
+    /// BrainPy's time of step `i`: `R(i)·R(dt)` in the float type `R`, in ms.
+    #[inline(always)]
+    pub fn t_at<R: Real>(&self, i: u64) -> R {
+        R::from_f64(i as f64) * R::from_f64(self.dt)
+    }
+}
+
+/// What a parameter must satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Any finite value.
+    Finite,
+    /// Finite and > 0 (time constants, capacitances, ...).
+    Positive,
+    /// Finite and >= 0.
+    NonNegative,
+    /// A boolean flag stored as 0 or 1.
+    Flag,
+}
+
+/// Description of one model parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    /// BrainPy's name.
+    pub name: &'static str,
+    /// Physical dimension (the value is stored in canonical units).
+    pub dim: Dim,
+    /// Default, canonical units.
+    pub default: f64,
+    /// Constraint.
+    pub check: Check,
+}
+
+impl ParamSpec {
+    /// A parameter spec.
+    pub const fn new(name: &'static str, dim: Dim, default: f64, check: Check) -> ParamSpec {
+        ParamSpec { name, dim, default, check }
+    }
+}
+
+/// Default initializer of a state variable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InitSpec {
+    /// A constant (canonical units).
+    Constant(f64),
+    /// Uniform on [low, high) (canonical units), drawn from the layer's seeded RNG.
+    Uniform(f64, f64),
+    /// Computed by [`NeuronModel::derive_init`] from the other states (e.g. HH gates at steady state).
+    Derived,
+}
+
+/// Description of one state variable.
+#[derive(Debug, Clone, Copy)]
+pub struct StateSpec {
+    /// BrainPy's name (`V`, `a`, `w`, `last_spike_time`, ...).
+    pub name: &'static str,
+    /// Dimension.
+    pub dim: Dim,
+    /// Unit spelling for trace output (saiunit's, canonical scale).
+    pub unit: &'static str,
+    /// Default initializer.
+    pub init: InitSpec,
+    /// Constructor argument that overrides the initializer (`V_initializer`), if any.
+    pub init_param: Option<&'static str>,
+    /// Shown only when this flag parameter is set (BrainPy's `ref_var`).
+    pub visible_if: Option<&'static str>,
+}
+
+impl StateSpec {
+    /// A state spec.
+    pub const fn new(name: &'static str, dim: Dim, unit: &'static str, init: InitSpec, init_param: Option<&'static str>) -> StateSpec {
+        StateSpec { name, dim, unit, init, init_param, visible_if: None }
+    }
+    /// Only visible when `flag` is set.
+    pub const fn visible_if(mut self, flag: &'static str) -> StateSpec {
+        self.visible_if = Some(flag);
+        self
+    }
+}
+
+/// The context of one neuron step.
+pub struct Step<'a, S: Scalar> {
+    /// Parameter values (canonical units), in the order of [`NeuronModel::PARAMS`].
+    pub p: &'a [S],
+    /// Hoisted constants computed by [`NeuronModel::hoist`].
+    pub h: &'a [S],
+    /// Time step (ms).
+    pub dt: S,
+    /// Time of this step (ms): `f32(i)·f32(dt)`.
+    pub t: S,
+    /// Reset mode.
+    pub reset: SpikeReset,
+    /// Surrogate used by [`Step::spike`].
+    pub sg: &'a Surrogate,
+}
+
+impl<S: Scalar> Step<'_, S> {
+    /// Heaviside spike with the layer's surrogate gradient.
+    #[inline(always)]
+    pub fn spike(&self, x: S) -> S {
+        x.spike(self.sg)
+    }
+    /// One exponential-Euler step of `dy/dt = f(y)`:
+    /// `y + dt·exprel(dt·J)·f(y)`, `J = ∂f/∂y` (evaluated with a dual number, like BrainPy's
+    /// `vector_grad`).
+    #[inline(always)]
+    pub fn ee(&self, y: S, f: impl FnOnce(Dual<S, 1>) -> Dual<S, 1>) -> S {
+        let r = f(Dual::var(y, 0));
+        let phi = (self.dt * r.d[0]).exprel();
+        y + self.dt * phi * r.v
+    }
+    /// Exponential-Euler step with a state-independent Jacobian already folded into
+    /// `phi_dt = dt·exprel(dt·J)` (see [`phi_dt`]): `y + phi_dt·f`.
+    #[inline(always)]
+    pub fn ee_hoisted(&self, y: S, phi_dt: S, f: S) -> S {
+        y + phi_dt * f
+    }
+    /// BrainPy's reset of a membrane potential: soft `v − (v_th − v_reset)·spk`, hard
+    /// `v − (sg(v) − v_reset)·spk`.
+    #[inline(always)]
+    pub fn reset_v(&self, v: S, v_th: S, v_reset: S, spk: S) -> S {
+        let th = match self.reset {
+            SpikeReset::Soft => v_th,
+            SpikeReset::Hard => v.stop_grad(),
+        };
+        v - (th - v_reset) * spk
+    }
+    /// Whether the neuron is refractory at this step: `t − last_spike_time < tau_ref`.
+    #[inline(always)]
+    pub fn refractory(&self, last_spike_time: S, tau_ref: S) -> bool {
+        (self.t - last_spike_time).re() < tau_ref.re()
+    }
+}
+
+/// `dt·exprel(dt·J)` for a state-independent Jacobian `J` (BrainPy's factor, hoistable).
+#[inline(always)]
+pub fn phi_dt<S: Scalar>(dt: S, j: S) -> S {
+    dt * (dt * j).exprel()
+}
+
+/// A neuron model: parameters, state variables and one generic per-neuron step.
+///
+/// See the crate documentation for a complete user-defined model.
+pub trait NeuronModel: Clone + Send + Sync + 'static {
+    /// BrainPy class name (`"LIF"`).
+    const NAME: &'static str;
+    /// Parameters, canonical units.
+    const PARAMS: &'static [ParamSpec];
+    /// State variables.
+    const STATES: &'static [StateSpec];
+    /// Dimension of the external input `x` of `update(x)` (a [`crate::units::dim`] marker), so that
+    /// a typed input of the wrong dimension does not compile.
+    type Input: Dimension;
+    /// The same, as a value.
+    const INPUT_DIM: Dim = <Self::Input as Dimension>::DIM;
+    /// Unit spelling of the input (for trace files).
+    const INPUT_UNIT: &'static str;
+    /// Number of hoisted constants written by [`NeuronModel::hoist`].
+    const N_HOIST: usize = 0;
+    /// Default reset mode.
+    const DEFAULT_RESET: SpikeReset = SpikeReset::Soft;
+
+    /// Cross-parameter checks (one neuron's parameters, canonical units), beyond [`Check`].
+    fn validate(&self, _p: &[f64]) -> Result<()> {
+        Ok(())
+    }
+    /// State-independent constants (functions of parameters and `dt` only).
+    #[inline(always)]
+    fn hoist<S: Scalar>(&self, _p: &[S], _dt: S, _h: &mut [S]) {}
+    /// One update of one neuron: reads and writes the state `s` (order of `STATES`), takes the
+    /// external input `x`, returns the spike (0/1 with a surrogate gradient).
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S;
+    /// Fill states whose initializer is [`InitSpec::Derived`] (or was not given explicitly).
+    fn derive_init(&self, _p: &[f64], _s: &mut [f64], _explicit: &[bool]) {}
+
+    /// Index of a parameter by name.
+    fn param_index(name: &str) -> Option<usize> {
+        Self::PARAMS.iter().position(|p| p.name == name)
+    }
+    /// Index of a state by name.
+    fn state_index(name: &str) -> Option<usize> {
+        Self::STATES.iter().position(|s| s.name == name)
+    }
+}
+
+/// Mixed arithmetic `Dual<T, D> op T` so that right-hand sides read naturally inside [`Step::ee`].
+macro_rules! mixed {
+    ($tr:ident, $f:ident) => {
+        impl<T: Scalar, const D: usize> $tr<T> for Dual<T, D> {
+            type Output = Dual<T, D>;
+            #[inline(always)]
+            fn $f(self, o: T) -> Dual<T, D> {
+                $tr::$f(self, Dual::constant(o))
+            }
+        }
+    };
+}
+mixed!(Add, add);
+mixed!(Sub, sub);
+mixed!(Mul, mul);
+mixed!(Div, div);

@@ -1,0 +1,316 @@
+//! The scalar abstraction every model step is written against.
+//!
+//! A model's per-neuron step is one generic function `fn step<S: Scalar>(..)`. With `S = f32` or
+//! `f64` it is the simulation kernel; with `S = Dual<f32, D>` (forward-mode dual numbers) the same
+//! code yields the step's local Jacobian for BPTT; nested duals (`Dual<Dual<f32, D>, 1>`) give the
+//! exponential-Euler Jacobian `J = ∂f/∂y` *and* its derivative, exactly as JAX differentiates
+//! BrainPy's `exp_euler_step`.
+
+use super::dual::Dual;
+use crate::surrogate::SurrogateGrad;
+use std::fmt::Debug;
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// Arithmetic, elementary functions and the two non-smooth primitives of spiking models
+/// (`spike` and `stop_grad`), for plain floats and dual numbers alike.
+pub trait Scalar:
+    Copy
+    + Send
+    + Sync
+    + Debug
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+{
+    /// The underlying float (`f32` or `f64`).
+    type Real: Real;
+    /// A constant (zero tangent).
+    fn cst(v: Self::Real) -> Self;
+    /// A constant from an `f64` literal (rounded to the real type first).
+    #[inline(always)]
+    fn lit(v: f64) -> Self {
+        Self::cst(Self::Real::from_f64(v))
+    }
+    /// The primal value.
+    fn re(self) -> Self::Real;
+    /// e^x.
+    fn exp(self) -> Self;
+    /// e^x − 1.
+    fn expm1(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Hyperbolic cosine.
+    fn cosh(self) -> Self;
+    /// Hyperbolic sine.
+    fn sinh(self) -> Self;
+    /// Integer power.
+    fn powi(self, n: i32) -> Self;
+    /// `exprel(z) = (e^z − 1)/z`, with BrainPy's (saiunit's) 5th-order Taylor branch for
+    /// `|z| <= 1e-4` (f32) / `1e-7` (f64).
+    fn exprel(self) -> Self;
+    /// Derivative of `exprel`, evaluated stably (series near 0).
+    fn exprel_deriv(self) -> Self;
+    /// Heaviside spike `H(x)` (H(0) = 1) whose derivative is the surrogate gradient `g(x)`.
+    fn spike<G: SurrogateGrad + ?Sized>(self, g: &G) -> Self;
+    /// `jax.lax.stop_gradient`: the value with every tangent removed.
+    #[inline(always)]
+    fn stop_grad(self) -> Self {
+        Self::cst(self.re())
+    }
+    /// Absolute value (derivative sign(x), 0 at 0... as JAX: sign).
+    #[inline(always)]
+    fn abs(self) -> Self {
+        if self.re() < Self::Real::ZERO {
+            -self
+        } else {
+            self
+        }
+    }
+    /// `jnp.minimum(self, o)` by primal value.
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        if o.re() < self.re() {
+            o
+        } else {
+            self
+        }
+    }
+    /// `jnp.maximum(self, o)` by primal value.
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        if o.re() > self.re() {
+            o
+        } else {
+            self
+        }
+    }
+    /// `where(cond, a, b)`.
+    #[inline(always)]
+    fn select(cond: bool, a: Self, b: Self) -> Self {
+        if cond {
+            a
+        } else {
+            b
+        }
+    }
+}
+
+/// A plain floating-point type: `f32` (default) or `f64`.
+pub trait Real: Scalar<Real = Self> + PartialOrd + Default + std::fmt::Display + Into<f64> {
+    /// 0.
+    const ZERO: Self;
+    /// 1.
+    const ONE: Self;
+    /// Threshold of saiunit's Taylor branch in `exprel`.
+    const EXPREL_TAYLOR: Self;
+    /// Round an `f64`.
+    fn from_f64(v: f64) -> Self;
+    /// Widen to `f64`.
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.into()
+    }
+    /// Is finite.
+    fn finite(self) -> bool;
+    /// Name for messages ("f32"/"f64").
+    const NAME: &'static str;
+}
+
+macro_rules! impl_real {
+    ($t:ident, $thr:expr) => {
+        impl Scalar for $t {
+            type Real = $t;
+            #[inline(always)]
+            fn cst(v: $t) -> $t {
+                v
+            }
+            #[inline(always)]
+            fn re(self) -> $t {
+                self
+            }
+            #[inline(always)]
+            fn exp(self) -> $t {
+                $t::exp(self)
+            }
+            #[inline(always)]
+            fn expm1(self) -> $t {
+                $t::exp_m1(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> $t {
+                $t::ln(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> $t {
+                $t::sqrt(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> $t {
+                $t::tanh(self)
+            }
+            #[inline(always)]
+            fn cosh(self) -> $t {
+                $t::cosh(self)
+            }
+            #[inline(always)]
+            fn sinh(self) -> $t {
+                $t::sinh(self)
+            }
+            #[inline(always)]
+            fn powi(self, n: i32) -> $t {
+                $t::powi(self, n)
+            }
+            #[inline(always)]
+            fn exprel(self) -> $t {
+                let z = self;
+                if z.abs() <= $thr {
+                    // saiunit: 1 + z/2! + z^2/3! + z^3/4! + z^4/5! + z^5/6!, by Horner.
+                    1.0 + z * (1.0 / 2.0 + z * (1.0 / 6.0 + z * (1.0 / 24.0 + z * (1.0 / 120.0 + z * (1.0 / 720.0)))))
+                } else {
+                    $t::exp_m1(z) / z
+                }
+            }
+            #[inline(always)]
+            fn exprel_deriv(self) -> $t {
+                exprel_deriv_generic(self)
+            }
+            #[inline(always)]
+            fn spike<G: SurrogateGrad + ?Sized>(self, _g: &G) -> $t {
+                if self >= 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+        impl Real for $t {
+            const ZERO: $t = 0.0;
+            const ONE: $t = 1.0;
+            const EXPREL_TAYLOR: $t = $thr;
+            const NAME: &'static str = stringify!($t);
+            #[inline(always)]
+            fn from_f64(v: f64) -> $t {
+                v as $t
+            }
+            #[inline(always)]
+            fn finite(self) -> bool {
+                self.is_finite()
+            }
+        }
+    };
+}
+
+impl_real!(f32, 1e-4);
+impl_real!(f64, 1e-7);
+
+/// d/dz exprel(z) = (z·e^z − e^z + 1)/z², via its Taylor series Σ (k+1) z^k/(k+2)! for |z| < 0.5
+/// (no cancellation), the closed form otherwise. Generic so nested duals differentiate it again.
+#[inline(always)]
+pub(crate) fn exprel_deriv_generic<S: Scalar>(z: S) -> S {
+    let r = z.re().to_f64();
+    if r.abs() < 0.5 {
+        // coefficients (k+1)/(k+2)! for k = 0..10
+        const C: [f64; 11] = [
+            1.0 / 2.0,
+            2.0 / 6.0,
+            3.0 / 24.0,
+            4.0 / 120.0,
+            5.0 / 720.0,
+            6.0 / 5040.0,
+            7.0 / 40320.0,
+            8.0 / 362880.0,
+            9.0 / 3628800.0,
+            10.0 / 39916800.0,
+            11.0 / 479001600.0,
+        ];
+        let mut acc = S::lit(C[10]);
+        for k in (0..10).rev() {
+            acc = acc * z + S::lit(C[k]);
+        }
+        acc
+    } else {
+        let e = z.exp();
+        (z * e - z.expm1()) / (z * z)
+    }
+}
+
+impl<T: Scalar, const D: usize> Scalar for Dual<T, D> {
+    type Real = T::Real;
+    #[inline(always)]
+    fn cst(v: T::Real) -> Self {
+        Dual::constant(T::cst(v))
+    }
+    #[inline(always)]
+    fn re(self) -> T::Real {
+        self.v.re()
+    }
+    #[inline(always)]
+    fn exp(self) -> Self {
+        let e = self.v.exp();
+        self.chain(e, e)
+    }
+    #[inline(always)]
+    fn expm1(self) -> Self {
+        let e = self.v.exp();
+        self.chain(self.v.expm1(), e)
+    }
+    #[inline(always)]
+    fn ln(self) -> Self {
+        self.chain(self.v.ln(), T::cst(T::Real::ONE) / self.v)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        let r = self.v.sqrt();
+        self.chain(r, T::lit(0.5) / r)
+    }
+    #[inline(always)]
+    fn tanh(self) -> Self {
+        let t = self.v.tanh();
+        self.chain(t, T::lit(1.0) - t * t)
+    }
+    #[inline(always)]
+    fn cosh(self) -> Self {
+        self.chain(self.v.cosh(), self.v.sinh())
+    }
+    #[inline(always)]
+    fn sinh(self) -> Self {
+        self.chain(self.v.sinh(), self.v.cosh())
+    }
+    #[inline(always)]
+    fn powi(self, n: i32) -> Self {
+        if n == 0 {
+            return Self::lit(1.0);
+        }
+        let p = self.v.powi(n - 1);
+        self.chain(p * self.v, T::lit(n as f64) * p)
+    }
+    #[inline(always)]
+    fn exprel(self) -> Self {
+        self.chain(self.v.exprel(), self.v.exprel_deriv())
+    }
+    #[inline(always)]
+    fn exprel_deriv(self) -> Self {
+        exprel_deriv_generic(self)
+    }
+    #[inline(always)]
+    fn spike<G: SurrogateGrad + ?Sized>(self, g: &G) -> Self {
+        // value H(x) at every nesting depth; first-order tangent g(x)·dx (g treated as a constant
+        // in higher orders, which no model needs: spikes never sit inside an EE right-hand side).
+        let k = T::lit(g.grad(self.re().to_f64()));
+        let mut d = self.d;
+        for x in d.iter_mut() {
+            *x = *x * k;
+        }
+        Dual { v: self.v.spike(g), d }
+    }
+}

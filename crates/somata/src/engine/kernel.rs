@@ -1,0 +1,279 @@
+//! Fused, allocation-free simulation kernels, generic over the model.
+//!
+//! A layer's elements (batch rows × neurons) are independent within one layer, so a sequence
+//! run splits them into chunks and runs **all time steps of a chunk** on one thread (no
+//! per-step synchronisation). Inside a chunk the loop is time-outer, element-inner over
+//! structure-of-arrays state, which the compiler vectorises for models without transcendental
+//! calls. On x86-64 the chunk loop is compiled a second time with AVX2 enabled and chosen at run
+//! time. Step mode (`update`) calls the same chunk function with one step, so both modes agree
+//! bit for bit.
+
+use crate::dynamics::{Clock, NeuronModel, Real, Scalar, SpikeReset, Step, MAX_HOIST, MAX_PARAMS, MAX_STATES};
+use crate::surrogate::Surrogate;
+use rayon::prelude::*;
+
+/// A parameter value: shared by all neurons, or one per neuron (canonical units).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    /// One value for every neuron.
+    Shared(f64),
+    /// One value per neuron (length = number of neurons).
+    PerNeuron(Vec<f64>),
+}
+
+impl ParamValue {
+    /// Value for neuron `n`.
+    #[inline]
+    pub fn at(&self, n: usize) -> f64 {
+        match self {
+            ParamValue::Shared(v) => *v,
+            ParamValue::PerNeuron(v) => v[n],
+        }
+    }
+}
+
+/// Parameters and hoisted constants, lifted to the scalar type of a run.
+pub(crate) struct Prepared<S> {
+    pub shared: bool,
+    pub np: usize,
+    pub nh: usize,
+    /// `np` values (shared) or `n·np` (per neuron).
+    pub p: Vec<S>,
+    /// `nh` values (shared) or `n·nh`.
+    pub h: Vec<S>,
+}
+
+impl<S: Scalar> Prepared<S> {
+    /// Lift parameters with `lift(param_index, value)` and evaluate the model's hoisted constants.
+    pub fn new<M: NeuronModel>(model: &M, params: &[ParamValue], n: usize, dt: S, lift: impl Fn(usize, f64) -> S) -> Self {
+        let np = M::PARAMS.len();
+        let nh = M::N_HOIST;
+        let shared = params.iter().all(|p| matches!(p, ParamValue::Shared(_)));
+        let rows = if shared { 1 } else { n };
+        let mut p = Vec::with_capacity(rows * np);
+        let mut h = Vec::with_capacity(rows * nh);
+        for r in 0..rows {
+            for (i, pv) in params.iter().enumerate() {
+                p.push(lift(i, pv.at(r)));
+            }
+            let mut hb = [S::lit(0.0); MAX_HOIST];
+            model.hoist(&p[r * np..(r + 1) * np], dt, &mut hb[..nh]);
+            h.extend_from_slice(&hb[..nh]);
+        }
+        Prepared { shared, np, nh, p, h }
+    }
+    #[inline(always)]
+    pub fn p_of(&self, n: usize) -> &[S] {
+        if self.shared {
+            &self.p[..self.np]
+        } else {
+            &self.p[n * self.np..(n + 1) * self.np]
+        }
+    }
+    #[inline(always)]
+    pub fn h_of(&self, n: usize) -> &[S] {
+        if self.shared {
+            &self.h[..self.nh]
+        } else {
+            &self.h[n * self.nh..(n + 1) * self.nh]
+        }
+    }
+}
+
+/// A raw pointer that may cross threads; every use writes disjoint index ranges (one chunk of
+/// elements per task), which is what makes it sound.
+#[derive(Clone, Copy)]
+pub(crate) struct SyncPtr<T>(pub *mut T);
+unsafe impl<T> Send for SyncPtr<T> {}
+unsafe impl<T> Sync for SyncPtr<T> {}
+impl<T> SyncPtr<T> {
+    /// Pointer to element `i` (method form, so closures capture the whole wrapper).
+    #[inline(always)]
+    pub fn at(self, i: usize) -> *mut T {
+        // SAFETY (of callers): `i` is within the allocation.
+        unsafe { self.0.add(i) }
+    }
+}
+
+/// Inputs of a run: `x(k, g) = data[k·stride + g]` (stride 0 for a constant input).
+#[derive(Clone, Copy)]
+pub(crate) struct Xs<'a, T> {
+    pub data: &'a [T],
+    pub stride: usize,
+}
+
+/// Where a kernel writes what it produces. `put` is called once per element and step, from the
+/// thread that owns that element.
+pub(crate) trait Sink<T>: Sync {
+    /// # Safety
+    /// `g` must belong to the calling task's chunk, and `k` be within the run.
+    unsafe fn put(&self, k: usize, g: usize, spk: T, s: &[T]);
+}
+
+/// Spike counts only (the cheapest sink).
+pub(crate) struct CountSink(pub SyncPtr<u32>);
+impl<T: Real> Sink<T> for CountSink {
+    #[inline(always)]
+    unsafe fn put(&self, _k: usize, g: usize, spk: T, _s: &[T]) {
+        *self.0 .0.add(g) += (spk > T::ZERO) as u32;
+    }
+}
+
+/// Full recording: counts, optional raster (u8), optional state trace, optional divergence check.
+pub(crate) struct RecSink<T> {
+    pub bn: usize,
+    pub ns: usize,
+    pub counts: SyncPtr<u32>,
+    pub raster: Option<SyncPtr<u8>>,
+    pub states: Option<SyncPtr<T>>,
+    /// per element: first step with a non-finite state (u32::MAX if none), and which variable
+    pub bad: Option<(SyncPtr<u32>, SyncPtr<u8>)>,
+}
+impl<T: Real> Sink<T> for RecSink<T> {
+    #[inline(always)]
+    unsafe fn put(&self, k: usize, g: usize, spk: T, s: &[T]) {
+        *self.counts.0.add(g) += (spk > T::ZERO) as u32;
+        if let Some(r) = self.raster {
+            *r.0.add(k * self.bn + g) = (spk > T::ZERO) as u8;
+        }
+        if let Some(st) = self.states {
+            for (j, v) in s.iter().enumerate() {
+                *st.0.add((k * self.ns + j) * self.bn + g) = *v;
+            }
+        }
+        if let Some((first, var)) = self.bad {
+            if *first.0.add(g) == u32::MAX {
+                if let Some(j) = s.iter().position(|v| !v.finite()) {
+                    *first.0.add(g) = k as u32;
+                    *var.0.add(g) = j as u8;
+                }
+            }
+        }
+    }
+}
+
+/// The BPTT tape: every state after every step, and the spikes.
+pub(crate) struct TapeSink<T> {
+    pub bn: usize,
+    pub ns: usize,
+    /// `[(steps + 1)][ns][bn]`; row 0 is the initial state.
+    pub traj: SyncPtr<T>,
+    /// `[steps][bn]`.
+    pub spikes: SyncPtr<T>,
+}
+impl<T: Real> Sink<T> for TapeSink<T> {
+    #[inline(always)]
+    unsafe fn put(&self, k: usize, g: usize, spk: T, s: &[T]) {
+        *self.spikes.0.add(k * self.bn + g) = spk;
+        for (j, v) in s.iter().enumerate() {
+            *self.traj.0.add(((k + 1) * self.ns + j) * self.bn + g) = *v;
+        }
+    }
+}
+
+/// Everything a chunk needs besides its element range.
+pub(crate) struct RunSpec<'a, M, T> {
+    pub model: &'a M,
+    pub prep: &'a Prepared<T>,
+    pub n: usize,
+    pub bn: usize,
+    pub state: SyncPtr<T>,
+    pub xs: Xs<'a, T>,
+    pub clock: Clock,
+    pub steps: usize,
+    pub reset: SpikeReset,
+    pub sg: &'a Surrogate,
+}
+
+#[inline(always)]
+unsafe fn chunk_generic<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
+    let ns = M::STATES.len();
+    let vars: [&mut [T]; MAX_STATES] = std::array::from_fn(|j| {
+        if j < ns {
+            std::slice::from_raw_parts_mut(r.state.0.add(j * r.bn + base), len)
+        } else {
+            &mut [][..]
+        }
+    });
+    let dt = T::from_f64(r.clock.dt_ms());
+    let t0 = r.clock.step();
+    for k in 0..r.steps {
+        let t: T = r.clock.t_at(t0 + k as u64);
+        let xrow = &r.xs.data[k * r.xs.stride + base..][..len];
+        if r.prep.shared {
+            let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg };
+            for e in 0..len {
+                let mut s = [T::ZERO; MAX_STATES];
+                for j in 0..ns {
+                    s[j] = vars[j][e];
+                }
+                let spk = r.model.step(&c, &mut s[..ns], xrow[e]);
+                for j in 0..ns {
+                    vars[j][e] = s[j];
+                }
+                sink.put(k, base + e, spk, &s[..ns]);
+            }
+        } else {
+            let mut nidx = base % r.n;
+            for e in 0..len {
+                let c = Step { p: r.prep.p_of(nidx), h: r.prep.h_of(nidx), dt, t, reset: r.reset, sg: r.sg };
+                let mut s = [T::ZERO; MAX_STATES];
+                for j in 0..ns {
+                    s[j] = vars[j][e];
+                }
+                let spk = r.model.step(&c, &mut s[..ns], xrow[e]);
+                for j in 0..ns {
+                    vars[j][e] = s[j];
+                }
+                sink.put(k, base + e, spk, &s[..ns]);
+                nidx += 1;
+                if nidx == r.n {
+                    nidx = 0;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn chunk_avx2<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
+    chunk_generic(r, sink, base, len)
+}
+
+#[inline]
+unsafe fn chunk<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return chunk_avx2(r, sink, base, len);
+        }
+    }
+    chunk_generic(r, sink, base, len)
+}
+
+/// Chunk length for `bn` elements: at least 256, about four chunks per thread.
+pub(crate) fn chunk_len(bn: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    let per = bn.div_ceil(threads * 4);
+    per.max(256).div_ceil(64) * 64
+}
+
+/// Run `r.steps` steps over all elements, in parallel chunks when the layer is large enough.
+pub(crate) fn run<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K) {
+    debug_assert!(M::STATES.len() <= MAX_STATES && M::PARAMS.len() <= MAX_PARAMS);
+    let cl = chunk_len(r.bn);
+    // Parallelism pays once a task has enough work (elements × steps).
+    if r.bn <= cl || r.bn * r.steps < 1 << 15 {
+        // SAFETY: one task owns every element.
+        unsafe { chunk(r, sink, 0, r.bn) }
+    } else {
+        let nchunks = r.bn.div_ceil(cl);
+        (0..nchunks).into_par_iter().for_each(|ci| {
+            let base = ci * cl;
+            let len = cl.min(r.bn - base);
+            // SAFETY: chunks are disjoint element ranges.
+            unsafe { chunk(r, sink, base, len) }
+        });
+    }
+}

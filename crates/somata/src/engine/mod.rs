@@ -1,0 +1,10 @@
+//! Model-agnostic machinery every model gets: fused sequence kernels and the reverse pass over
+//! time. It knows the [`crate::dynamics::NeuronModel`] trait, never a particular model.
+
+mod bptt;
+pub(crate) mod kernel;
+mod layer;
+
+pub use bptt::{Gradients, ParamGrad, Tape};
+pub use kernel::ParamValue;
+pub use layer::{Build, Input, LayerBuilder, NeuronLayer, RunOptions, RunOutput, SeqInput, Shape};

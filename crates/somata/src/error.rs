@@ -1,0 +1,123 @@
+//! The one error type of the library.
+//!
+//! Every fallible public function returns [`Result<T>`]; each variant names the problem
+//! (which parameter, which shape, which unit) so that a message is actionable without a debugger.
+
+use thiserror::Error;
+
+/// Result alias used throughout somata.
+pub type Result<T, E = SomataError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in somata, as structured variants.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SomataError {
+    /// A parameter value is outside its valid range (e.g. `tau <= 0`, NaN).
+    #[error("invalid parameter `{name}` of {model}: {reason} (got {value})")]
+    InvalidParameter {
+        /// Model (BrainPy class name) the parameter belongs to.
+        model: String,
+        /// Parameter name, BrainPy spelling.
+        name: String,
+        /// The offending value, in canonical units.
+        value: f64,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// A parameter name the model does not have.
+    #[error("unknown parameter `{name}` for model {model}; known: {known}")]
+    UnknownParameter {
+        /// Model name.
+        model: String,
+        /// The unknown name.
+        name: String,
+        /// Comma-separated list of valid names.
+        known: String,
+    },
+    /// A per-neuron array whose length does not match the layer.
+    #[error("shape mismatch in {what}: expected {expected:?}, got {got:?}")]
+    ShapeMismatch {
+        /// What was being checked.
+        what: String,
+        /// Expected shape (or alternatives flattened).
+        expected: Vec<usize>,
+        /// Shape received.
+        got: Vec<usize>,
+    },
+    /// A unit string that could not be parsed.
+    #[error("unknown unit `{0}`")]
+    UnknownUnit(String),
+    /// A quantity of the wrong physical dimension.
+    #[error("wrong dimension for {what}: expected {expected}, got `{got}`")]
+    DimensionMismatch {
+        /// What was being converted.
+        what: String,
+        /// Expected dimension, e.g. "time".
+        expected: String,
+        /// The unit supplied.
+        got: String,
+    },
+    /// `update` or a sequence run before `init_state`.
+    #[error("layer `{0}` has no state: call init_state(batch) first")]
+    NotInitialized(String),
+    /// Time step missing, zero, negative or not finite.
+    #[error("invalid time step dt = {0} ms: dt must be finite and > 0")]
+    InvalidDt(f64),
+    /// Unknown model name (registry / trace files).
+    #[error("unknown model `{name}`; known models: {known}")]
+    UnknownModel {
+        /// The name asked for.
+        name: String,
+        /// Known names.
+        known: String,
+    },
+    /// Unknown surrogate name or parameter.
+    #[error("unknown surrogate `{0}`")]
+    UnknownSurrogate(String),
+    /// Unknown or malformed surrogate parameter.
+    #[error("invalid surrogate parameter `{name}` for {surrogate}: {reason}")]
+    InvalidSurrogateParameter {
+        /// Surrogate class name.
+        surrogate: String,
+        /// Parameter name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Unknown initializer.
+    #[error("unknown or invalid initializer: {0}")]
+    InvalidInitializer(String),
+    /// Malformed input document (trace JSON, config).
+    #[error("malformed input: {0}")]
+    Format(String),
+    /// A state became non-finite during a run that asked for divergence checks.
+    #[error("divergence: {model} state `{variable}` became {value} at step {step}, batch row {batch}, neuron {neuron}")]
+    Diverged {
+        /// Model name.
+        model: String,
+        /// State variable.
+        variable: String,
+        /// Step index (0-based).
+        step: usize,
+        /// Batch row.
+        batch: usize,
+        /// Neuron index (flattened over in_size).
+        neuron: usize,
+        /// The non-finite value, as text.
+        value: String,
+    },
+    /// I/O failure (CLI, files).
+    #[error("i/o error: {0}")]
+    Io(String),
+}
+
+impl SomataError {
+    pub(crate) fn param(model: &str, name: &str, value: f64, reason: impl Into<String>) -> Self {
+        SomataError::InvalidParameter {
+            model: model.to_string(),
+            name: name.to_string(),
+            value,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Input/output: the `somata trace` document format (../shared/conformance/FORMAT.md).
+
+pub mod trace;

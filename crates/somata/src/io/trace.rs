@@ -1,0 +1,269 @@
+//! `somata trace`: run one neuron or gradient case described by a JSON document and answer in
+//! the golden files' format (see `tests/data/FORMAT.md`).
+//!
+//! ```
+//! let doc = r#"{"kind": "neuron", "model": "LIF", "spk_reset": "soft", "dt_ms": 0.1,
+//!   "params": {"tau": {"value": 8.0, "unit": "ms"}},
+//!   "input": {"unit": "mA", "value": [[[2.0, 4.0]], [[2.0, 4.0]]]}}"#;
+//! let out = somata::io::trace::run_str(doc).unwrap();
+//! assert_eq!(out["outputs"]["V"]["unit"], "mV");
+//! assert_eq!(out["outputs"]["spike"]["value"].as_array().unwrap().len(), 2);
+//! ```
+
+use crate::dynamics::{Clock, NeuronModel, Real, SpikeReset};
+use crate::engine::{LayerBuilder, NeuronLayer, RunOptions, SeqInput};
+use crate::error::{Result, SomataError};
+use crate::init::Init;
+use crate::neurons::registry::{dispatch, ModelFn};
+use crate::surrogate::Surrogate;
+use crate::units::Unit;
+use serde_json::{json, Map, Value};
+
+fn fmt_err(m: impl Into<String>) -> SomataError {
+    SomataError::Format(m.into())
+}
+
+/// Parse and run a trace document.
+pub fn run_str(text: &str) -> Result<Value> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| fmt_err(format!("not valid JSON: {e}")))?;
+    run(&doc)
+}
+
+/// Run a parsed trace document.
+pub fn run(doc: &Value) -> Result<Value> {
+    let kind = doc.get("kind").and_then(Value::as_str).ok_or_else(|| fmt_err("missing string field `kind`"))?;
+    let model = doc.get("model").and_then(Value::as_str).ok_or_else(|| fmt_err("missing string field `model`"))?;
+    let model = model.rsplit('.').next().unwrap_or(model);
+    match kind {
+        "neuron" => dispatch(model, NeuronTrace(doc)),
+        "grad" => dispatch(model, GradTrace(doc)),
+        k => Err(fmt_err(format!("unknown kind `{k}` (expected \"neuron\" or \"grad\")"))),
+    }
+}
+
+/// A number as in the goldens: a JSON number or "nan"/"inf"/"-inf".
+pub fn num(v: &Value) -> Result<f64> {
+    match v {
+        Value::Number(n) => n.as_f64().ok_or_else(|| fmt_err("bad number")),
+        Value::String(s) => match s.as_str() {
+            "nan" => Ok(f64::NAN),
+            "inf" => Ok(f64::INFINITY),
+            "-inf" => Ok(f64::NEG_INFINITY),
+            _ => Err(fmt_err(format!("expected a number, got \"{s}\""))),
+        },
+        Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
+        _ => Err(fmt_err(format!("expected a number, got {v}"))),
+    }
+}
+
+/// A float in the goldens' convention: shortest round-trip f32, non-finite as strings.
+pub fn out_num<T: Real>(x: T) -> Value {
+    let f = x.to_f64();
+    if f.is_nan() {
+        json!("nan")
+    } else if f.is_infinite() {
+        json!(if f > 0.0 { "inf" } else { "-inf" })
+    } else if T::NAME == "f32" {
+        // shortest decimal that round-trips the f32 value
+        let s = format!("{}", f as f32);
+        serde_json::from_str(&s).unwrap_or(json!(f))
+    } else {
+        json!(f)
+    }
+}
+
+/// A `[steps][batch][n]` array of numbers; returns (flat values, steps, batch, n).
+fn array3(v: &Value, what: &str) -> Result<(Vec<f64>, usize, usize, usize)> {
+    let bad = || fmt_err(format!("`{what}` must be a non-empty [steps][batch][n] array of numbers"));
+    let steps = v.as_array().ok_or_else(bad)?;
+    let b = steps.first().and_then(Value::as_array).map(Vec::len).ok_or_else(bad)?;
+    let n = steps.first().and_then(|s| s.get(0)).and_then(Value::as_array).map(Vec::len).ok_or_else(bad)?;
+    if steps.is_empty() || b == 0 || n == 0 {
+        return Err(bad());
+    }
+    let mut out = Vec::with_capacity(steps.len() * b * n);
+    for st in steps {
+        let rows = st.as_array().filter(|r| r.len() == b).ok_or_else(bad)?;
+        for row in rows {
+            let row = row.as_array().filter(|r| r.len() == n).ok_or_else(bad)?;
+            for x in row {
+                out.push(num(x)?);
+            }
+        }
+    }
+    Ok((out, steps.len(), b, n))
+}
+
+fn nest<T: Real>(flat: &[T], steps: usize, b: usize, n: usize) -> Value {
+    Value::Array(
+        (0..steps)
+            .map(|k| Value::Array((0..b).map(|r| Value::Array((0..n).map(|i| out_num(flat[(k * b + r) * n + i])).collect())).collect()))
+            .collect(),
+    )
+}
+
+/// Apply the document's `params` (constructor overrides) to a builder.
+fn apply_params<M: NeuronModel, T: Real>(mut bld: LayerBuilder<M, T>, params: Option<&Value>) -> Result<(LayerBuilder<M, T>, Vec<String>)> {
+    let mut quantities = Vec::new();
+    let Some(params) = params else { return Ok((bld, quantities)) };
+    let map = params.as_object().ok_or_else(|| fmt_err("`params` must be an object"))?;
+    for (name, v) in map {
+        if let Some(spec) = M::STATES.iter().find(|s| s.init_param == Some(name.as_str())) {
+            match v {
+                Value::Null => continue, // BrainPy's None: the model's own default (e.g. HH steady state)
+                Value::Object(o) => {
+                    let init = o.get("initializer").and_then(Value::as_str).unwrap_or("Constant");
+                    let unit = Unit::parse(o.get("unit").and_then(Value::as_str).unwrap_or("1"))?;
+                    let conv = |key: &str| -> Result<f64> {
+                        let x = num(o.get(key).ok_or_else(|| fmt_err(format!("{name}: missing `{key}`")))?)?;
+                        unit.to_canonical(x, spec.dim, name)
+                    };
+                    let i = match init {
+                        "Constant" => Init::Constant(conv("value")?),
+                        "Uniform" => Init::Uniform { low: conv("low")?, high: conv("high")? },
+                        "Normal" => Init::Normal { mean: conv("mean")?, std: conv("std")? },
+                        other => return Err(SomataError::InvalidInitializer(format!("{name}: unknown initializer `{other}`"))),
+                    };
+                    bld = bld.init(name, i);
+                }
+                _ => return Err(fmt_err(format!("{name}: expected an initializer object"))),
+            }
+            continue;
+        }
+        let idx = M::param_index(name).ok_or_else(|| SomataError::UnknownParameter {
+            model: M::NAME.into(),
+            name: name.clone(),
+            known: M::PARAMS.iter().map(|p| p.name).chain(M::STATES.iter().filter_map(|s| s.init_param)).collect::<Vec<_>>().join(", "),
+        })?;
+        let spec = M::PARAMS[idx];
+        match v {
+            Value::Bool(b) => bld = bld.flag(name, *b),
+            Value::Object(o) => {
+                let unit = Unit::parse(o.get("unit").and_then(Value::as_str).unwrap_or("1"))?;
+                let val = o.get("value").ok_or_else(|| fmt_err(format!("{name}: missing `value`")))?;
+                if let Some(arr) = val.as_array() {
+                    let vals = arr.iter().map(|x| num(x).and_then(|x| unit.to_canonical(x, spec.dim, name))).collect::<Result<Vec<_>>>()?;
+                    bld = bld.set_per_neuron(name, vals);
+                } else {
+                    bld = bld.set_raw(name, unit.to_canonical(num(val)?, spec.dim, name)?);
+                }
+                quantities.push(name.clone());
+            }
+            Value::Number(_) => {
+                bld = bld.set_raw(name, Unit::ONE.to_canonical(num(v)?, spec.dim, name)?);
+                quantities.push(name.clone());
+            }
+            _ => return Err(fmt_err(format!("{name}: expected a quantity {{value, unit}}, a boolean or an initializer"))),
+        }
+    }
+    Ok((bld, quantities))
+}
+
+fn common<M: NeuronModel>(doc: &Value) -> Result<(Clock, SpikeReset, Vec<f64>, usize, usize, usize, f64)> {
+    let dt = doc.get("dt_ms").ok_or(SomataError::InvalidDt(f64::NAN)).and_then(|v| num(v).map_err(|_| SomataError::InvalidDt(f64::NAN)))?;
+    let clock = Clock::from_ms(dt)?;
+    let reset = match doc.get("spk_reset") {
+        None => M::DEFAULT_RESET,
+        Some(v) => SpikeReset::parse(v.as_str().ok_or_else(|| fmt_err("`spk_reset` must be a string"))?)?,
+    };
+    let mut input = doc.get("input").ok_or_else(|| fmt_err("missing `input`"))?;
+    // tolerate a quantity nested as the value ({"unit", "value": {"unit", "value": [...]}})
+    if let Some(inner) = input.get("value").filter(|v| v.is_object() && v.get("value").is_some()) {
+        input = inner;
+    }
+    let unit = Unit::parse(input.get("unit").and_then(Value::as_str).unwrap_or("1"))?;
+    let scale = unit.to_canonical(1.0, M::INPUT_DIM, &format!("input of {}", M::NAME))?;
+    let (x, steps, b, n) = array3(input.get("value").ok_or_else(|| fmt_err("missing `input.value`"))?, "input.value")?;
+    Ok((clock, reset, x.into_iter().map(|v| v * scale).collect(), steps, b, n, scale))
+}
+
+fn build<M: NeuronModel + Default>(doc: &Value, reset: SpikeReset, n: usize, sg: Option<Surrogate>) -> Result<(NeuronLayer<M, f32>, Vec<String>)> {
+    let bld = LayerBuilder::<M, f32>::new(M::default(), n).spk_reset(reset).seed(doc.get("seed").and_then(Value::as_u64).unwrap_or(0));
+    let bld = match sg {
+        Some(s) => bld.spk_fun(s),
+        None => bld,
+    };
+    let (bld, q) = apply_params(bld, doc.get("params"))?;
+    Ok((bld.build()?, q))
+}
+
+struct NeuronTrace<'a>(&'a Value);
+impl ModelFn for NeuronTrace<'_> {
+    type Out = Result<Value>;
+    fn call<M: NeuronModel + Default>(self) -> Result<Value> {
+        let doc = self.0;
+        let (mut clock, reset, x, steps, b, n, _) = common::<M>(doc)?;
+        let (mut layer, _) = build::<M>(doc, reset, n, None)?;
+        layer.init_state(Some(b))?;
+        let xs: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let opts = RunOptions { record_spikes: true, record_states: true, check_finite: false };
+        let out = layer.run(&mut clock, SeqInput::Dense(&xs, steps), &opts)?;
+        let states = out.states.expect("recorded");
+        let spikes = out.spikes.expect("recorded");
+        let bn = b * n;
+        let ns = M::STATES.len();
+        let mut outputs = Map::new();
+        for (j, spec) in M::STATES.iter().enumerate() {
+            if let Some(flag) = spec.visible_if {
+                let on = layer.param(flag).map(|p| p.at(0) != 0.0).unwrap_or(false);
+                if !on {
+                    continue;
+                }
+            }
+            let mut flat = Vec::with_capacity(steps * bn);
+            for k in 0..steps {
+                flat.extend_from_slice(&states[(k * ns + j) * bn..(k * ns + j + 1) * bn]);
+            }
+            outputs.insert(spec.name.into(), json!({"unit": spec.unit, "value": nest(&flat, steps, b, n)}));
+        }
+        let sp: Vec<f32> = spikes.iter().map(|&s| s as f32).collect();
+        outputs.insert("spike".into(), json!({"unit": "1", "value": nest(&sp, steps, b, n)}));
+        Ok(json!({"model": M::NAME, "outputs": outputs}))
+    }
+}
+
+struct GradTrace<'a>(&'a Value);
+impl ModelFn for GradTrace<'_> {
+    type Out = Result<Value>;
+    fn call<M: NeuronModel + Default>(self) -> Result<Value> {
+        let doc = self.0;
+        let (mut clock, reset, x, steps, b, n, scale) = common::<M>(doc)?;
+        let sg = doc.get("surrogate").ok_or_else(|| fmt_err("missing `surrogate`"))?;
+        let name = sg.get("name").and_then(Value::as_str).ok_or_else(|| fmt_err("missing `surrogate.name`"))?;
+        let name = name.split('(').next().unwrap_or(name);
+        let mut sp = Vec::new();
+        if let Some(p) = sg.get("params") {
+            if !p.is_null() {
+                for (k, v) in p.as_object().ok_or_else(|| fmt_err("`surrogate.params` must be an object"))? {
+                    sp.push((k.clone(), num(v)?));
+                }
+            }
+        }
+        let surrogate = Surrogate::from_name(name, &sp)?;
+        let (mut layer, trainable) = build::<M>(doc, reset, n, Some(surrogate))?;
+        layer.init_state(Some(b))?;
+        let (w, ws, wb, wn) = array3(doc.get("loss_weight").ok_or_else(|| fmt_err("missing `loss_weight`"))?, "loss_weight")?;
+        if (ws, wb, wn) != (steps, b, n) {
+            return Err(SomataError::ShapeMismatch { what: "loss_weight".into(), expected: vec![steps, b, n], got: vec![ws, wb, wn] });
+        }
+        let xs: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let tape = layer.forward_tape(&mut clock, SeqInput::Dense(&xs, steps))?;
+        let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+        let names: Vec<&str> = trainable.iter().map(String::as_str).collect();
+        let grads = layer.backward(&tape, &wf, &names)?;
+        let loss: f64 = tape.spikes().iter().zip(&w).map(|(&s, &w)| s as f64 * w).sum();
+        let gin: Vec<f32> = grads.input.iter().map(|&g| (g as f64 * scale) as f32).collect();
+        let mut out = Map::new();
+        out.insert("loss".into(), json!(loss));
+        out.insert("spikes".into(), nest(tape.spikes(), steps, b, n));
+        out.insert("grad_input".into(), nest(&gin, steps, b, n));
+        for (pname, g) in &grads.params {
+            let v = match g {
+                crate::engine::ParamGrad::Shared(v) => json!(v),
+                crate::engine::ParamGrad::PerNeuron(v) => json!(v),
+            };
+            out.insert(format!("grad_{pname}"), v);
+        }
+        Ok(Value::Object(out))
+    }
+}

@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod dynamics;
+pub mod engine;
+pub mod init;
+pub mod io;
+pub mod error;
+pub mod surrogate;
+pub mod units;
+
+pub use error::{Result, SomataError};
+pub mod neurons;
+
+/// Everything a typical program needs: `use somata::prelude::*;`.
+pub mod prelude {
+    pub use crate::dynamics::{Clock, NeuronModel, Real, Scalar, SpikeReset, Step};
+    pub use crate::engine::{Build, Input, LayerBuilder, NeuronLayer, RunOptions, SeqInput};
+    pub use crate::error::{Result, SomataError};
+    pub use crate::init::Init;
+    pub use crate::neurons::*;
+    pub use crate::surrogate::*;
+    pub use crate::units::{
+        kHz, kohm, mA, mF, mM, mS, mV, ms, nA, nF, nS, ohm, pA, pF, uA, uF, uS, us, Hz, Mohm, Quantity,
+    };
+}
