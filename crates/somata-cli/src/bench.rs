@@ -1,4 +1,90 @@
-//! `somata bench NAME`.
-pub fn bench(_name: &str, _runs: usize) -> Result<(), String> {
-    Err("not yet".into())
+//! `somata bench NAME`: the workloads of BENCHMARKS.md. The last line printed is
+//! `NAME: <median> ms (min <min> ms, <runs> runs)`.
+
+use somata::engine::{Build, Gradients, NeuronLayer, RunOptions, SeqInput, Tape};
+use somata::init::Rng;
+use somata::neurons::Lif;
+use somata::prelude::*;
+use std::time::Instant;
+
+/// Benchmark names and what they measure.
+pub const BENCHES: &[(&str, &str)] = &[
+    ("lif-4000", "LIF layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
+    ("lif-bptt", "LIF layer, 256 neurons, T=100, batch 64: forward + BPTT, input and tau gradients, f32"),
+];
+
+fn time_runs(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<Vec<f64>, String> {
+    f()?; // warm-up
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(times)
+}
+
+/// Constant currents spread over 0..3 mA: from silent to fast-firing neurons.
+fn spread_current(n: usize) -> Vec<f32> {
+    (0..n).map(|i| 3.0 * i as f32 / n as f32).collect()
+}
+
+fn lif_4000() -> Result<impl FnMut() -> Result<(), String>, String> {
+    let n = 4000;
+    let mut layer: NeuronLayer<Lif> = Lif::builder(n).build().map_err(|e| e.to_string())?;
+    let x = spread_current(n);
+    Ok(move || {
+        layer.init_state(None).map_err(|e| e.to_string())?;
+        let mut clock = Clock::new(0.1 * ms).map_err(|e| e.to_string())?;
+        let out = layer.run(&mut clock, SeqInput::Constant(Input::Slice(&x), 10_000), &RunOptions::default()).map_err(|e| e.to_string())?;
+        std::hint::black_box(out.spike_counts);
+        Ok(())
+    })
+}
+
+fn lif_bptt() -> Result<impl FnMut() -> Result<(), String>, String> {
+    let (n, b, t) = (256, 64, 100);
+    let mut layer: NeuronLayer<Lif> = Lif::builder(n).tau(8.0 * ms).build().map_err(|e| e.to_string())?;
+    let mut rng = Rng::new(1);
+    let x: Vec<f32> = (0..t * b * n).map(|_| (3.0 * rng.uniform()) as f32).collect();
+    let gs: Vec<f32> = (0..t * b * n).map(|_| rng.uniform() as f32).collect();
+    // Buffers are reused across iterations, as in a training loop.
+    let mut tape = Tape::default();
+    let mut grads = Gradients::default();
+    Ok(move || {
+        layer.init_state(Some(b)).map_err(|e| e.to_string())?;
+        let mut clock = Clock::new(0.1 * ms).map_err(|e| e.to_string())?;
+        layer.forward_tape_into(&mut clock, SeqInput::Dense(&x, t), &mut tape).map_err(|e| e.to_string())?;
+        layer.backward_into(&tape, &gs, &["tau"], &mut grads).map_err(|e| e.to_string())?;
+        std::hint::black_box(&grads.input);
+        Ok(())
+    })
+}
+
+pub fn bench(name: &str, runs: usize) -> Result<(), String> {
+    if name == "list" {
+        for (n, d) in BENCHES {
+            println!("{n:12} {d}");
+        }
+        return Ok(());
+    }
+    let runs = runs.max(1);
+    let times = match name {
+        "lif-4000" => time_runs(runs, lif_4000()?)?,
+        "lif-bptt" => time_runs(runs, lif_bptt()?)?,
+        _ => {
+            let known: Vec<&str> = BENCHES.iter().map(|b| b.0).collect();
+            return Err(format!("unknown benchmark `{name}`; known: {}", known.join(", ")));
+        }
+    };
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = if sorted.len() % 2 == 1 {
+        sorted[sorted.len() / 2]
+    } else {
+        0.5 * (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2])
+    };
+    println!("threads: {}", rayon::current_num_threads());
+    println!("{name}: {median:.2} ms (min {:.2} ms, {runs} runs)", sorted[0]);
+    Ok(())
 }

@@ -85,10 +85,13 @@ impl<T: Scalar, const D: usize> Div for Dual<T, D> {
     type Output = Self;
     #[inline(always)]
     fn div(self, o: Self) -> Self {
+        // The value is an exact division (bit-identical to the plain-float kernel); the tangents
+        // use one reciprocal instead of D divisions.
         let v = self.v / o.v;
+        let inv = T::lit(1.0) / o.v;
         let mut d = self.d;
         for i in 0..D {
-            d[i] = (d[i] - v * o.d[i]) / o.v;
+            d[i] = (d[i] - v * o.d[i]) * inv;
         }
         Dual { v, d }
     }

@@ -18,7 +18,7 @@
 
 use super::kernel::{self, ParamValue, Prepared, SyncPtr, TapeSink, Xs};
 use super::layer::{run_spec, NeuronLayer, SeqInput};
-use crate::dynamics::{Clock, Dual, NeuronModel, Real, Step, MAX_STATES};
+use crate::dynamics::{Clock, Dual, NeuronModel, Real, Step, MAX_HOIST, MAX_PARAMS, MAX_STATES};
 use crate::error::{Result, SomataError};
 use rayon::prelude::*;
 
@@ -36,6 +36,12 @@ pub struct Tape<T> {
     /// inputs, `x(k, g) = x[k·stride + g]`
     x: Vec<T>,
     stride: usize,
+}
+
+impl<T: Real> Default for Tape<T> {
+    fn default() -> Self {
+        Tape { steps: 0, bn: 0, ns: 0, clock: Clock::from_ms(1.0).expect("valid dt"), traj: Vec::new(), spikes: Vec::new(), x: Vec::new(), stride: 0 }
+    }
 }
 
 impl<T: Real> Tape<T> {
@@ -74,7 +80,7 @@ impl ParamGrad {
 }
 
 /// Gradients of a loss with respect to inputs, parameters and initial state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Gradients<T> {
     /// `∂L/∂x`, `[step][element]`, per canonical input unit.
     pub input: Vec<T>,
@@ -94,29 +100,49 @@ impl<T> Gradients<T> {
 impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     /// Run a sequence (like [`NeuronLayer::run`]) and record what [`NeuronLayer::backward`] needs.
     pub fn forward_tape(&mut self, clock: &mut Clock, x: SeqInput<'_, T>) -> Result<Tape<T>> {
+        let mut tape = Tape::default();
+        self.forward_tape_into(clock, x, &mut tape)?;
+        Ok(tape)
+    }
+
+    /// [`NeuronLayer::forward_tape`] reusing the buffers of an existing tape (no allocation in
+    /// a training loop once the sizes are stable).
+    pub fn forward_tape_into(&mut self, clock: &mut Clock, x: SeqInput<'_, T>, tape: &mut Tape<T>) -> Result<()> {
         if self.state.is_empty() && self.num_elements() > 0 {
             return Err(SomataError::NotInitialized(self.name().to_string()));
         }
-        let (xd, stride, steps) = self.seq_input(&x)?;
+        let (stride, steps) = self.seq_input_into(&x, &mut tape.x)?;
         let bn = self.num_elements();
         let ns = M::STATES.len();
-        let mut traj = vec![T::ZERO; (steps + 1) * ns * bn];
-        traj[..ns * bn].copy_from_slice(&self.state);
-        let mut spikes = vec![T::ZERO; steps * bn];
+        tape.traj.resize((steps + 1) * ns * bn, T::ZERO);
+        tape.traj[..ns * bn].copy_from_slice(&self.state);
+        tape.spikes.resize(steps * bn, T::ZERO);
         let prep = self.prepare(clock);
         let start = *clock;
         {
-            let spec = run_spec(self, &prep, Xs { data: &xd, stride }, start, steps);
-            let sink = TapeSink { bn, ns, traj: SyncPtr(traj.as_mut_ptr()), spikes: SyncPtr(spikes.as_mut_ptr()) };
+            let spec = run_spec(self, &prep, Xs { data: &tape.x, stride }, start, steps);
+            let sink = TapeSink { bn, ns, traj: SyncPtr(tape.traj.as_mut_ptr()), spikes: SyncPtr(tape.spikes.as_mut_ptr()) };
             kernel::run(&spec, &sink);
         }
         clock.set_step(clock.step() + steps as u64);
-        Ok(Tape { steps, bn, ns, clock: start, traj, spikes, x: xd, stride })
+        tape.steps = steps;
+        tape.bn = bn;
+        tape.ns = ns;
+        tape.clock = start;
+        tape.stride = stride;
+        Ok(())
     }
 
     /// Reverse pass: given `∂L/∂spk` (`[step][element]`), return the gradients with respect to
     /// the inputs, the named trainable parameters and the initial state.
     pub fn backward(&self, tape: &Tape<T>, grad_spikes: &[T], trainable: &[&str]) -> Result<Gradients<T>> {
+        let mut g = Gradients::default();
+        self.backward_into(tape, grad_spikes, trainable, &mut g)?;
+        Ok(g)
+    }
+
+    /// [`NeuronLayer::backward`] writing into existing buffers.
+    pub fn backward_into(&self, tape: &Tape<T>, grad_spikes: &[T], trainable: &[&str], out: &mut Gradients<T>) -> Result<()> {
         if tape.bn != self.num_elements() || tape.ns != M::STATES.len() {
             return Err(SomataError::ShapeMismatch {
                 what: "tape (recorded with another layer or batch)".into(),
@@ -141,15 +167,16 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         }
         let need = M::STATES.len() + 1 + idx.len();
         match need {
-            0..=4 => Ok(self.backward_d::<4>(tape, grad_spikes, &idx)),
-            5..=8 => Ok(self.backward_d::<8>(tape, grad_spikes, &idx)),
-            9..=16 => Ok(self.backward_d::<16>(tape, grad_spikes, &idx)),
-            17..=32 => Ok(self.backward_d::<32>(tape, grad_spikes, &idx)),
-            _ => Err(SomataError::Format(format!("too many trainable parameters ({})", idx.len()))),
+            0..=4 => self.backward_d::<4>(tape, grad_spikes, &idx, out),
+            5..=8 => self.backward_d::<8>(tape, grad_spikes, &idx, out),
+            9..=16 => self.backward_d::<16>(tape, grad_spikes, &idx, out),
+            17..=32 => self.backward_d::<32>(tape, grad_spikes, &idx, out),
+            _ => return Err(SomataError::Format(format!("too many trainable parameters ({})", idx.len()))),
         }
+        Ok(())
     }
 
-    fn backward_d<const D: usize>(&self, tape: &Tape<T>, gs: &[T], train: &[usize]) -> Gradients<T> {
+    fn backward_d<const D: usize>(&self, tape: &Tape<T>, gs: &[T], train: &[usize], out: &mut Gradients<T>) {
         let ns = M::STATES.len();
         let (bn, n, steps) = (tape.bn, self.n, tape.steps);
         let ntr = train.len();
@@ -161,75 +188,29 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             }
         });
         let per_neuron: Vec<bool> = train.iter().map(|&i| matches!(self.params[i], ParamValue::PerNeuron(_))).collect();
-        let gp_len = |q: usize| if per_neuron[q] { n } else { 1 };
-        let mut gx = vec![T::ZERO; steps * bn];
-        let mut g0 = vec![T::ZERO; ns * bn];
-        let gxp = SyncPtr(gx.as_mut_ptr());
-        let g0p = SyncPtr(g0.as_mut_ptr());
+        out.input.resize(steps * bn, T::ZERO);
+        out.initial_state.resize(ns * bn, T::ZERO);
+        let gxp = SyncPtr(out.input.as_mut_ptr());
+        let g0p = SyncPtr(out.initial_state.as_mut_ptr());
         let cl = kernel::chunk_len(bn);
         let nchunks = bn.div_ceil(cl).max(1);
+        let job = BackJob { layer: self, tape, gs, prep: &prep, per_neuron: &per_neuron, ntr, dt, cl, gxp, g0p };
         let chunk_fn = |ci: usize| -> Vec<Vec<f64>> {
-            let base = ci * cl;
-            let len = cl.min(bn - base);
-            let mut lam = vec![T::ZERO; ns * len];
-            let mut gp: Vec<Vec<f64>> = (0..ntr).map(|q| vec![0.0; gp_len(q)]).collect();
-            for k in (0..steps).rev() {
-                let t: T = tape.clock.t_at(tape.clock.step() + k as u64);
-                for e in 0..len {
-                    let g = base + e;
-                    let nidx = g % n;
-                    let c = Step {
-                        p: prep.p_of(nidx),
-                        h: prep.h_of(nidx),
-                        dt: Dual::constant(dt),
-                        t: Dual::constant(t),
-                        reset: self.spk_reset,
-                        sg: &self.spk_fun,
-                    };
-                    let mut s = [Dual::<T, D>::constant(T::ZERO); MAX_STATES];
-                    for (j, sj) in s.iter_mut().enumerate().take(ns) {
-                        *sj = Dual::var(tape.traj[(k * ns + j) * bn + g], j);
-                    }
-                    let xd = Dual::var(tape.x[k * tape.stride + g], ns);
-                    let spk = self.model.step(&c, &mut s[..ns], xd);
-                    let gsk = gs[k * bn + g];
-                    let mut acc = [T::ZERO; D];
-                    for (dd, sd) in acc.iter_mut().zip(spk.d.iter()) {
-                        *dd = gsk * *sd;
-                    }
-                    for (i, si) in s.iter().enumerate().take(ns) {
-                        let l = lam[i * len + e];
-                        if l != T::ZERO {
-                            for (dd, sd) in acc.iter_mut().zip(si.d.iter()) {
-                                *dd += l * *sd;
-                            }
-                        }
-                    }
-                    for j in 0..ns {
-                        lam[j * len + e] = acc[j];
-                    }
-                    // SAFETY: element g belongs to this chunk only.
-                    unsafe { *gxp.at(k * bn + g) = acc[ns] };
-                    for q in 0..ntr {
-                        let slot = if per_neuron[q] { nidx } else { 0 };
-                        gp[q][slot] += acc[ns + 1 + q].to_f64();
-                    }
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2.
+                    return unsafe { back_chunk_avx2(&job, ci) };
                 }
             }
-            for j in 0..ns {
-                for e in 0..len {
-                    // SAFETY: disjoint per chunk.
-                    unsafe { *g0p.at(j * bn + base + e) = lam[j * len + e] };
-                }
-            }
-            gp
+            back_chunk(&job, ci)
         };
         let parts: Vec<Vec<Vec<f64>>> = if nchunks == 1 || bn * steps < 1 << 14 {
             (0..nchunks).map(chunk_fn).collect()
         } else {
             (0..nchunks).into_par_iter().map(chunk_fn).collect()
         };
-        let mut totals: Vec<Vec<f64>> = (0..ntr).map(|q| vec![0.0; gp_len(q)]).collect();
+        let mut totals: Vec<Vec<f64>> = (0..ntr).map(|q| vec![0.0; if per_neuron[q] { n } else { 1 }]).collect();
         for part in parts {
             for (tq, pq) in totals.iter_mut().zip(part) {
                 for (a, b) in tq.iter_mut().zip(pq) {
@@ -237,12 +218,116 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
                 }
             }
         }
-        let params = train
+        out.params = train
             .iter()
             .zip(totals)
             .zip(&per_neuron)
             .map(|((&i, v), &pn)| (M::PARAMS[i].name.to_string(), if pn { ParamGrad::PerNeuron(v) } else { ParamGrad::Shared(v[0]) }))
             .collect();
-        Gradients { input: gx, params, initial_state: g0 }
     }
+}
+
+struct BackJob<'a, M: NeuronModel, T: Real, const D: usize> {
+    layer: &'a NeuronLayer<M, T>,
+    tape: &'a Tape<T>,
+    gs: &'a [T],
+    prep: &'a Prepared<Dual<T, D>>,
+    per_neuron: &'a [bool],
+    ntr: usize,
+    dt: T,
+    cl: usize,
+    gxp: SyncPtr<T>,
+    g0p: SyncPtr<T>,
+}
+
+// SAFETY: the raw pointers are only written at the chunk's own elements.
+unsafe impl<M: NeuronModel, T: Real, const D: usize> Sync for BackJob<'_, M, T, D> {}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn back_chunk_avx2<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>, ci: usize) -> Vec<Vec<f64>> {
+    back_chunk(j, ci)
+}
+
+/// The reverse pass over one chunk of elements, all steps, time-outer and element-inner.
+#[inline(always)]
+fn back_chunk<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>, ci: usize) -> Vec<Vec<f64>> {
+    let ns = M::STATES.len();
+    let (tape, layer, n) = (j.tape, j.layer, j.layer.n);
+    let bn = tape.bn;
+    let base = ci * j.cl;
+    let len = j.cl.min(bn - base);
+    let mut lam = vec![T::ZERO; ns * len];
+    let mut gp: Vec<Vec<f64>> = (0..j.ntr).map(|q| vec![0.0; if j.per_neuron[q] { n } else { 1 }]).collect();
+    let mut s = [Dual::<T, D>::constant(T::ZERO); MAX_STATES];
+    // shared-parameter gradients of this step, summed over the chunk in registers
+    let mut row = [T::ZERO; D];
+    let any_per_neuron = j.per_neuron.iter().any(|&p| p);
+    for k in (0..tape.steps).rev() {
+        let t: T = tape.clock.t_at(tape.clock.step() + k as u64);
+        let mut nidx = base % n;
+        let xrow = &tape.x[k * tape.stride + base..][..len];
+        let grow = &j.gs[k * bn + base..][..len];
+        // shared parameters: a local copy the compiler can keep in registers
+        let (np, nh) = (j.prep.np, j.prep.nh);
+        let mut pl = [Dual::<T, D>::constant(T::ZERO); MAX_PARAMS];
+        let mut hl = [Dual::<T, D>::constant(T::ZERO); MAX_HOIST];
+        if j.prep.shared {
+            pl[..np].copy_from_slice(j.prep.p_of(0));
+            hl[..nh].copy_from_slice(j.prep.h_of(0));
+        }
+        for e in 0..len {
+            let g = base + e;
+            let (p, h) = if j.prep.shared { (&pl[..np], &hl[..nh]) } else { (j.prep.p_of(nidx), j.prep.h_of(nidx)) };
+            let c = Step { p, h, dt: Dual::constant(j.dt), t: Dual::constant(t), reset: layer.spk_reset, sg: &layer.spk_fun };
+            for (i, si) in s.iter_mut().enumerate().take(ns) {
+                *si = Dual::var(tape.traj[(k * ns + i) * bn + g], i);
+            }
+            let xd = Dual::var(xrow[e], ns);
+            let spk = layer.model.step(&c, &mut s[..ns], xd);
+            let gsk = grow[e];
+            let mut acc = [T::ZERO; D];
+            for (dd, sd) in acc.iter_mut().zip(spk.d.iter()) {
+                *dd = gsk * *sd;
+            }
+            for (i, si) in s.iter().enumerate().take(ns) {
+                let l = lam[i * len + e];
+                for (dd, sd) in acc.iter_mut().zip(si.d.iter()) {
+                    *dd += l * *sd;
+                }
+            }
+            for i in 0..ns {
+                lam[i * len + e] = acc[i];
+            }
+            // SAFETY: element g belongs to this chunk only.
+            unsafe { *j.gxp.at(k * bn + g) = acc[ns] };
+            for q in 0..j.ntr {
+                row[q] += acc[ns + 1 + q];
+            }
+            if any_per_neuron {
+                for q in 0..j.ntr {
+                    if j.per_neuron[q] {
+                        gp[q][nidx] += acc[ns + 1 + q].to_f64();
+                    }
+                }
+            }
+            nidx += 1;
+            if nidx == n {
+                nidx = 0;
+            }
+        }
+        for q in 0..j.ntr {
+            if !j.per_neuron[q] {
+                gp[q][0] += row[q].to_f64();
+            }
+            row[q] = T::ZERO;
+        }
+    }
+    for i in 0..ns {
+        for e in 0..len {
+            // SAFETY: disjoint per chunk.
+            unsafe { *j.g0p.at(i * bn + base + e) = lam[i * len + e] };
+        }
+    }
+    gp
 }

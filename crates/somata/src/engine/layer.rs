@@ -576,26 +576,27 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         self.update(clock, T::from_f64(x.canonical()))
     }
 
-    /// Materialize a sequence input as `(data, stride)`.
-    pub(crate) fn seq_input(&self, x: &SeqInput<'_, T>) -> Result<(Vec<T>, usize, usize)> {
+    /// Materialize a sequence input into `out`; returns `(stride, steps)`.
+    pub(crate) fn seq_input_into(&self, x: &SeqInput<'_, T>, out: &mut Vec<T>) -> Result<(usize, usize)> {
         let bn = self.num_elements();
         match x {
             SeqInput::Constant(inp, steps) => {
-                let mut row = Vec::new();
-                self.fill_input(inp, &mut row)?;
-                Ok((row, 0, *steps))
+                self.fill_input(inp, out)?;
+                Ok((0, *steps))
             }
             SeqInput::Dense(d, steps) => {
+                out.clear();
                 if *steps > 0 && d.len() == steps * bn {
-                    Ok((d.to_vec(), bn, *steps))
+                    out.extend_from_slice(d);
+                    Ok((bn, *steps))
                 } else if *steps > 0 && d.len() == steps * self.n {
-                    let mut v = Vec::with_capacity(steps * bn);
+                    out.reserve(steps * bn);
                     for k in 0..*steps {
                         for g in 0..bn {
-                            v.push(d[k * self.n + g % self.n]);
+                            out.push(d[k * self.n + g % self.n]);
                         }
                     }
-                    Ok((v, bn, *steps))
+                    Ok((bn, *steps))
                 } else {
                     Err(SomataError::ShapeMismatch {
                         what: format!("sequence input of layer {}", self.name),
@@ -611,7 +612,8 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     /// Uses the same kernel as [`NeuronLayer::update`] (bit-identical results).
     pub fn run(&mut self, clock: &mut Clock, x: SeqInput<'_, T>, opts: &RunOptions) -> Result<RunOutput<T>> {
         self.check_init()?;
-        let (xd, stride, steps) = self.seq_input(&x)?;
+        let mut xd = Vec::new();
+        let (stride, steps) = self.seq_input_into(&x, &mut xd)?;
         let bn = self.num_elements();
         let ns = M::STATES.len();
         let mut counts = vec![0u32; bn];

@@ -54,7 +54,7 @@ impl NeuronModel for If {
     const STATES: &'static [StateSpec] = &[V_STATE];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 1;
+    const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct("IF", "V_th", p[2], 0.0, "0")
@@ -62,16 +62,18 @@ impl NeuronModel for If {
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
         h[0] = phi_dt(dt, S::lit(-1.0) / p[1]);
+        h[1] = S::lit(1.0) / p[1];
+        h[2] = S::lit(1.0) / p[2];
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        let (r, tau, v_th) = (c.p[0], c.p[1], c.p[2]);
+        let (r, v_th) = (c.p[0], c.p[2]);
         let last_v = s[0];
-        let spk = c.spike((last_v - v_th) / v_th);
+        let spk = c.spike((last_v - v_th) * c.h[2]);
         let v = c.reset_v(last_v, v_th, S::lit(0.0), spk);
-        let v = c.ee_hoisted(v, c.h[0], (-v + r * x) / tau);
+        let v = c.ee_hoisted(v, c.h[0], (-v + r * x) * c.h[1]);
         s[0] = v;
-        c.spike((v - v_th) / v_th)
+        c.spike((v - v_th) * c.h[2])
     }
 }
 
@@ -85,14 +87,24 @@ const LIF_PARAMS: [ParamSpec; 5] = [
     ParamSpec::new("V_rest", Dim::VOLTAGE, 0.0, Check::Finite),
 ];
 
+/// Hoisted constants of LIF and LIFRef: `dt·exprel(−dt/τ)`, `1/τ`, `1/(V_th − V_reset)`.
+/// (Multiplying by a hoisted reciprocal instead of dividing changes results by at most an ulp;
+/// spike decisions are unaffected since the denominator's sign is kept.)
+#[inline(always)]
+fn lif_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
+    h[0] = phi_dt(dt, S::lit(-1.0) / p[1]);
+    h[1] = S::lit(1.0) / p[1];
+    h[2] = S::lit(1.0) / (p[2] - p[3]);
+}
+
 /// The shared membrane update of LIF and LIFRef: reset, then one exponential-Euler step of
 /// `τ dV/dt = −V + V_rest + R·I`. Returns `(V after reset, V after integration)`.
 #[inline(always)]
 fn lif_membrane<S: Scalar>(c: &Step<'_, S>, last_v: S, x: S) -> (S, S) {
-    let (r, tau, v_th, v_reset, v_rest) = (c.p[0], c.p[1], c.p[2], c.p[3], c.p[4]);
-    let spk = c.spike((last_v - v_th) / (v_th - v_reset));
+    let (r, v_th, v_reset, v_rest) = (c.p[0], c.p[2], c.p[3], c.p[4]);
+    let spk = c.spike((last_v - v_th) * c.h[2]);
     let v = c.reset_v(last_v, v_th, v_reset, spk);
-    (v, c.ee_hoisted(v, c.h[0], (-v + v_rest + r * x) / tau))
+    (v, c.ee_hoisted(v, c.h[0], (-v + v_rest + r * x) * c.h[1]))
 }
 
 /// Leaky integrate-and-fire neuron, BrainPy's `LIF`.
@@ -135,20 +147,20 @@ impl NeuronModel for Lif {
     const STATES: &'static [StateSpec] = &[V_STATE];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 1;
+    const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct("LIF", "V_th", p[2], p[3], "V_reset")
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
-        h[0] = phi_dt(dt, S::lit(-1.0) / p[1]);
+        lif_hoist(p, dt, h);
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         let (_, v) = lif_membrane(c, s[0], x);
         s[0] = v;
-        c.spike((v - c.p[2]) / (c.p[2] - c.p[3]))
+        c.spike((v - c.p[2]) * c.h[2])
     }
 }
 
@@ -188,23 +200,23 @@ impl NeuronModel for LifRef {
     const STATES: &'static [StateSpec] = &[V_STATE, LAST_SPIKE];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 1;
+    const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct("LIFRef", "V_th", p[2], p[3], "V_reset")
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
-        h[0] = phi_dt(dt, S::lit(-1.0) / p[1]);
+        lif_hoist(p, dt, h);
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        let (v_th, v_reset_p, tau_ref) = (c.p[2], c.p[3], c.p[5]);
+        let (v_th, tau_ref) = (c.p[2], c.p[5]);
         let (v_reset, v_cand) = lif_membrane(c, s[0], x);
         let v = S::select(c.refractory(s[1], tau_ref), v_reset, v_cand);
         s[1] = S::select(v.re() >= v_th.re(), c.t, s[1]).stop_grad();
         s[0] = v;
-        c.spike((v - v_th) / (v_th - v_reset_p))
+        c.spike((v - v_th) * c.h[2])
     }
 }
 
@@ -251,7 +263,7 @@ impl NeuronModel for Alif {
         &[V_STATE, StateSpec::new("a", Dim::ONE, "1", InitSpec::Constant(0.0), Some("a_initializer"))];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 2;
+    const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct("ALIF", "V_th", p[3], p[4], "V_reset")
@@ -260,19 +272,22 @@ impl NeuronModel for Alif {
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
         h[0] = phi_dt(dt, S::lit(-1.0) / p[1]);
         h[1] = phi_dt(dt, S::lit(-1.0) / p[2]);
+        h[2] = S::lit(1.0) / p[1];
+        h[3] = S::lit(1.0) / p[2];
+        h[4] = S::lit(1.0) / (p[3] - p[4]);
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        let (r, tau, tau_a, v_th, v_reset, v_rest, beta) = (c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6]);
+        let (r, v_th, v_reset, v_rest, beta) = (c.p[0], c.p[3], c.p[4], c.p[5], c.p[6]);
         let (last_v, last_a) = (s[0], s[1]);
-        let spk = c.spike((last_v - v_th - beta * last_a) / (v_th - v_reset));
+        let spk = c.spike((last_v - v_th - beta * last_a) * c.h[4]);
         let v = c.reset_v(last_v, v_th, v_reset, spk);
         let a = last_a + spk;
-        let v = c.ee_hoisted(v, c.h[0], (-v + v_rest + r * x) / tau);
-        let a = c.ee_hoisted(a, c.h[1], -a / tau_a);
+        let v = c.ee_hoisted(v, c.h[0], (-v + v_rest + r * x) * c.h[2]);
+        let a = c.ee_hoisted(a, c.h[1], -a * c.h[3]);
         s[0] = v;
         s[1] = a;
-        c.spike((v - v_th - beta * a) / (v_th - v_reset))
+        c.spike((v - v_th - beta * a) * c.h[4])
     }
 }
 

@@ -75,7 +75,7 @@ macro_rules! surrogate_enum {
             Custom(Arc<dyn SurrogateGrad>),
         }
         impl SurrogateGrad for Surrogate {
-            #[inline]
+            #[inline(always)]
             fn grad(&self, x: f64) -> f64 {
                 match self { $( Surrogate::$v(s) => s.grad(x), )* Surrogate::Custom(s) => s.grad(x) }
             }
