@@ -143,6 +143,29 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
 
     /// [`NeuronLayer::backward`] writing into existing buffers.
     pub fn backward_into(&self, tape: &Tape<T>, grad_spikes: &[T], trainable: &[&str], out: &mut Gradients<T>) -> Result<()> {
+        self.backward_full(tape, grad_spikes, None, trainable, out)
+    }
+
+    /// The general reverse pass: `grad_spikes` is `∂L/∂spk` (`[step][element]`) and
+    /// `grad_states`, if given, `∂L/∂s` for every state after every step
+    /// (`[step][state][element]`), for losses on membrane potentials (e.g. a non-spiking readout).
+    pub fn backward_full(
+        &self,
+        tape: &Tape<T>,
+        grad_spikes: &[T],
+        grad_states: Option<&[T]>,
+        trainable: &[&str],
+        out: &mut Gradients<T>,
+    ) -> Result<()> {
+        if let Some(gst) = grad_states {
+            if gst.len() != tape.steps * tape.ns * tape.bn {
+                return Err(SomataError::ShapeMismatch {
+                    what: "grad_states".into(),
+                    expected: vec![tape.steps, tape.ns, tape.bn],
+                    got: vec![gst.len()],
+                });
+            }
+        }
         if tape.bn != self.num_elements() || tape.ns != M::STATES.len() {
             return Err(SomataError::ShapeMismatch {
                 what: "tape (recorded with another layer or batch)".into(),
@@ -167,16 +190,16 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         }
         let need = M::STATES.len() + 1 + idx.len();
         match need {
-            0..=4 => self.backward_d::<4>(tape, grad_spikes, &idx, out),
-            5..=8 => self.backward_d::<8>(tape, grad_spikes, &idx, out),
-            9..=16 => self.backward_d::<16>(tape, grad_spikes, &idx, out),
-            17..=32 => self.backward_d::<32>(tape, grad_spikes, &idx, out),
+            0..=4 => self.backward_d::<4>(tape, grad_spikes, grad_states, &idx, out),
+            5..=8 => self.backward_d::<8>(tape, grad_spikes, grad_states, &idx, out),
+            9..=16 => self.backward_d::<16>(tape, grad_spikes, grad_states, &idx, out),
+            17..=32 => self.backward_d::<32>(tape, grad_spikes, grad_states, &idx, out),
             _ => return Err(SomataError::Format(format!("too many trainable parameters ({})", idx.len()))),
         }
         Ok(())
     }
 
-    fn backward_d<const D: usize>(&self, tape: &Tape<T>, gs: &[T], train: &[usize], out: &mut Gradients<T>) {
+    fn backward_d<const D: usize>(&self, tape: &Tape<T>, gs: &[T], gst: Option<&[T]>, train: &[usize], out: &mut Gradients<T>) {
         let ns = M::STATES.len();
         let (bn, n, steps) = (tape.bn, self.n, tape.steps);
         let ntr = train.len();
@@ -194,7 +217,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let g0p = SyncPtr(out.initial_state.as_mut_ptr());
         let cl = kernel::chunk_len(bn);
         let nchunks = bn.div_ceil(cl).max(1);
-        let job = BackJob { layer: self, tape, gs, prep: &prep, per_neuron: &per_neuron, ntr, dt, cl, gxp, g0p };
+        let job = BackJob { layer: self, tape, gs, gst, prep: &prep, per_neuron: &per_neuron, ntr, dt, cl, gxp, g0p };
         let chunk_fn = |ci: usize| -> Vec<Vec<f64>> {
             #[cfg(target_arch = "x86_64")]
             {
@@ -231,6 +254,7 @@ struct BackJob<'a, M: NeuronModel, T: Real, const D: usize> {
     layer: &'a NeuronLayer<M, T>,
     tape: &'a Tape<T>,
     gs: &'a [T],
+    gst: Option<&'a [T]>,
     prep: &'a Prepared<Dual<T, D>>,
     per_neuron: &'a [bool],
     ntr: usize,
@@ -289,6 +313,11 @@ fn back_chunk<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>,
             let mut acc = [T::ZERO; D];
             for (dd, sd) in acc.iter_mut().zip(spk.d.iter()) {
                 *dd = gsk * *sd;
+            }
+            if let Some(gst) = j.gst {
+                for i in 0..ns {
+                    lam[i * len + e] += gst[(k * ns + i) * bn + g];
+                }
             }
             for (i, si) in s.iter().enumerate().take(ns) {
                 let l = lam[i * len + e];

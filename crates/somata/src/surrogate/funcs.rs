@@ -145,19 +145,19 @@ surrogate! {
 }
 
 surrogate! {
-    /// Square-wave Fourier series. braintools sums the first harmonic plus harmonics
-    /// i = 2..n−1 (`range(2, n)`), which the golden data confirms.
+    /// Square-wave Fourier series: the first `n` odd harmonics (i = 1..n), as the golden data
+    /// confirms.
     SquarewaveFourierSeries { n: u32 = 2, t_period: f64 = 8.0 };
     grad(s, x) {
         let w = PI * 2.0 / s.t_period;
         let mut dx = (w * x).cos();
-        for i in 2..s.n { dx += ((2.0 * i as f64 - 1.0) * w * x).cos(); }
+        for i in 2..=s.n { dx += ((2.0 * i as f64 - 1.0) * w * x).cos(); }
         dx * 4.0 / s.t_period
     }
     fun(s, x) {
         let w = PI * 2.0 / s.t_period;
         let mut r = (w * x).sin();
-        for i in 2..s.n { let c = 2.0 * i as f64 - 1.0; r += (c * w * x).sin() / c; }
+        for i in 2..=s.n { let c = 2.0 * i as f64 - 1.0; r += (c * w * x).sin() / c; }
         0.5 + 2.0 / PI * r
     }
 }
@@ -172,12 +172,14 @@ surrogate! {
 }
 
 surrogate! {
-    /// q-PseudoSpike: g = (1 + 2|x|/(α − 1))^{−α}.
-    QPseudoSpike { alpha: f64 = 2.0 } check |s| if s.alpha != 1.0 { Ok(()) } else { Err("alpha must not be 1".into()) };
-    grad(s, x) { (1.0 + 2.0 / (s.alpha - 1.0) * x.abs()).powf(-s.alpha) }
+    /// q-PseudoSpike: g = (1 + 2|x|/(α + 1))^{−α}; primitive
+    /// ½ + sign(x)·(α + 1)/(2(1 − α))·(base^{1−α} − 1), base = 1 + 2|x|/(α + 1).
+    QPseudoSpike { alpha: f64 = 2.0 } check |s| if s.alpha != 1.0 && s.alpha > -1.0 { Ok(()) } else { Err("alpha must be > -1 and != 1".into()) };
+    grad(s, x) { (1.0 + 2.0 / (s.alpha + 1.0) * x.abs()).powf(-s.alpha) }
     fun(s, x) {
-        if x < 0.0 { 0.5 * (1.0 - 2.0 / (s.alpha - 1.0) * x.abs()).powf(1.0 - s.alpha) }
-        else { 1.0 - 0.5 * (1.0 + 2.0 / (s.alpha - 1.0) * x.abs()).powf(1.0 - s.alpha) }
+        let base = 1.0 + 2.0 * x.abs() / (s.alpha + 1.0);
+        let sign = if x < 0.0 { -1.0 } else if x > 0.0 { 1.0 } else { 0.0 };
+        0.5 + sign * (s.alpha + 1.0) / (2.0 * (1.0 - s.alpha)) * (base.powf(1.0 - s.alpha) - 1.0)
     }
 }
 

@@ -16,9 +16,9 @@
 //! | [`NonzeroSignLog`] | α = 1 | 1/(1/α + \|x\|) |
 //! | [`ERF`] | α = 1 | (α/√π)·e^{−α²x²} |
 //! | [`PiecewiseLeakyRelu`] | c = 0.01, w = 1 | c if \|x\| > w else 1/(2w) |
-//! | [`SquarewaveFourierSeries`] | n = 2, t_period = 8 | (4/T)·Σ_{i=1}^{max(n−1,1)} cos((2i−1)ωx), ω = 2π/T |
+//! | [`SquarewaveFourierSeries`] | n = 2, t_period = 8 | (4/T)·Σ_{i=1}^{n} cos((2i−1)ωx), ω = 2π/T |
 //! | [`S2NN`] | α = 4, β = 1, ε = 1e-8 | x < 0: α·σ(αx)(1 − σ(αx)); x ≥ 0: β/(x + 1) |
-//! | [`QPseudoSpike`] | α = 2 | (1 + 2\|x\|/(α − 1))^{−α} |
+//! | [`QPseudoSpike`] | α = 2 | (1 + 2\|x\|/(α + 1))^{−α} |
 //! | [`LeakyRelu`] | α = 0.1, β = 1 | x < 0: α; else β |
 //! | [`LogTailedRelu`] | α = 0 | x > 1: 1/x; 0 < x ≤ 1: 1; x ≤ 0: α |
 //! | [`ReluGrad`] | α = 0.3, width = 1 | max(α·width − α\|x\|, 0) |
