@@ -79,11 +79,8 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
     };
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
-    let median = if sorted.len() % 2 == 1 {
-        sorted[sorted.len() / 2]
-    } else {
-        0.5 * (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2])
-    };
+    let median =
+        if sorted.len() % 2 == 1 { sorted[sorted.len() / 2] } else { 0.5 * (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) };
     println!("threads: {}", rayon::current_num_threads());
     println!("{name}: {median:.2} ms (min {:.2} ms, {runs} runs)", sorted[0]);
     Ok(())

@@ -113,11 +113,6 @@ pub enum SomataError {
 
 impl SomataError {
     pub(crate) fn param(model: &str, name: &str, value: f64, reason: impl Into<String>) -> Self {
-        SomataError::InvalidParameter {
-            model: model.to_string(),
-            name: name.to_string(),
-            value,
-            reason: reason.into(),
-        }
+        SomataError::InvalidParameter { model: model.to_string(), name: name.to_string(), value, reason: reason.into() }
     }
 }

@@ -117,9 +117,7 @@ impl Init {
         let bad = |m: &str| Err(crate::SomataError::InvalidInitializer(format!("{what}: {m}")));
         match self {
             Init::Constant(v) if !v.is_finite() => bad("value is not finite"),
-            Init::Uniform { low, high } if !(low.is_finite() && high.is_finite() && low < high) => {
-                bad("Uniform needs finite low < high")
-            }
+            Init::Uniform { low, high } if !(low.is_finite() && high.is_finite() && low < high) => bad("Uniform needs finite low < high"),
             Init::Normal { mean, std } if !(mean.is_finite() && std.is_finite() && *std >= 0.0) => {
                 bad("Normal needs finite mean and std >= 0")
             }

@@ -3,9 +3,9 @@
 
 pub mod dynamics;
 pub mod engine;
+pub mod error;
 pub mod init;
 pub mod io;
-pub mod error;
 pub mod surrogate;
 pub mod units;
 
@@ -20,7 +20,5 @@ pub mod prelude {
     pub use crate::init::Init;
     pub use crate::neurons::*;
     pub use crate::surrogate::*;
-    pub use crate::units::{
-        kHz, kohm, mA, mF, mM, mS, mV, ms, nA, nF, nS, ohm, pA, pF, uA, uF, uS, us, Hz, Mohm, Quantity,
-    };
+    pub use crate::units::{kHz, kohm, mA, mF, mM, mS, mV, ms, nA, nF, nS, ohm, pA, pF, uA, uF, uS, us, Hz, Mohm, Quantity};
 }

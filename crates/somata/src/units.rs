@@ -448,11 +448,7 @@ impl Unit {
     /// Convert `value` (in this unit) to canonical, checking that the dimension is `want`.
     pub fn to_canonical(self, value: f64, want: Dim, what: &str) -> Result<f64> {
         if self.dim != want {
-            return Err(SomataError::DimensionMismatch {
-                what: what.to_string(),
-                expected: want.describe(),
-                got: self.dim.describe(),
-            });
+            return Err(SomataError::DimensionMismatch { what: what.to_string(), expected: want.describe(), got: self.dim.describe() });
         }
         Ok(value * self.scale)
     }

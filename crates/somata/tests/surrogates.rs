@@ -14,8 +14,7 @@ fn all_18_surrogates_match_braintools() {
     let mut fails = Vec::new();
     for (name, sets) in outs {
         for (set, v) in sets.as_object().unwrap() {
-            let params: Vec<(String, f64)> =
-                v["kwargs"].as_object().unwrap().iter().map(|(k, x)| (k.clone(), num(x))).collect();
+            let params: Vec<(String, f64)> = v["kwargs"].as_object().unwrap().iter().map(|(k, x)| (k.clone(), num(x))).collect();
             let s = Surrogate::from_name(name, &params).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(s.name(), name);
             let fwd: Vec<f64> = v["forward"].as_array().unwrap().iter().map(num).collect();

@@ -42,7 +42,7 @@ impl<T: Scalar, const D: usize> Dual<T, D> {
     pub(crate) fn chain(self, f: T, df: T) -> Self {
         let mut d = self.d;
         for x in d.iter_mut() {
-            *x = *x * df;
+            *x *= df;
         }
         Dual { v: f, d }
     }
@@ -53,8 +53,8 @@ impl<T: Scalar, const D: usize> Add for Dual<T, D> {
     #[inline(always)]
     fn add(self, o: Self) -> Self {
         let mut d = self.d;
-        for i in 0..D {
-            d[i] = d[i] + o.d[i];
+        for (a, b) in d.iter_mut().zip(o.d) {
+            *a += b;
         }
         Dual { v: self.v + o.v, d }
     }
@@ -64,8 +64,8 @@ impl<T: Scalar, const D: usize> Sub for Dual<T, D> {
     #[inline(always)]
     fn sub(self, o: Self) -> Self {
         let mut d = self.d;
-        for i in 0..D {
-            d[i] = d[i] - o.d[i];
+        for (a, b) in d.iter_mut().zip(o.d) {
+            *a -= b;
         }
         Dual { v: self.v - o.v, d }
     }
@@ -75,8 +75,8 @@ impl<T: Scalar, const D: usize> Mul for Dual<T, D> {
     #[inline(always)]
     fn mul(self, o: Self) -> Self {
         let mut d = self.d;
-        for i in 0..D {
-            d[i] = d[i] * o.v + self.v * o.d[i];
+        for (a, b) in d.iter_mut().zip(o.d) {
+            *a = *a * o.v + self.v * b;
         }
         Dual { v: self.v * o.v, d }
     }
@@ -90,8 +90,8 @@ impl<T: Scalar, const D: usize> Div for Dual<T, D> {
         let v = self.v / o.v;
         let inv = T::lit(1.0) / o.v;
         let mut d = self.d;
-        for i in 0..D {
-            d[i] = (d[i] - v * o.d[i]) * inv;
+        for (a, b) in d.iter_mut().zip(o.d) {
+            *a = (*a - v * b) * inv;
         }
         Dual { v, d }
     }

@@ -265,6 +265,12 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     /// Default reset mode.
     const DEFAULT_RESET: SpikeReset = SpikeReset::Soft;
 
+    /// Default surrogate: `ReluGrad()` as every concrete BrainPy model (the abstract base class
+    /// uses `InvSquareGrad()`; a user model may return that).
+    fn default_spk_fun() -> Surrogate {
+        Surrogate::default()
+    }
+
     /// Cross-parameter checks (one neuron's parameters, canonical units), beyond [`Check`].
     fn validate(&self, _p: &[f64]) -> Result<()> {
         Ok(())

@@ -309,7 +309,7 @@ impl<T: Scalar, const D: usize> Scalar for Dual<T, D> {
         let k = T::lit(g.grad(self.re().to_f64()));
         let mut d = self.d;
         for x in d.iter_mut() {
-            *x = *x * k;
+            *x *= k;
         }
         Dual { v: self.v.spike(g), d }
     }

@@ -40,7 +40,16 @@ pub struct Tape<T> {
 
 impl<T: Real> Default for Tape<T> {
     fn default() -> Self {
-        Tape { steps: 0, bn: 0, ns: 0, clock: Clock::from_ms(1.0).expect("valid dt"), traj: Vec::new(), spikes: Vec::new(), x: Vec::new(), stride: 0 }
+        Tape {
+            steps: 0,
+            bn: 0,
+            ns: 0,
+            clock: Clock::from_ms(1.0).expect("valid dt"),
+            traj: Vec::new(),
+            spikes: Vec::new(),
+            x: Vec::new(),
+            stride: 0,
+        }
     }
 }
 
@@ -188,6 +197,14 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
                 known: M::PARAMS.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
             })?);
         }
+        if tape.bn == 0 || tape.steps == 0 {
+            *out = Gradients {
+                input: Vec::new(),
+                params: idx.iter().map(|&i| (M::PARAMS[i].name.to_string(), ParamGrad::Shared(0.0))).collect(),
+                initial_state: Vec::new(),
+            };
+            return Ok(());
+        }
         let need = M::STATES.len() + 1 + idx.len();
         match need {
             0..=4 => self.backward_d::<4>(tape, grad_spikes, grad_states, &idx, out),
@@ -204,12 +221,11 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let (bn, n, steps) = (tape.bn, self.n, tape.steps);
         let ntr = train.len();
         let dt = T::from_f64(tape.clock.dt_ms());
-        let prep: Prepared<Dual<T, D>> = Prepared::new(&self.model, &self.params, n, Dual::constant(dt), |i, v| {
-            match train.iter().position(|&t| t == i) {
+        let prep: Prepared<Dual<T, D>> =
+            Prepared::new(&self.model, &self.params, n, Dual::constant(dt), |i, v| match train.iter().position(|&t| t == i) {
                 Some(q) => Dual::var(T::from_f64(v), ns + 1 + q),
                 None => Dual::constant(T::from_f64(v)),
-            }
-        });
+            });
         let per_neuron: Vec<bool> = train.iter().map(|&i| matches!(self.params[i], ParamValue::PerNeuron(_))).collect();
         out.input.resize(steps * bn, T::ZERO);
         out.initial_state.resize(ns * bn, T::ZERO);

@@ -188,13 +188,8 @@ pub(crate) struct RunSpec<'a, M, T> {
 #[inline(always)]
 unsafe fn chunk_generic<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
     let ns = M::STATES.len();
-    let vars: [&mut [T]; MAX_STATES] = std::array::from_fn(|j| {
-        if j < ns {
-            std::slice::from_raw_parts_mut(r.state.0.add(j * r.bn + base), len)
-        } else {
-            &mut [][..]
-        }
-    });
+    let vars: [&mut [T]; MAX_STATES] =
+        std::array::from_fn(|j| if j < ns { std::slice::from_raw_parts_mut(r.state.0.add(j * r.bn + base), len) } else { &mut [][..] });
     let dt = T::from_f64(r.clock.dt_ms());
     let t0 = r.clock.step();
     for k in 0..r.steps {
@@ -262,6 +257,9 @@ pub(crate) fn chunk_len(bn: usize) -> usize {
 /// Run `r.steps` steps over all elements, in parallel chunks when the layer is large enough.
 pub(crate) fn run<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K) {
     debug_assert!(M::STATES.len() <= MAX_STATES && M::PARAMS.len() <= MAX_PARAMS);
+    if r.bn == 0 || r.steps == 0 {
+        return;
+    }
     let cl = chunk_len(r.bn);
     // Parallelism pays once a task has enough work (elements × steps).
     if r.bn <= cl || r.bn * r.steps < 1 << 15 {

@@ -130,7 +130,7 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             shape: in_size.into(),
             params: M::PARAMS.iter().map(|p| ParamValue::Shared(p.default)).collect(),
             inits: vec![None; M::STATES.len()],
-            spk_fun: Surrogate::default(),
+            spk_fun: M::default_spk_fun(),
             spk_reset: M::DEFAULT_RESET,
             name: None,
             seed: 0,

@@ -159,7 +159,19 @@ fn apply_params<M: NeuronModel, T: Real>(mut bld: LayerBuilder<M, T>, params: Op
     Ok((bld, quantities))
 }
 
-fn common<M: NeuronModel>(doc: &Value) -> Result<(Clock, SpikeReset, Vec<f64>, usize, usize, usize, f64)> {
+/// What every trace document has: clock, reset, input (canonical, [steps][batch][n]) and the
+/// input unit's scale to canonical.
+struct Common {
+    clock: Clock,
+    reset: SpikeReset,
+    x: Vec<f64>,
+    steps: usize,
+    b: usize,
+    n: usize,
+    scale: f64,
+}
+
+fn common<M: NeuronModel>(doc: &Value) -> Result<Common> {
     let dt = doc.get("dt_ms").ok_or(SomataError::InvalidDt(f64::NAN)).and_then(|v| num(v).map_err(|_| SomataError::InvalidDt(f64::NAN)))?;
     let clock = Clock::from_ms(dt)?;
     let reset = match doc.get("spk_reset") {
@@ -174,10 +186,15 @@ fn common<M: NeuronModel>(doc: &Value) -> Result<(Clock, SpikeReset, Vec<f64>, u
     let unit = Unit::parse(input.get("unit").and_then(Value::as_str).unwrap_or("1"))?;
     let scale = unit.to_canonical(1.0, M::INPUT_DIM, &format!("input of {}", M::NAME))?;
     let (x, steps, b, n) = array3(input.get("value").ok_or_else(|| fmt_err("missing `input.value`"))?, "input.value")?;
-    Ok((clock, reset, x.into_iter().map(|v| v * scale).collect(), steps, b, n, scale))
+    Ok(Common { clock, reset, x: x.into_iter().map(|v| v * scale).collect(), steps, b, n, scale })
 }
 
-fn build<M: NeuronModel + Default>(doc: &Value, reset: SpikeReset, n: usize, sg: Option<Surrogate>) -> Result<(NeuronLayer<M, f32>, Vec<String>)> {
+fn build<M: NeuronModel + Default>(
+    doc: &Value,
+    reset: SpikeReset,
+    n: usize,
+    sg: Option<Surrogate>,
+) -> Result<(NeuronLayer<M, f32>, Vec<String>)> {
     let bld = LayerBuilder::<M, f32>::new(M::default(), n).spk_reset(reset).seed(doc.get("seed").and_then(Value::as_u64).unwrap_or(0));
     let bld = match sg {
         Some(s) => bld.spk_fun(s),
@@ -192,7 +209,7 @@ impl ModelFn for NeuronTrace<'_> {
     type Out = Result<Value>;
     fn call<M: NeuronModel + Default>(self) -> Result<Value> {
         let doc = self.0;
-        let (mut clock, reset, x, steps, b, n, _) = common::<M>(doc)?;
+        let Common { mut clock, reset, x, steps, b, n, .. } = common::<M>(doc)?;
         let (mut layer, _) = build::<M>(doc, reset, n, None)?;
         layer.init_state(Some(b))?;
         let xs: Vec<f32> = x.iter().map(|&v| v as f32).collect();
@@ -227,7 +244,7 @@ impl ModelFn for GradTrace<'_> {
     type Out = Result<Value>;
     fn call<M: NeuronModel + Default>(self) -> Result<Value> {
         let doc = self.0;
-        let (mut clock, reset, x, steps, b, n, scale) = common::<M>(doc)?;
+        let Common { mut clock, reset, x, steps, b, n, scale } = common::<M>(doc)?;
         let sg = doc.get("surrogate").ok_or_else(|| fmt_err("missing `surrogate`"))?;
         let name = sg.get("name").and_then(Value::as_str).ok_or_else(|| fmt_err("missing `surrogate.name`"))?;
         let name = name.split('(').next().unwrap_or(name);

@@ -259,8 +259,7 @@ impl NeuronModel for Alif {
         ParamSpec::new("V_rest", Dim::VOLTAGE, 0.0, Check::Finite),
         ParamSpec::new("beta", Dim::VOLTAGE, 0.1, Check::Finite),
     ];
-    const STATES: &'static [StateSpec] =
-        &[V_STATE, StateSpec::new("a", Dim::ONE, "1", InitSpec::Constant(0.0), Some("a_initializer"))];
+    const STATES: &'static [StateSpec] = &[V_STATE, StateSpec::new("a", Dim::ONE, "1", InitSpec::Constant(0.0), Some("a_initializer"))];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 5;

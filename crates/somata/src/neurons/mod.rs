@@ -26,7 +26,12 @@ pub(crate) use setters;
 /// Reject `a == b` where a spike scaling divides by `a − b`.
 pub(crate) fn distinct(model: &str, name: &str, a: f64, b: f64, what: &str) -> crate::Result<()> {
     if a == b {
-        return Err(crate::SomataError::param(model, name, a, format!("must differ from {what}: the spike scaling divides by their difference")));
+        return Err(crate::SomataError::param(
+            model,
+            name,
+            a,
+            format!("must differ from {what}: the spike scaling divides by their difference"),
+        ));
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Shared helpers of the integration tests: golden loading and FORMAT.md's pass criteria.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::needless_range_loop)]
 
 use serde_json::{json, Value};
 use std::io::Read;
