@@ -24,6 +24,12 @@ enum Cmd {
     /// Simulate a LIF population under a current step and print per-neuron spike counts and timing
     /// (the main job, on embedded defaults).
     Run(run::RunArgs),
+    /// List the built-in neuron models (BrainPy class names).
+    Models {
+        /// One comma-separated line instead of one name per line.
+        #[arg(long)]
+        comma: bool,
+    },
     /// Run a benchmark; the last line is `NAME: <median> ms (min <min> ms, <runs> runs)`.
     Bench {
         /// Benchmark name (`somata bench list` lists them).
@@ -40,6 +46,15 @@ fn main() -> ExitCode {
         Cmd::Trace { file } => trace(&file),
         Cmd::Run(a) => run::run(&a),
         Cmd::Bench { name, runs } => bench::bench(&name, runs),
+        Cmd::Models { comma } => {
+            let names = somata::neurons::registry::MODEL_NAMES;
+            if comma {
+                println!("{}", names.join(","));
+            } else {
+                names.iter().for_each(|n| println!("{n}"));
+            }
+            Ok(())
+        }
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
