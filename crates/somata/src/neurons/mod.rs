@@ -4,10 +4,18 @@
 //! with `Model::builder(in_size)` ([`crate::engine::Build`]), set parameters with typed setters
 //! (`.tau(10.0 * ms)`) and call `.build()?`.
 
+mod expif;
+mod gif;
 mod lif;
+mod quaif;
 pub mod registry;
+mod synlif;
 
+pub use expif::{AdExIf, AdExIfRef, ExpIf, ExpIfRef};
+pub use gif::{Gif, GifRef};
 pub use lif::{Alif, If, Lif, LifRef};
+pub use quaif::{AdQuaIf, AdQuaIfRef, QuaIf};
+pub use synlif::{CobaLif, CubaLif};
 
 /// Typed builder setters for a model's parameters: `setters!(Lif { tau: Time => "tau", ... })`.
 macro_rules! setters {
@@ -22,6 +30,45 @@ macro_rules! setters {
     };
 }
 pub(crate) use setters;
+
+/// Bind a model's parameters to names, in the order of its `PARAMS` table:
+/// `unpack!(c.p; r, tau, v_th)` is `let r = c.p[0]; let tau = c.p[1]; let v_th = c.p[2];`.
+macro_rules! unpack {
+    ($p:expr; $($name:ident),+ $(,)?) => {
+        let mut _i = 0usize;
+        $( let $name = $p[_i]; #[allow(unused_assignments)] { _i += 1; } )+
+    };
+}
+pub(crate) use unpack;
+
+/// The refractory bookkeeping shared by every `*Ref` model, after its state has been frozen:
+/// `last_spike_time = sg(where(V >= V_th, t, last_spike_time))`, and BrainPy's
+/// `refractory = sg(refractory_now | spike_cond)` (kept as 0/1; shown when `ref_var`).
+#[inline(always)]
+pub(crate) fn ref_record<S: crate::dynamics::Scalar>(c: &crate::dynamics::Step<'_, S>, refr: bool, v: S, v_th: S, lst: &mut S, refractory: &mut S) {
+    let cond = v.re() >= v_th.re();
+    *lst = S::select(cond, c.t, *lst).stop_grad();
+    *refractory = S::lit(if refr || cond { 1.0 } else { 0.0 });
+}
+
+/// Rising-edge spike of the models without reset (HH family, reduced models):
+/// `spike(V)·(1 − spike(V_last))`.
+#[inline(always)]
+pub(crate) fn rising_edge<S: crate::dynamics::Scalar>(c: &crate::dynamics::Step<'_, S>, v: S, last_v: S, v_th: S) -> S {
+    c.spike((v - v_th) / v_th) * (S::lit(1.0) - c.spike((last_v - v_th) / v_th))
+}
+
+use crate::dynamics::{InitSpec, StateSpec};
+use crate::units::Dim;
+
+/// Membrane potential state, mV, initialized by `V_initializer` (default a constant).
+pub(crate) const fn v_state(init: f64) -> StateSpec {
+    StateSpec::new("V", Dim::VOLTAGE, "mV", InitSpec::Constant(init), Some("V_initializer"))
+}
+/// `last_spike_time` of refractory models, initially −1e7 ms.
+pub(crate) const LAST_SPIKE: StateSpec = StateSpec::new("last_spike_time", Dim::TIME, "ms", InitSpec::Constant(-1e7), None);
+/// BrainPy's `refractory` state of `*Ref` models (0/1), shown when `ref_var` is set.
+pub(crate) const REFRACTORY: StateSpec = StateSpec::new("refractory", Dim::ONE, "1", InitSpec::Constant(0.0), None).visible_if("ref_var");
 
 /// Reject `a == b` where a spike scaling divides by `a − b`.
 pub(crate) fn distinct(model: &str, name: &str, a: f64, b: f64, what: &str) -> crate::Result<()> {

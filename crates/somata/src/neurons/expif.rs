@@ -1,0 +1,250 @@
+//! Exponential integrate-and-fire models: [`ExpIf`], [`ExpIfRef`], [`AdExIf`], [`AdExIfRef`]
+//! (BrainPy `lif.py`).
+//!
+//! Membrane equation (Fourcaud-Trocmé et al. 2003; adaptive form Brette & Gerstner 2005):
+//!
+//! $$\tau \frac{dV}{dt} = -(V - V_{rest}) + \Delta_T\, e^{\min((V - V_T)/\Delta_T,\ 20)} - R\,w + R\,I$$
+//! $$\tau_w \frac{dw}{dt} = a (V - V_{rest}) - w \qquad \text{(AdEx only)}$$
+//!
+//! The exponent is clamped at 20 as in BrainPy (the clamp also zeroes its Jacobian contribution).
+//! Because the drift depends on V non-linearly, exponential Euler's `J = ∂f/∂V` is evaluated every
+//! step ([`Step::ee`]). Update order: reset from the stored V's spike (`V − (V_th − V_reset)·spk`
+//! soft, `V_reset` hard; AdEx also `w += b·spk`), then V, then (AdEx) w from the **new** V.
+//! With soft reset the runaway upswing can diverge to inf/NaN, exactly as in BrainPy; use
+//! `RunOptions::check_finite` to have it reported.
+//!
+//! ```
+//! use somata::prelude::*;
+//! let mut adex = AdExIf::builder(10).tau_w(30.0 * ms).a(1.0 * somata::units::siemens).build().unwrap();
+//! adex.init_state(None).unwrap();
+//! let s = adex.update_q(&Clock::new(0.1 * ms).unwrap(), 5.0 * mA).unwrap();
+//! assert_eq!(s.shape(), &[10]);
+//! ```
+
+use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
+use crate::dynamics::{phi_dt, Check, Dual, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::units::{dim, Conductance, Current, Dim, Resistance, Time, Voltage};
+use crate::Result;
+
+const R: ParamSpec = ParamSpec::new("R", Dim::RESISTANCE, 1.0, Check::Finite);
+const TAU: ParamSpec = ParamSpec::new("tau", Dim::TIME, 10.0, Check::Positive);
+const V_RESET: ParamSpec = ParamSpec::new("V_reset", Dim::VOLTAGE, -68.0, Check::Finite);
+const V_REST: ParamSpec = ParamSpec::new("V_rest", Dim::VOLTAGE, -65.0, Check::Finite);
+const V_T: ParamSpec = ParamSpec::new("V_T", Dim::VOLTAGE, -59.9, Check::Finite);
+const DELTA_T: ParamSpec = ParamSpec::new("delta_T", Dim::VOLTAGE, 3.48, Check::Positive);
+const TAU_REF: ParamSpec = ParamSpec::new("tau_ref", Dim::TIME, 1.7, Check::NonNegative);
+const REF_VAR: ParamSpec = ParamSpec::new("ref_var", Dim::ONE, 0.0, Check::Flag);
+const TAU_W: ParamSpec = ParamSpec::new("tau_w", Dim::TIME, 30.0, Check::Positive);
+const A: ParamSpec = ParamSpec::new("a", Dim::CONDUCTANCE, 1.0, Check::Finite);
+const B: ParamSpec = ParamSpec::new("b", Dim::CURRENT, 1.0, Check::Finite);
+const W_STATE: StateSpec = StateSpec::new("w", Dim::CURRENT, "mA", InitSpec::Constant(0.0), Some("w_initializer"));
+
+/// One exponential-Euler step of the exponential-IF membrane from `v`, with adaptation current
+/// `w` (0 for ExpIF) and input `x`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: S, x: S, r: S, tau: S, v_rest: S, v_t: S, delta_t: S) -> S {
+    c.ee(v, |v| {
+        let exp_v = ((v - v_t) / delta_t).min(Dual::constant(S::lit(20.0))).exp() * delta_t;
+        (-(v - v_rest) + exp_v - r * w + r * x) / tau
+    })
+}
+
+/// Exponential integrate-and-fire, BrainPy's `ExpIF`.
+///
+/// | parameter | unit | default | meaning |
+/// |---|---|---|---|
+/// | `R` | Ω | 1 | resistance |
+/// | `tau` | ms | 10 | membrane time constant (> 0) |
+/// | `V_th` | mV | −30 | spike threshold (≠ V_reset) |
+/// | `V_reset` | mV | −68 | reset |
+/// | `V_rest` | mV | −65 | rest |
+/// | `V_T` | mV | −59.9 | threshold of the exponential term |
+/// | `delta_T` | mV | 3.48 | spike slope factor (> 0) |
+/// | `V_initializer` | mV | Constant(−65) | |
+///
+/// States: `V` (mV). Input: mA. See the [module](self) for the equations and update order.
+#[doc(alias = "ExpIF")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExpIf;
+
+impl NeuronModel for ExpIf {
+    const NAME: &'static str = "ExpIF";
+    const PARAMS: &'static [ParamSpec] = &[R, TAU, ParamSpec::new("V_th", Dim::VOLTAGE, -30.0, Check::Finite), V_RESET, V_REST, V_T, DELTA_T];
+    const STATES: &'static [StateSpec] = &[v_state(-65.0)];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "mA";
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[2], p[3], "V_reset")
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        unpack!(c.p; r, tau, v_th, v_reset, v_rest, v_t, delta_t);
+        let spk = c.spike((s[0] - v_th) / (v_th - v_reset));
+        let v = c.reset_v(s[0], v_th, v_reset, spk);
+        let v = exp_membrane(c, v, S::lit(0.0), x, r, tau, v_rest, v_t, delta_t);
+        s[0] = v;
+        c.spike((v - v_th) / (v_th - v_reset))
+    }
+}
+
+setters!(ExpIf {
+    r: Resistance => "R", tau: Time => "tau", v_th: Voltage => "V_th", v_reset: Voltage => "V_reset",
+    v_rest: Voltage => "V_rest", v_t: Voltage => "V_T", delta_t: Voltage => "delta_T",
+});
+
+/// [`ExpIf`] with an absolute refractory period, BrainPy's `ExpIFRef`.
+///
+/// Parameters of [`ExpIf`] plus `tau_ref` (ms, default 1.7, ≥ 0) and `ref_var` (bool, default
+/// false: expose the `refractory` state). During `t − last_spike_time < tau_ref` V is held at its
+/// post-reset value. States: `V`, `last_spike_time` (ms), `refractory` (0/1, if `ref_var`).
+#[doc(alias = "ExpIFRef")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExpIfRef;
+
+impl NeuronModel for ExpIfRef {
+    const NAME: &'static str = "ExpIFRef";
+    const PARAMS: &'static [ParamSpec] =
+        &[R, TAU, TAU_REF, ParamSpec::new("V_th", Dim::VOLTAGE, -30.0, Check::Finite), V_RESET, V_REST, V_T, DELTA_T, REF_VAR];
+    const STATES: &'static [StateSpec] = &[v_state(-65.0), LAST_SPIKE, REFRACTORY];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "mA";
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        unpack!(c.p; r, tau, tau_ref, v_th, v_reset, v_rest, v_t, delta_t);
+        let spk = c.spike((s[0] - v_th) / (v_th - v_reset));
+        let v_r = c.reset_v(s[0], v_th, v_reset, spk);
+        let v_c = exp_membrane(c, v_r, S::lit(0.0), x, r, tau, v_rest, v_t, delta_t);
+        let refr = c.refractory(s[1], tau_ref);
+        let v = S::select(refr, v_r, v_c);
+        s[0] = v;
+        let (mut lst, mut rf) = (s[1], s[2]);
+        ref_record(c, refr, v, v_th, &mut lst, &mut rf);
+        s[1] = lst;
+        s[2] = rf;
+        c.spike((v - v_th) / (v_th - v_reset))
+    }
+}
+
+setters!(ExpIfRef {
+    r: Resistance => "R", tau: Time => "tau", tau_ref: Time => "tau_ref", v_th: Voltage => "V_th",
+    v_reset: Voltage => "V_reset", v_rest: Voltage => "V_rest", v_t: Voltage => "V_T", delta_t: Voltage => "delta_T",
+});
+
+const ADEX_V_TH: ParamSpec = ParamSpec::new("V_th", Dim::VOLTAGE, -55.0, Check::Finite);
+
+/// Adaptive exponential integrate-and-fire, BrainPy's `AdExIF` (Brette & Gerstner 2005).
+///
+/// | parameter | unit | default | meaning |
+/// |---|---|---|---|
+/// | `R` | Ω | 1 | resistance |
+/// | `tau` | ms | 10 | membrane time constant (> 0) |
+/// | `tau_w` | ms | 30 | adaptation time constant (> 0) |
+/// | `V_th` | mV | −55 | spike threshold (note: ExpIF's is −30) |
+/// | `V_reset` | mV | −68 | reset |
+/// | `V_rest` | mV | −65 | rest |
+/// | `V_T` | mV | −59.9 | exponential threshold |
+/// | `delta_T` | mV | 3.48 | slope factor (> 0) |
+/// | `a` | S | 1 | subthreshold adaptation (a·(V − V_rest) is a current) |
+/// | `b` | mA | 1 | spike-triggered adaptation |
+/// | `V_initializer`, `w_initializer` | mV, mA | Constant(−65), Constant(0) | |
+///
+/// States: `V` (mV), `w` (mA). Input: mA.
+#[doc(alias = "AdExIF")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdExIf;
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn adex_core<S: Scalar>(c: &Step<'_, S>, last_v: S, last_w: S, x: S, p: [S; 10]) -> (S, S, S, S) {
+    let [r, tau, tau_w, v_th, v_reset, v_rest, v_t, delta_t, a, b] = p;
+    let spk = c.spike((last_v - v_th) / (v_th - v_reset));
+    let v_r = c.reset_v(last_v, v_th, v_reset, spk);
+    let w_r = last_w + b * spk;
+    let v = exp_membrane(c, v_r, w_r, x, r, tau, v_rest, v_t, delta_t);
+    let w = c.ee_hoisted(w_r, c.h[0], (a * (v - v_rest) - w_r) / tau_w);
+    (v_r, w_r, v, w)
+}
+
+impl NeuronModel for AdExIf {
+    const NAME: &'static str = "AdExIF";
+    const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, ADEX_V_TH, V_RESET, V_REST, V_T, DELTA_T, A, B];
+    const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "mA";
+    const N_HOIST: usize = 1;
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+    }
+    #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
+        h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        let p = [c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6], c.p[7], c.p[8], c.p[9]];
+        let (_, _, v, w) = adex_core(c, s[0], s[1], x, p);
+        s[0] = v;
+        s[1] = w;
+        c.spike((v - p[3]) / (p[3] - p[4]))
+    }
+}
+
+setters!(AdExIf {
+    r: Resistance => "R", tau: Time => "tau", tau_w: Time => "tau_w", v_th: Voltage => "V_th",
+    v_reset: Voltage => "V_reset", v_rest: Voltage => "V_rest", v_t: Voltage => "V_T", delta_t: Voltage => "delta_T",
+    a: Conductance => "a", b: Current => "b",
+});
+
+/// [`AdExIf`] with an absolute refractory period, BrainPy's `AdExIFRef`.
+///
+/// Parameters of [`AdExIf`] plus `tau_ref` (ms, 1.7) and `ref_var` (false). V and w are computed
+/// from their post-reset values (w from the candidate V) and both are frozen at the post-reset
+/// values while refractory. States: `V`, `w`, `last_spike_time`, `refractory` (if `ref_var`).
+#[doc(alias = "AdExIFRef")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdExIfRef;
+
+impl NeuronModel for AdExIfRef {
+    const NAME: &'static str = "AdExIFRef";
+    const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, ADEX_V_TH, V_RESET, V_REST, V_T, DELTA_T, A, B, TAU_REF, REF_VAR];
+    const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE, LAST_SPIKE, REFRACTORY];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "mA";
+    const N_HOIST: usize = 1;
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+    }
+    #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
+        h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        let p = [c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6], c.p[7], c.p[8], c.p[9]];
+        let tau_ref = c.p[10];
+        let (v_r, w_r, v_c, w_c) = adex_core(c, s[0], s[1], x, p);
+        let refr = c.refractory(s[2], tau_ref);
+        let v = S::select(refr, v_r, v_c);
+        s[0] = v;
+        s[1] = S::select(refr, w_r, w_c);
+        let (mut lst, mut rf) = (s[2], s[3]);
+        ref_record(c, refr, v, p[3], &mut lst, &mut rf);
+        s[2] = lst;
+        s[3] = rf;
+        c.spike((v - p[3]) / (p[3] - p[4]))
+    }
+}
+
+setters!(AdExIfRef {
+    r: Resistance => "R", tau: Time => "tau", tau_w: Time => "tau_w", v_th: Voltage => "V_th",
+    v_reset: Voltage => "V_reset", v_rest: Voltage => "V_rest", v_t: Voltage => "V_T", delta_t: Voltage => "delta_T",
+    a: Conductance => "a", b: Current => "b", tau_ref: Time => "tau_ref",
+});

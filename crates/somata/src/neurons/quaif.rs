@@ -1,0 +1,179 @@
+//! Quadratic integrate-and-fire models: [`QuaIf`], [`AdQuaIf`], [`AdQuaIfRef`] (BrainPy
+//! `lif.py`; Ermentrout & Kopell 1986, Latham et al. 2000; adaptive form Izhikevich 2007).
+//!
+//! $$\tau \frac{dV}{dt} = c (V - V_{rest})(V - V_c) - R\,w + R\,I$$
+//! $$\tau_w \frac{dw}{dt} = a (V - V_{rest}) - w \qquad \text{(AdQuaIF only)}$$
+//!
+//! Exponential Euler linearises with `J = (c(2V − V_rest − V_c))/τ`, evaluated every step.
+//! Update order as the exponential models: reset (and `w += b·spk`), V, then w from the new V.
+//!
+//! ```
+//! use somata::prelude::*;
+//! let mut q = QuaIf::builder(4).c(0.07 / mV).build().unwrap();
+//! q.init_state(Some(2)).unwrap();
+//! assert_eq!(q.update_q(&Clock::new(0.1 * ms).unwrap(), 3.0 * mA).unwrap().shape(), &[2, 4]);
+//! ```
+
+use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
+use crate::dynamics::{phi_dt, Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::units::{dim, Conductance, Current, Dim, InvVoltage, Resistance, Time, Voltage};
+use crate::Result;
+
+const R: ParamSpec = ParamSpec::new("R", Dim::RESISTANCE, 1.0, Check::Finite);
+const TAU: ParamSpec = ParamSpec::new("tau", Dim::TIME, 10.0, Check::Positive);
+const V_TH: ParamSpec = ParamSpec::new("V_th", Dim::VOLTAGE, -30.0, Check::Finite);
+const V_RESET: ParamSpec = ParamSpec::new("V_reset", Dim::VOLTAGE, -68.0, Check::Finite);
+const V_REST: ParamSpec = ParamSpec::new("V_rest", Dim::VOLTAGE, -65.0, Check::Finite);
+const V_C: ParamSpec = ParamSpec::new("V_c", Dim::VOLTAGE, -50.0, Check::Finite);
+const C: ParamSpec = ParamSpec::new("c", Dim::INV_VOLTAGE, 0.07, Check::Finite);
+const TAU_W: ParamSpec = ParamSpec::new("tau_w", Dim::TIME, 10.0, Check::Positive);
+const A: ParamSpec = ParamSpec::new("a", Dim::CONDUCTANCE, 1.0, Check::Finite);
+const B: ParamSpec = ParamSpec::new("b", Dim::CURRENT, 0.1, Check::Finite);
+const TAU_REF: ParamSpec = ParamSpec::new("tau_ref", Dim::TIME, 1.7, Check::NonNegative);
+const REF_VAR: ParamSpec = ParamSpec::new("ref_var", Dim::ONE, 0.0, Check::Flag);
+const W_STATE: StateSpec = StateSpec::new("w", Dim::CURRENT, "mA", InitSpec::Constant(0.0), Some("w_initializer"));
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn qua_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: S, x: S, r: S, tau: S, v_rest: S, v_c: S, cc: S) -> S {
+    c.ee(v, |v| ((v - v_rest) * cc * (v - v_c) - r * w + r * x) / tau)
+}
+
+/// Quadratic integrate-and-fire, BrainPy's `QuaIF`.
+///
+/// | parameter | unit | default | meaning |
+/// |---|---|---|---|
+/// | `R` | Ω | 1 | resistance |
+/// | `tau` | ms | 10 | time constant (> 0) |
+/// | `V_th` | mV | −30 | spike threshold (≠ V_reset) |
+/// | `V_reset` | mV | −68 | reset |
+/// | `V_rest` | mV | −65 | rest |
+/// | `V_c` | mV | −50 | critical voltage |
+/// | `c` | 1/mV | 0.07 | curvature |
+/// | `V_initializer` | mV | Constant(−65) | |
+///
+/// States: `V` (mV). Input: mA.
+#[doc(alias = "QuaIF")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuaIf;
+
+impl NeuronModel for QuaIf {
+    const NAME: &'static str = "QuaIF";
+    const PARAMS: &'static [ParamSpec] = &[R, TAU, V_TH, V_RESET, V_REST, V_C, C];
+    const STATES: &'static [StateSpec] = &[v_state(-65.0)];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "mA";
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[2], p[3], "V_reset")
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        unpack!(c.p; r, tau, v_th, v_reset, v_rest, v_c, cc);
+        let spk = c.spike((s[0] - v_th) / (v_th - v_reset));
+        let v = c.reset_v(s[0], v_th, v_reset, spk);
+        let v = qua_membrane(c, v, S::lit(0.0), x, r, tau, v_rest, v_c, cc);
+        s[0] = v;
+        c.spike((v - v_th) / (v_th - v_reset))
+    }
+}
+
+setters!(QuaIf {
+    r: Resistance => "R", tau: Time => "tau", v_th: Voltage => "V_th", v_reset: Voltage => "V_reset",
+    v_rest: Voltage => "V_rest", v_c: Voltage => "V_c", c: InvVoltage => "c",
+});
+
+#[inline(always)]
+fn adqua_core<S: Scalar>(c: &Step<'_, S>, last_v: S, last_w: S, x: S, p: [S; 10]) -> (S, S, S, S) {
+    let [r, tau, tau_w, v_th, v_reset, v_rest, v_c, cc, a, b] = p;
+    let spk = c.spike((last_v - v_th) / (v_th - v_reset));
+    let v_r = c.reset_v(last_v, v_th, v_reset, spk);
+    let w_r = last_w + b * spk;
+    let v = qua_membrane(c, v_r, w_r, x, r, tau, v_rest, v_c, cc);
+    let w = c.ee_hoisted(w_r, c.h[0], (a * (v - v_rest) - w_r) / tau_w);
+    (v_r, w_r, v, w)
+}
+
+/// Adaptive quadratic integrate-and-fire, BrainPy's `AdQuaIF`.
+///
+/// Parameters of [`QuaIf`] plus `tau_w` (ms, 10, > 0), `a` (S, 1), `b` (mA, 0.1) and
+/// `w_initializer` (mA, Constant(0)). States: `V` (mV), `w` (mA).
+#[doc(alias = "AdQuaIF")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdQuaIf;
+
+impl NeuronModel for AdQuaIf {
+    const NAME: &'static str = "AdQuaIF";
+    const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, V_TH, V_RESET, V_REST, V_C, C, A, B];
+    const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "mA";
+    const N_HOIST: usize = 1;
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+    }
+    #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
+        h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        let p = [c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6], c.p[7], c.p[8], c.p[9]];
+        let (_, _, v, w) = adqua_core(c, s[0], s[1], x, p);
+        s[0] = v;
+        s[1] = w;
+        c.spike((v - p[3]) / (p[3] - p[4]))
+    }
+}
+
+setters!(AdQuaIf {
+    r: Resistance => "R", tau: Time => "tau", tau_w: Time => "tau_w", v_th: Voltage => "V_th",
+    v_reset: Voltage => "V_reset", v_rest: Voltage => "V_rest", v_c: Voltage => "V_c", c: InvVoltage => "c",
+    a: Conductance => "a", b: Current => "b",
+});
+
+/// [`AdQuaIf`] with an absolute refractory period, BrainPy's `AdQuaIFRef`.
+///
+/// Parameters of [`AdQuaIf`] plus `tau_ref` (ms, 1.7) and `ref_var` (false). States: `V`, `w`,
+/// `last_spike_time`, `refractory` (if `ref_var`).
+#[doc(alias = "AdQuaIFRef")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdQuaIfRef;
+
+impl NeuronModel for AdQuaIfRef {
+    const NAME: &'static str = "AdQuaIFRef";
+    const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, V_TH, V_RESET, V_REST, V_C, C, A, B, TAU_REF, REF_VAR];
+    const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE, LAST_SPIKE, REFRACTORY];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "mA";
+    const N_HOIST: usize = 1;
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+    }
+    #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
+        h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        let p = [c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6], c.p[7], c.p[8], c.p[9]];
+        let (v_r, w_r, v_c, w_c) = adqua_core(c, s[0], s[1], x, p);
+        let refr = c.refractory(s[2], c.p[10]);
+        let v = S::select(refr, v_r, v_c);
+        s[0] = v;
+        s[1] = S::select(refr, w_r, w_c);
+        let (mut lst, mut rf) = (s[2], s[3]);
+        ref_record(c, refr, v, p[3], &mut lst, &mut rf);
+        s[2] = lst;
+        s[3] = rf;
+        c.spike((v - p[3]) / (p[3] - p[4]))
+    }
+}
+
+setters!(AdQuaIfRef {
+    r: Resistance => "R", tau: Time => "tau", tau_w: Time => "tau_w", v_th: Voltage => "V_th",
+    v_reset: Voltage => "V_reset", v_rest: Voltage => "V_rest", v_c: Voltage => "V_c", c: InvVoltage => "c",
+    a: Conductance => "a", b: Current => "b", tau_ref: Time => "tau_ref",
+});

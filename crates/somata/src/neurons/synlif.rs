@@ -1,0 +1,134 @@
+//! LIF neurons with a built-in exponential synapse: [`CubaLif`] (current-based) and [`CobaLif`]
+//! (conductance-based), BrainPy `lif.py`.
+//!
+//! $$\tau_{syn} \frac{dg}{dt} = -g$$
+//! $$\tau \frac{dV}{dt} = -(V - V_{rest}) + R\,(g + I) \quad\text{(CUBA)}, \qquad
+//!   \tau \frac{dV}{dt} = -(V - V_{rest}) + R\,(g (E - V) + I) \quad\text{(COBA)}$$
+//!
+//! Update order: spike of the stored V and reset as in LIF; then g decays (delta inputs, i.e.
+//! synaptic events, are added **to g**, not to V); then V integrates with the new g. In COBA the
+//! conductance term sits inside the drift, so exponential Euler's Jacobian includes `−R·g/τ`.
+//!
+//! ```
+//! use somata::prelude::*;
+//! let mut n = CobaLif::builder(2).e(10.0 * mV).build().unwrap();
+//! n.init_state(None).unwrap();
+//! n.set_state("g", &[0.5, 0.5]).unwrap();   // 0.5 S
+//! n.update_q(&Clock::new(0.1 * ms).unwrap(), 0.0 * mA).unwrap();
+//! assert!(n.v().unwrap()[[0]] > 0.0);       // driven towards E = 10 mV
+//! ```
+
+use super::{distinct, setters, unpack, v_state};
+use crate::dynamics::{phi_dt, Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::units::{dim, Dim, Resistance, Time, Voltage};
+use crate::Result;
+
+const COMMON: [ParamSpec; 6] = [
+    ParamSpec::new("R", Dim::RESISTANCE, 1.0, Check::Finite),
+    ParamSpec::new("tau", Dim::TIME, 5.0, Check::Positive),
+    ParamSpec::new("tau_syn", Dim::TIME, 5.0, Check::Positive),
+    ParamSpec::new("V_th", Dim::VOLTAGE, 1.0, Check::Finite),
+    ParamSpec::new("V_reset", Dim::VOLTAGE, 0.0, Check::Finite),
+    ParamSpec::new("V_rest", Dim::VOLTAGE, 0.0, Check::Finite),
+];
+
+/// Spike, reset and synaptic decay shared by both: returns (spike-reset V, decayed g).
+#[inline(always)]
+fn syn_prelude<S: Scalar>(c: &Step<'_, S>, s: &[S]) -> (S, S) {
+    unpack!(c.p; _r, _tau, tau_syn, v_th, v_reset);
+    let spk = c.spike((s[0] - v_th) / (v_th - v_reset));
+    let v = c.reset_v(s[0], v_th, v_reset, spk);
+    let g = c.ee_hoisted(s[1], c.h[0], -s[1] / tau_syn);
+    (v, g)
+}
+
+/// Current-based LIF with an exponential synaptic current, BrainPy's `CubaLIF`.
+///
+/// | parameter | unit | default | meaning |
+/// |---|---|---|---|
+/// | `R` | Ω | 1 | resistance |
+/// | `tau` | ms | 5 | membrane time constant (> 0) |
+/// | `tau_syn` | ms | 5 | synaptic time constant (> 0) |
+/// | `V_th` | mV | 1 | threshold (≠ V_reset) |
+/// | `V_reset` | mV | 0 | reset |
+/// | `V_rest` | mV | 0 | rest |
+/// | `V_initializer`, `g_initializer` | mV, mA | Constant(0) | |
+///
+/// States: `V` (mV), `g` (mA, a current). Input: mA.
+#[doc(alias = "CubaLIF")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CubaLif;
+
+impl NeuronModel for CubaLif {
+    const NAME: &'static str = "CubaLIF";
+    const PARAMS: &'static [ParamSpec] = &COMMON;
+    const STATES: &'static [StateSpec] =
+        &[v_state(0.0), StateSpec::new("g", Dim::CURRENT, "mA", InitSpec::Constant(0.0), Some("g_initializer"))];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "mA";
+    const N_HOIST: usize = 2;
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+    }
+    #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
+        h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
+        h[1] = phi_dt(dt, S::lit(-1.0) / p[1]);
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        unpack!(c.p; r, tau, _tau_syn, v_th, v_reset, v_rest);
+        let (v, g) = syn_prelude(c, s);
+        let v = c.ee_hoisted(v, c.h[1], (-(v - v_rest) + r * (g + x)) / tau);
+        s[0] = v;
+        s[1] = g;
+        c.spike((v - v_th) / (v_th - v_reset))
+    }
+}
+
+setters!(CubaLif {
+    r: Resistance => "R", tau: Time => "tau", tau_syn: Time => "tau_syn", v_th: Voltage => "V_th",
+    v_reset: Voltage => "V_reset", v_rest: Voltage => "V_rest",
+});
+
+/// Conductance-based LIF with an exponential synaptic conductance, BrainPy's `CobaLIF`.
+///
+/// Parameters of [`CubaLif`] plus the reversal potential `E` (mV, default 0); `g` is a
+/// conductance (S, `g_initializer` Constant(0 S)). States: `V` (mV), `g` (S). Input: mA.
+#[doc(alias = "CobaLIF")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CobaLif;
+
+impl NeuronModel for CobaLif {
+    const NAME: &'static str = "CobaLIF";
+    const PARAMS: &'static [ParamSpec] =
+        &[COMMON[0], COMMON[1], COMMON[2], COMMON[3], COMMON[4], COMMON[5], ParamSpec::new("E", Dim::VOLTAGE, 0.0, Check::Finite)];
+    const STATES: &'static [StateSpec] =
+        &[v_state(0.0), StateSpec::new("g", Dim::CONDUCTANCE, "S", InitSpec::Constant(0.0), Some("g_initializer"))];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "mA";
+    const N_HOIST: usize = 1;
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+    }
+    #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
+        h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        unpack!(c.p; r, tau, _tau_syn, v_th, v_reset, v_rest, e);
+        let (v, g) = syn_prelude(c, s);
+        let v = c.ee(v, |v| (-(v - v_rest) + (-(v - e) * g + x) * r) / tau);
+        s[0] = v;
+        s[1] = g;
+        c.spike((v - v_th) / (v_th - v_reset))
+    }
+}
+
+setters!(CobaLif {
+    r: Resistance => "R", tau: Time => "tau", tau_syn: Time => "tau_syn", v_th: Voltage => "V_th",
+    v_reset: Voltage => "V_reset", v_rest: Voltage => "V_rest", e: Voltage => "E",
+});
