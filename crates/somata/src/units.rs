@@ -149,6 +149,8 @@ macro_rules! dims {
 }
 
 dims! {
+    /// Dimensionless (a plain number, e.g. the reduced models' V and input).
+    One = ONE => Dimensionless;
     /// Time, canonical ms.
     T = TIME => Time;
     /// Voltage, canonical mV.

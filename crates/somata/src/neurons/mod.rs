@@ -6,15 +6,21 @@
 
 mod expif;
 mod gif;
+mod hh;
+mod izhikevich;
 mod lif;
 mod quaif;
+mod reduced;
 pub mod registry;
 mod synlif;
 
 pub use expif::{AdExIf, AdExIfRef, ExpIf, ExpIfRef};
 pub use gif::{Gif, GifRef};
+pub use hh::{Hh, MorrisLecar, WangBuzsakiHh};
+pub use izhikevich::{Izhikevich, IzhikevichRef};
 pub use lif::{Alif, If, Lif, LifRef};
 pub use quaif::{AdQuaIf, AdQuaIfRef, QuaIf};
+pub use reduced::{FitzHughNagumo, HindmarshRose};
 pub use synlif::{CobaLif, CubaLif};
 
 /// Typed builder setters for a model's parameters: `setters!(Lif { tau: Time => "tau", ... })`.

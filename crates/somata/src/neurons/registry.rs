@@ -42,4 +42,11 @@ registry! {
     "GifRef" => GifRef,
     "CubaLIF" => CubaLif,
     "CobaLIF" => CobaLif,
+    "HH" => Hh,
+    "MorrisLecar" => MorrisLecar,
+    "WangBuzsakiHH" => WangBuzsakiHh,
+    "Izhikevich" => Izhikevich,
+    "IzhikevichRef" => IzhikevichRef,
+    "FitzHughNagumo" => FitzHughNagumo,
+    "HindmarshRose" => HindmarshRose,
 }

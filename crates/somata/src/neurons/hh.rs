@@ -1,0 +1,266 @@
+//! Conductance-based models: [`Hh`] (Hodgkin & Huxley 1952), [`MorrisLecar`] (Morris & Lecar 1981)
+//! and [`WangBuzsakiHh`] (Wang & Buzsáki 1996), BrainPy `hh.py`.
+//!
+//! These models do not reset: the spike is the **rising edge** of the threshold crossing,
+//! `spk_fun((V − V_th)/V_th)·(1 − spk_fun((V_last − V_th)/V_th))`, and `spk_reset` is ignored.
+//! Currents and gating rates are evaluated at the previous V, outside the drift (so exponential
+//! Euler's Jacobian contains only the membrane's own conductances); every variable is integrated by
+//! exponential Euler from the old state. Units follow BrainPy: V in mV, conductances in mS, the
+//! capacitance in µF and the input current in µA (canonical units inside: S, mF, mA).
+//!
+//! ```
+//! use somata::prelude::*;
+//! let mut hh = Hh::builder(8).seed(1).build().unwrap();   // V ~ Uniform(-70, -60) mV, gates at steady state
+//! hh.init_state(None).unwrap();
+//! let clock = Clock::new(0.01 * ms).unwrap();
+//! let spk = hh.update_q(&clock, 10.0 * uA).unwrap();
+//! assert_eq!(spk.len(), 8);
+//! ```
+
+use super::{rising_edge, setters, unpack};
+use crate::dynamics::{Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::units::{dim, Capacitance, Conductance, Dim, Frequency, Voltage};
+
+/// HH rate functions at `v` (mV), in 1/ms: (αm, βm, αh, βh, αn, βn).
+#[inline(always)]
+fn hh_rates<S: Scalar>(v: S) -> [S; 6] {
+    let l = S::lit;
+    [
+        l(1.0) / (-(v + l(40.0)) / l(10.0)).exprel(),
+        l(4.0) * (-(v + l(65.0)) / l(18.0)).exp(),
+        l(0.07) * (-(v + l(65.0)) / l(20.0)).exp(),
+        l(1.0) / (l(1.0) + (-(v + l(35.0)) / l(10.0)).exp()),
+        l(0.1) / (-(v + l(55.0)) / l(10.0)).exprel(),
+        l(0.125) * (-(v + l(65.0)) / l(80.0)).exp(),
+    ]
+}
+
+/// Exponential-Euler step of a gate `dx/dt = φ(α(1 − x) − βx)`.
+#[inline(always)]
+fn gate<S: Scalar>(c: &Step<'_, S>, x: S, alpha: S, beta: S, phi: S) -> S {
+    c.ee(x, |x| (-(x - S::lit(1.0)) * alpha - x * beta) * phi)
+}
+
+/// Hodgkin–Huxley neuron, BrainPy's `HH`.
+///
+/// $$C \frac{dV}{dt} = -g_{Na} m^3 h (V - E_{Na}) - g_K n^4 (V - E_K) - g_L (V - E_L) + I$$
+/// $$\frac{dx}{dt} = \alpha_x(V)(1 - x) - \beta_x(V)\,x, \quad x \in \{m, h, n\}$$
+///
+/// with αm = 0.1(V+40)/(1 − e^{−(V+40)/10}), βm = 4e^{−(V+65)/18}, αh = 0.07e^{−(V+65)/20},
+/// βh = 1/(1 + e^{−(V+35)/10}), αn = 0.01(V+55)/(1 − e^{−(V+55)/10}), βn = 0.125e^{−(V+65)/80}.
+///
+/// | parameter | unit | default | meaning |
+/// |---|---|---|---|
+/// | `ENa`, `gNa` | mV, mS | 50, 120 | sodium |
+/// | `EK`, `gK` | mV, mS | −77, 36 | potassium |
+/// | `EL`, `gL` | mV, mS | −54.387, 0.03 | leak |
+/// | `V_th` | mV | 20 | spike threshold (≠ 0) |
+/// | `C` | µF | 1 | capacitance (> 0) |
+/// | `V_initializer` | mV | **Uniform(−70, −60)** | random, from the layer's seeded RNG |
+/// | `m/h/n_initializer` | 1 | None | steady state α/(α + β) at the initial V |
+///
+/// Update order: conductances from the old gates; V by exponential Euler with the input at the
+/// old V; then m, h, n with rates at the old V. States: `V` (mV), `m`, `h`, `n`. Input: µA.
+#[doc(alias = "HH")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hh;
+
+impl NeuronModel for Hh {
+    const NAME: &'static str = "HH";
+    const PARAMS: &'static [ParamSpec] = &[
+        ParamSpec::new("ENa", Dim::VOLTAGE, 50.0, Check::Finite),
+        ParamSpec::new("gNa", Dim::CONDUCTANCE, 0.12, Check::NonNegative),
+        ParamSpec::new("EK", Dim::VOLTAGE, -77.0, Check::Finite),
+        ParamSpec::new("gK", Dim::CONDUCTANCE, 0.036, Check::NonNegative),
+        ParamSpec::new("EL", Dim::VOLTAGE, -54.387, Check::Finite),
+        ParamSpec::new("gL", Dim::CONDUCTANCE, 0.03e-3, Check::NonNegative),
+        ParamSpec::new("V_th", Dim::VOLTAGE, 20.0, Check::Finite),
+        ParamSpec::new("C", Dim::CAPACITANCE, 1e-3, Check::Positive),
+    ];
+    const STATES: &'static [StateSpec] = &[
+        StateSpec::new("V", Dim::VOLTAGE, "mV", InitSpec::Uniform(-70.0, -60.0), Some("V_initializer")),
+        StateSpec::new("m", Dim::ONE, "1", InitSpec::Derived, Some("m_initializer")),
+        StateSpec::new("h", Dim::ONE, "1", InitSpec::Derived, Some("h_initializer")),
+        StateSpec::new("n", Dim::ONE, "1", InitSpec::Derived, Some("n_initializer")),
+    ];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "uA";
+
+    fn validate(&self, p: &[f64]) -> crate::Result<()> {
+        super::distinct(Self::NAME, "V_th", p[6], 0.0, "0")
+    }
+    fn derive_init(&self, _p: &[f64], s: &mut [f64], explicit: &[bool]) {
+        let r = hh_rates(s[0]);
+        for k in 0..3 {
+            if !explicit[k + 1] {
+                s[k + 1] = r[2 * k] / (r[2 * k] + r[2 * k + 1]);
+            }
+        }
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        unpack!(c.p; e_na, g_na, e_k, g_k, e_l, g_l, v_th, cap);
+        let (last_v, m, h, n) = (s[0], s[1], s[2], s[3]);
+        let g_na_eff = g_na * m * m * m * h;
+        let g_k_eff = g_k * (n * n) * (n * n);
+        let v = c.ee(last_v, |v| (-(v - e_na) * g_na_eff - (v - e_k) * g_k_eff - (v - e_l) * g_l + x) / cap);
+        let [am, bm, ah, bh, an, bn] = hh_rates(last_v);
+        let one = S::lit(1.0);
+        s[0] = v;
+        s[1] = gate(c, m, am, bm, one);
+        s[2] = gate(c, h, ah, bh, one);
+        s[3] = gate(c, n, an, bn, one);
+        rising_edge(c, v, last_v, v_th)
+    }
+}
+
+setters!(Hh {
+    e_na: Voltage => "ENa", g_na: Conductance => "gNa", e_k: Voltage => "EK", g_k: Conductance => "gK",
+    e_l: Voltage => "EL", g_l: Conductance => "gL", v_th: Voltage => "V_th", c: Capacitance => "C",
+});
+
+/// Morris–Lecar neuron, BrainPy's `MorrisLecar`.
+///
+/// $$C \frac{dV}{dt} = -g_{Ca} M_\infty (V - V_{Ca}) - g_K W (V - V_K) - g_{leak} (V - V_{leak}) + I$$
+/// $$\frac{dW}{dt} = \frac{W_\infty - W}{\tau_W}$$
+///
+/// with M∞ = ½(1 + tanh((V − V1)/V2)), W∞ = ½(1 + tanh((V − V3)/V4)),
+/// τ_W = 1/(φ cosh((V − V3)/(2V4))), all at the previous V.
+///
+/// | parameter | unit | default |
+/// |---|---|---|
+/// | `V_Ca`, `g_Ca` | mV, mS | 130, 4.4 |
+/// | `V_K`, `g_K` | mV, mS | −84, 8 |
+/// | `V_leak`, `g_leak` | mV, mS | −60, 2 |
+/// | `C` | µF | 20 |
+/// | `V1`, `V2`, `V3`, `V4` | mV | −1.2, 18, 2, 30 |
+/// | `phi` | 1/ms | 0.04 |
+/// | `V_th` | mV | 10 |
+/// | `V_initializer`, `W_initializer` | mV, 1 | **Uniform(−70, −60)**, Constant(0.02) |
+///
+/// States: `V` (mV), `W`. Input: µA. Rising-edge spikes, no reset.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MorrisLecar;
+
+impl NeuronModel for MorrisLecar {
+    const NAME: &'static str = "MorrisLecar";
+    const PARAMS: &'static [ParamSpec] = &[
+        ParamSpec::new("V_Ca", Dim::VOLTAGE, 130.0, Check::Finite),
+        ParamSpec::new("g_Ca", Dim::CONDUCTANCE, 4.4e-3, Check::NonNegative),
+        ParamSpec::new("V_K", Dim::VOLTAGE, -84.0, Check::Finite),
+        ParamSpec::new("g_K", Dim::CONDUCTANCE, 8e-3, Check::NonNegative),
+        ParamSpec::new("V_leak", Dim::VOLTAGE, -60.0, Check::Finite),
+        ParamSpec::new("g_leak", Dim::CONDUCTANCE, 2e-3, Check::NonNegative),
+        ParamSpec::new("C", Dim::CAPACITANCE, 20e-3, Check::Positive),
+        ParamSpec::new("V1", Dim::VOLTAGE, -1.2, Check::Finite),
+        ParamSpec::new("V2", Dim::VOLTAGE, 18.0, Check::Finite),
+        ParamSpec::new("V3", Dim::VOLTAGE, 2.0, Check::Finite),
+        ParamSpec::new("V4", Dim::VOLTAGE, 30.0, Check::Finite),
+        ParamSpec::new("phi", Dim::FREQUENCY, 0.04, Check::Positive),
+        ParamSpec::new("V_th", Dim::VOLTAGE, 10.0, Check::Finite),
+    ];
+    const STATES: &'static [StateSpec] = &[
+        StateSpec::new("V", Dim::VOLTAGE, "mV", InitSpec::Uniform(-70.0, -60.0), Some("V_initializer")),
+        StateSpec::new("W", Dim::ONE, "1", InitSpec::Constant(0.02), Some("W_initializer")),
+    ];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "uA";
+
+    fn validate(&self, p: &[f64]) -> crate::Result<()> {
+        super::distinct(Self::NAME, "V_th", p[12], 0.0, "0")?;
+        super::distinct(Self::NAME, "V2", p[8], 0.0, "0")?;
+        super::distinct(Self::NAME, "V4", p[10], 0.0, "0")
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        unpack!(c.p; v_ca, g_ca, v_k, g_k, v_leak, g_leak, cap, v1, v2, v3, v4, phi, v_th);
+        let (last_v, last_w) = (s[0], s[1]);
+        let half = S::lit(0.5);
+        let m_inf = half * (S::lit(1.0) + ((last_v - v1) / v2).tanh());
+        let w_inf = half * (S::lit(1.0) + ((last_v - v3) / v4).tanh());
+        let tau_w = S::lit(1.0) / (phi * ((last_v - v3) / (S::lit(2.0) * v4)).cosh());
+        let v = c.ee(last_v, |v| (-(v - v_ca) * (g_ca * m_inf) - (v - v_k) * (g_k * last_w) - (v - v_leak) * g_leak + x) / cap);
+        s[0] = v;
+        s[1] = c.ee(last_w, |w| -(w - w_inf) / tau_w);
+        rising_edge(c, v, last_v, v_th)
+    }
+}
+
+setters!(MorrisLecar {
+    v_ca: Voltage => "V_Ca", g_ca: Conductance => "g_Ca", v_k: Voltage => "V_K", g_k: Conductance => "g_K",
+    v_leak: Voltage => "V_leak", g_leak: Conductance => "g_leak", c: Capacitance => "C", v1: Voltage => "V1",
+    v2: Voltage => "V2", v3: Voltage => "V3", v4: Voltage => "V4", phi: Frequency => "phi", v_th: Voltage => "V_th",
+});
+
+/// Wang–Buzsáki fast-spiking interneuron, BrainPy's `WangBuzsakiHH`.
+///
+/// HH-type with an instantaneous sodium activation m∞ = α/(α + β)
+/// (α = 0.1(V+35)/(1 − e^{−0.1(V+35)}), β = 4e^{−(V+60)/18}) and gates h, n scaled by φ:
+/// αh = 0.07e^{−(V+58)/20}, βh = 1/(e^{−0.1(V+28)} + 1), αn = 0.01(V+34)/(1 − e^{−0.1(V+34)}),
+/// βn = 0.125e^{−(V+44)/80}.
+///
+/// | parameter | unit | default |
+/// |---|---|---|
+/// | `ENa`, `gNa` | mV, mS | 55, 35 |
+/// | `EK`, `gK` | mV, mS | −90, 9 |
+/// | `EL`, `gL` | mV, mS | −65, 0.1 |
+/// | `V_th` | mV | 20 |
+/// | `phi` | 1 | 5 |
+/// | `C` | µF | 1 |
+/// | `V_initializer`, `h_initializer`, `n_initializer` | mV, 1, 1 | −65, 0.6, 0.32 |
+///
+/// States: `V` (mV), `h`, `n`. Input: µA.
+#[doc(alias = "WangBuzsakiHH")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WangBuzsakiHh;
+
+impl NeuronModel for WangBuzsakiHh {
+    const NAME: &'static str = "WangBuzsakiHH";
+    const PARAMS: &'static [ParamSpec] = &[
+        ParamSpec::new("ENa", Dim::VOLTAGE, 55.0, Check::Finite),
+        ParamSpec::new("gNa", Dim::CONDUCTANCE, 35e-3, Check::NonNegative),
+        ParamSpec::new("EK", Dim::VOLTAGE, -90.0, Check::Finite),
+        ParamSpec::new("gK", Dim::CONDUCTANCE, 9e-3, Check::NonNegative),
+        ParamSpec::new("EL", Dim::VOLTAGE, -65.0, Check::Finite),
+        ParamSpec::new("gL", Dim::CONDUCTANCE, 0.1e-3, Check::NonNegative),
+        ParamSpec::new("V_th", Dim::VOLTAGE, 20.0, Check::Finite),
+        ParamSpec::new("phi", Dim::ONE, 5.0, Check::Finite),
+        ParamSpec::new("C", Dim::CAPACITANCE, 1e-3, Check::Positive),
+    ];
+    const STATES: &'static [StateSpec] = &[
+        StateSpec::new("V", Dim::VOLTAGE, "mV", InitSpec::Constant(-65.0), Some("V_initializer")),
+        StateSpec::new("h", Dim::ONE, "1", InitSpec::Constant(0.6), Some("h_initializer")),
+        StateSpec::new("n", Dim::ONE, "1", InitSpec::Constant(0.32), Some("n_initializer")),
+    ];
+    type Input = dim::I;
+    const INPUT_UNIT: &'static str = "uA";
+
+    fn validate(&self, p: &[f64]) -> crate::Result<()> {
+        super::distinct(Self::NAME, "V_th", p[6], 0.0, "0")
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        unpack!(c.p; e_na, g_na, e_k, g_k, e_l, g_l, v_th, phi, cap);
+        let l = S::lit;
+        let (last_v, h, n) = (s[0], s[1], s[2]);
+        let am = l(1.0) / (l(-0.1) * (last_v + l(35.0))).exprel();
+        let bm = l(4.0) * (-(last_v + l(60.0)) / l(18.0)).exp();
+        let m_inf = am / (am + bm);
+        let g_na_eff = g_na * m_inf * m_inf * m_inf * h;
+        let g_k_eff = g_k * (n * n) * (n * n);
+        let ah = l(0.07) * (-(last_v + l(58.0)) / l(20.0)).exp();
+        let bh = l(1.0) / ((l(-0.1) * (last_v + l(28.0))).exp() + l(1.0));
+        let an = l(0.1) / (l(-0.1) * (last_v + l(34.0))).exprel();
+        let bn = l(0.125) * (-(last_v + l(44.0)) / l(80.0)).exp();
+        let v = c.ee(last_v, |v| (-(v - e_na) * g_na_eff - (v - e_k) * g_k_eff - (v - e_l) * g_l + x) / cap);
+        s[0] = v;
+        s[1] = gate(c, h, ah, bh, phi);
+        s[2] = gate(c, n, an, bn, phi);
+        rising_edge(c, v, last_v, v_th)
+    }
+}
+
+setters!(WangBuzsakiHh {
+    e_na: Voltage => "ENa", g_na: Conductance => "gNa", e_k: Voltage => "EK", g_k: Conductance => "gK",
+    e_l: Voltage => "EL", g_l: Conductance => "gL", v_th: Voltage => "V_th", c: Capacitance => "C",
+});

@@ -1,0 +1,129 @@
+//! Izhikevich neurons (Izhikevich 2003): [`Izhikevich`], [`IzhikevichRef`] (BrainPy
+//! `izhikevich.py`).
+//!
+//! $$\frac{dV}{dt} = 0.04 V^2 + 5 V + 140 - u + I, \qquad \frac{du}{dt} = a (b V - u)$$
+//!
+//! (V in mV, t in ms, u and I in mV/ms). Spike when `(V − V_th)/V_th ≥ 0`; at the next update
+//! `V ← where(spike, c, V)` (always a hard reset through `where`, whatever `spk_reset` says, and
+//! no gradient through the spike) and `u ← u + d·spike`. Then V by exponential Euler
+//! (`J = 0.08 V + 5`), then u from the new V. `u` starts at 0 (not b·V0).
+//!
+//! ```
+//! use somata::prelude::*;
+//! use somata::units::VoltageRate;
+//! let mut iz = Izhikevich::builder(2).build().unwrap();
+//! iz.init_state(None).unwrap();
+//! let drive: VoltageRate = 10.0 * mV / ms;
+//! iz.update_q(&Clock::new(0.1 * ms).unwrap(), drive).unwrap();
+//! ```
+
+use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
+use crate::dynamics::{Check, InitSpec, NeuronModel, ParamSpec, Real, Scalar, SpikeReset, StateSpec, Step};
+use crate::units::{dim, Dim, Frequency, Time, Voltage, VoltageRate};
+use crate::Result;
+
+const PARAMS: [ParamSpec; 5] = [
+    ParamSpec::new("a", Dim::FREQUENCY, 0.02, Check::Finite),
+    ParamSpec::new("b", Dim::FREQUENCY, 0.2, Check::Finite),
+    ParamSpec::new("c", Dim::VOLTAGE, -65.0, Check::Finite),
+    ParamSpec::new("d", Dim::VOLTAGE_RATE, 8.0, Check::Finite),
+    ParamSpec::new("V_th", Dim::VOLTAGE, 30.0, Check::Finite),
+];
+const U_STATE: StateSpec = StateSpec::new("u", Dim::VOLTAGE_RATE, "mV / ms", InitSpec::Constant(0.0), Some("u_initializer"));
+
+/// (V after reset, u after jump, candidate V, candidate u).
+#[inline(always)]
+fn izh_core<S: Scalar>(c: &Step<'_, S>, s: &[S], x: S) -> (S, S, S, S) {
+    unpack!(c.p; a, b, cc, d, v_th);
+    let l = S::lit;
+    let spk = c.spike((s[0] - v_th) / v_th);
+    let v_r = S::select(spk.re() > <S::Real as Real>::ZERO, cc, s[0]);
+    let u_r = s[1] + d * spk;
+    let v = c.ee(v_r, |v| v * v * l(0.04) + v * l(5.0) + l(140.0) - u_r + x);
+    let u = c.ee(u_r, |u| -(u - b * v) * a);
+    (v_r, u_r, v, u)
+}
+
+/// Izhikevich neuron, BrainPy's `Izhikevich`.
+///
+/// | parameter | unit | default | meaning |
+/// |---|---|---|---|
+/// | `a` | 1/ms | 0.02 | recovery time scale |
+/// | `b` | 1/ms | 0.2 | recovery sensitivity |
+/// | `c` | mV | −65 | after-spike reset of V |
+/// | `d` | mV/ms | 8 | after-spike increment of u |
+/// | `V_th` | mV | 30 | spike cutoff (≠ 0) |
+/// | `V_initializer`, `u_initializer` | mV, mV/ms | Constant(−65), Constant(0) | |
+///
+/// States: `V` (mV), `u` (mV/ms). Input: mV/ms. Default `spk_reset` is hard (and ignored).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Izhikevich;
+
+impl NeuronModel for Izhikevich {
+    const NAME: &'static str = "Izhikevich";
+    const PARAMS: &'static [ParamSpec] = &PARAMS;
+    const STATES: &'static [StateSpec] = &[v_state(-65.0), U_STATE];
+    type Input = dim::VRate;
+    const INPUT_UNIT: &'static str = "mV / ms";
+    const DEFAULT_RESET: SpikeReset = SpikeReset::Hard;
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[4], 0.0, "0")
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        let (_, _, v, u) = izh_core(c, s, x);
+        s[0] = v;
+        s[1] = u;
+        c.spike((v - c.p[4]) / c.p[4])
+    }
+}
+
+setters!(Izhikevich { a: Frequency => "a", b: Frequency => "b", c: Voltage => "c", d: VoltageRate => "d", v_th: Voltage => "V_th" });
+
+/// [`Izhikevich`] with an absolute refractory period, BrainPy's `IzhikevichRef`.
+///
+/// `tau_ref` (ms, default **0**: never refractory) and `ref_var` (false). V and u are computed from
+/// their post-reset values (u from the candidate V) and frozen while refractory. States: `V`, `u`,
+/// `last_spike_time`, `refractory` (if `ref_var`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IzhikevichRef;
+
+impl NeuronModel for IzhikevichRef {
+    const NAME: &'static str = "IzhikevichRef";
+    const PARAMS: &'static [ParamSpec] = &[
+        PARAMS[0],
+        PARAMS[1],
+        PARAMS[2],
+        PARAMS[3],
+        PARAMS[4],
+        ParamSpec::new("tau_ref", Dim::TIME, 0.0, Check::NonNegative),
+        ParamSpec::new("ref_var", Dim::ONE, 0.0, Check::Flag),
+    ];
+    const STATES: &'static [StateSpec] = &[v_state(-65.0), U_STATE, LAST_SPIKE, REFRACTORY];
+    type Input = dim::VRate;
+    const INPUT_UNIT: &'static str = "mV / ms";
+    const DEFAULT_RESET: SpikeReset = SpikeReset::Hard;
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[4], 0.0, "0")
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        let (v_r, u_r, v_c, u_c) = izh_core(c, s, x);
+        let refr = c.refractory(s[2], c.p[5]);
+        let v = S::select(refr, v_r, v_c);
+        s[0] = v;
+        s[1] = S::select(refr, u_r, u_c);
+        let (mut lst, mut rf) = (s[2], s[3]);
+        ref_record(c, refr, v, c.p[4], &mut lst, &mut rf);
+        s[2] = lst;
+        s[3] = rf;
+        c.spike((v - c.p[4]) / c.p[4])
+    }
+}
+
+setters!(IzhikevichRef {
+    a: Frequency => "a", b: Frequency => "b", c: Voltage => "c", d: VoltageRate => "d", v_th: Voltage => "V_th",
+    tau_ref: Time => "tau_ref",
+});

@@ -1,0 +1,125 @@
+//! Reduced, dimensionless models: [`FitzHughNagumo`] (FitzHugh 1961, Nagumo et al. 1962) and
+//! [`HindmarshRose`] (Hindmarsh & Rose 1984), BrainPy `reduced.py`.
+//!
+//! V and the other variables are plain numbers; only time carries a unit (ms). Inputs are
+//! unitless and evaluated at the previous V. Spikes are rising edges of `(V − V_th)/V_th ≥ 0`;
+//! there is no reset.
+//!
+//! ```
+//! use somata::prelude::*;
+//! let mut f = FitzHughNagumo::builder(3).build().unwrap();
+//! f.init_state(None).unwrap();
+//! let clock = Clock::new(0.1 * ms).unwrap();
+//! f.update(&clock, 0.5f32).unwrap();
+//! ```
+
+use super::{distinct, rising_edge, setters, unpack};
+use crate::dynamics::{Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::units::{dim, Dim, Time};
+use crate::Result;
+
+const fn unitless(name: &'static str, init: f64, param: &'static str) -> StateSpec {
+    StateSpec::new(name, Dim::ONE, "1", InitSpec::Constant(init), Some(param))
+}
+
+/// FitzHugh–Nagumo model, BrainPy's `FitzHughNagumo`.
+///
+/// $$\tau \frac{dV}{dt} = V - \frac{V^3}{3} - w + I, \qquad \tau_w \frac{dw}{dt} = V + a - b\,w$$
+///
+/// | parameter | unit | default |
+/// |---|---|---|
+/// | `a` | 1 | 0.7 |
+/// | `b` | 1 | 0.8 |
+/// | `tau` | ms | 1 |
+/// | `tau_w` | ms | 12.5 |
+/// | `V_th` | 1 | 1.0 (≠ 0) |
+/// | `V_initializer`, `w_initializer` | 1 | −1.2, −0.62 |
+///
+/// V is integrated with the old w, w with the old V. States: `V`, `w`. Input: unitless.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FitzHughNagumo;
+
+impl NeuronModel for FitzHughNagumo {
+    const NAME: &'static str = "FitzHughNagumo";
+    const PARAMS: &'static [ParamSpec] = &[
+        ParamSpec::new("a", Dim::ONE, 0.7, Check::Finite),
+        ParamSpec::new("b", Dim::ONE, 0.8, Check::Finite),
+        ParamSpec::new("tau", Dim::TIME, 1.0, Check::Positive),
+        ParamSpec::new("tau_w", Dim::TIME, 12.5, Check::Positive),
+        ParamSpec::new("V_th", Dim::ONE, 1.0, Check::Finite),
+    ];
+    const STATES: &'static [StateSpec] = &[unitless("V", -1.2, "V_initializer"), unitless("w", -0.62, "w_initializer")];
+    type Input = dim::One;
+    const INPUT_UNIT: &'static str = "1";
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[4], 0.0, "0")
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        unpack!(c.p; a, b, tau, tau_w, v_th);
+        let (last_v, last_w) = (s[0], s[1]);
+        let v = c.ee(last_v, |v| (v - v * v * v / S::lit(3.0) - last_w + x) / tau);
+        let w = c.ee(last_w, |w| (-(w * b) + last_v + a) / tau_w);
+        s[0] = v;
+        s[1] = w;
+        rising_edge(c, v, last_v, v_th)
+    }
+}
+
+setters!(FitzHughNagumo { tau: Time => "tau", tau_w: Time => "tau_w" });
+
+/// Hindmarsh–Rose model, BrainPy's `HindmarshRose`.
+///
+/// $$\tau \dot V = y - a V^3 + b V^2 - z + I,\quad \tau \dot y = c - d V^2 - y,\quad
+///   \tau \dot z = r (s (V - V_r) - z)$$
+///
+/// | parameter | unit | default |
+/// |---|---|---|
+/// | `a`, `b`, `c`, `d` | 1 | 1, 3, 1, 5 |
+/// | `r`, `s` | 1 | 0.006, 4 |
+/// | `V_r` | 1 | −1.6 |
+/// | `tau` | ms | 1 |
+/// | `V_th` | 1 | 1.0 (≠ 0) |
+/// | `V_initializer`, `y_initializer`, `z_initializer` | 1 | −1.6, −10, 0 |
+///
+/// Every cross term uses the previous values. States: `V`, `y`, `z`. Input: unitless.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HindmarshRose;
+
+impl NeuronModel for HindmarshRose {
+    const NAME: &'static str = "HindmarshRose";
+    const PARAMS: &'static [ParamSpec] = &[
+        ParamSpec::new("a", Dim::ONE, 1.0, Check::Finite),
+        ParamSpec::new("b", Dim::ONE, 3.0, Check::Finite),
+        ParamSpec::new("c", Dim::ONE, 1.0, Check::Finite),
+        ParamSpec::new("d", Dim::ONE, 5.0, Check::Finite),
+        ParamSpec::new("r", Dim::ONE, 0.006, Check::Finite),
+        ParamSpec::new("s", Dim::ONE, 4.0, Check::Finite),
+        ParamSpec::new("V_r", Dim::ONE, -1.6, Check::Finite),
+        ParamSpec::new("tau", Dim::TIME, 1.0, Check::Positive),
+        ParamSpec::new("V_th", Dim::ONE, 1.0, Check::Finite),
+    ];
+    const STATES: &'static [StateSpec] =
+        &[unitless("V", -1.6, "V_initializer"), unitless("y", -10.0, "y_initializer"), unitless("z", 0.0, "z_initializer")];
+    type Input = dim::One;
+    const INPUT_UNIT: &'static str = "1";
+
+    fn validate(&self, p: &[f64]) -> Result<()> {
+        distinct(Self::NAME, "V_th", p[8], 0.0, "0")
+    }
+    #[inline(always)]
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        unpack!(c.p; a, b, cc, d, r, ss, v_r, tau, v_th);
+        let (last_v, last_y, last_z) = (s[0], s[1], s[2]);
+        let v = c.ee(last_v, |v| (-(v * v * v * a) + v * v * b + last_y - last_z + x) / tau);
+        let y = c.ee(last_y, |y| (-y + cc - d * last_v * last_v) / tau);
+        let z = c.ee(last_z, |z| (-z + ss * (last_v - v_r)) * r / tau);
+        s[0] = v;
+        s[1] = y;
+        s[2] = z;
+        rising_edge(c, v, last_v, v_th)
+    }
+}
+
+setters!(HindmarshRose { tau: Time => "tau" });
