@@ -1,9 +1,9 @@
 //! `somata bench NAME`: the workloads of BENCHMARKS.md. The last line printed is
 //! `NAME: <median> ms (min <min> ms, <runs> runs)`.
 
-use somata::engine::{Build, Gradients, NeuronLayer, RunOptions, SeqInput, Tape};
+use somata::dynamics::NeuronModel;
+use somata::engine::{Build, Gradients, LayerBuilder, NeuronLayer, RunOptions, SeqInput, Tape};
 use somata::init::Rng;
-use somata::neurons::Lif;
 use somata::prelude::*;
 use std::time::Instant;
 
@@ -11,6 +11,8 @@ use std::time::Instant;
 pub const BENCHES: &[(&str, &str)] = &[
     ("lif-4000", "LIF layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
     ("lif-bptt", "LIF layer, 256 neurons, T=100, batch 64: forward + BPTT, input and tau gradients, f32"),
+    ("hh-4000", "HH layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
+    ("adex-4000", "AdExIF layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
 ];
 
 fn time_runs(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<Vec<f64>, String> {
@@ -33,6 +35,20 @@ fn lif_4000() -> Result<impl FnMut() -> Result<(), String>, String> {
     let n = 4000;
     let mut layer: NeuronLayer<Lif> = Lif::builder(n).build().map_err(|e| e.to_string())?;
     let x = spread_current(n);
+    Ok(move || {
+        layer.init_state(None).map_err(|e| e.to_string())?;
+        let mut clock = Clock::new(0.1 * ms).map_err(|e| e.to_string())?;
+        let out = layer.run(&mut clock, SeqInput::Constant(Input::Slice(&x), 10_000), &RunOptions::default()).map_err(|e| e.to_string())?;
+        std::hint::black_box(out.spike_counts);
+        Ok(())
+    })
+}
+
+/// A 4000-neuron forward run of any model under constant, neuron-varying input `scale·[0, 1)`.
+fn forward_4000<M: NeuronModel + Default>(scale: f32, seed: u64) -> Result<impl FnMut() -> Result<(), String>, String> {
+    let n = 4000;
+    let mut layer: NeuronLayer<M> = LayerBuilder::new(M::default(), n).seed(seed).build().map_err(|e| e.to_string())?;
+    let x: Vec<f32> = spread_current(n).iter().map(|v| v / 3.0 * scale).collect();
     Ok(move || {
         layer.init_state(None).map_err(|e| e.to_string())?;
         let mut clock = Clock::new(0.1 * ms).map_err(|e| e.to_string())?;
@@ -72,6 +88,10 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
     let times = match name {
         "lif-4000" => time_runs(runs, lif_4000()?)?,
         "lif-bptt" => time_runs(runs, lif_bptt()?)?,
+        // HH: 0..20 uA (canonical mA: 0..0.02) spans rest to tonic firing
+        "hh-4000" => time_runs(runs, forward_4000::<Hh>(0.02, 7)?)?,
+        // AdEx (hard reset keeps the upswing finite): 0..20 mA spans rest to tonic firing
+        "adex-4000" => time_runs(runs, forward_4000::<AdExIf>(20.0, 7)?)?,
         _ => {
             let known: Vec<&str> = BENCHES.iter().map(|b| b.0).collect();
             return Err(format!("unknown benchmark `{name}`; known: {}", known.join(", ")));

@@ -15,6 +15,7 @@
 //! the engine evaluates once per run instead of once per neuron and step.
 
 mod dual;
+pub mod fastmath;
 mod scalar;
 
 pub use dual::Dual;
@@ -185,10 +186,12 @@ impl StateSpec {
 
 /// The context of one neuron step.
 pub struct Step<'a, S: Scalar> {
-    /// Parameter values (canonical units), in the order of [`NeuronModel::PARAMS`].
-    pub p: &'a [S],
-    /// Hoisted constants computed by [`NeuronModel::hoist`].
-    pub h: &'a [S],
+    /// Parameter values (canonical units), in the order of [`NeuronModel::PARAMS`] (entries past
+    /// the model's count are unused). A fixed-size array, so that `c.p[i]` with a constant `i`
+    /// needs no run-time bounds check: a check inside the neuron loop stops vectorisation.
+    pub p: &'a [S; MAX_PARAMS],
+    /// Hoisted constants computed by [`NeuronModel::hoist`] (fixed size, as `p`).
+    pub h: &'a [S; MAX_HOIST],
     /// Time step (ms).
     pub dt: S,
     /// Time of this step (ms): `f32(i)·f32(dt)`.
@@ -295,18 +298,43 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
 }
 
 /// Mixed arithmetic `Dual<T, D> op T` so that right-hand sides read naturally inside [`Step::ee`].
-macro_rules! mixed {
-    ($tr:ident, $f:ident) => {
-        impl<T: Scalar, const D: usize> $tr<T> for Dual<T, D> {
-            type Output = Dual<T, D>;
-            #[inline(always)]
-            fn $f(self, o: T) -> Dual<T, D> {
-                $tr::$f(self, Dual::constant(o))
-            }
-        }
-    };
+/// The constant operand has no tangent, so these skip the work the all-dual operations would do
+/// on zeros (the compiler may not fold `0·x` for floats). Values are computed exactly as with a
+/// lifted constant; tangents of `Dual / T` use the reciprocal.
+impl<T: Scalar, const D: usize> Add<T> for Dual<T, D> {
+    type Output = Dual<T, D>;
+    #[inline(always)]
+    fn add(self, o: T) -> Dual<T, D> {
+        Dual { v: self.v + o, d: self.d }
+    }
 }
-mixed!(Add, add);
-mixed!(Sub, sub);
-mixed!(Mul, mul);
-mixed!(Div, div);
+impl<T: Scalar, const D: usize> Sub<T> for Dual<T, D> {
+    type Output = Dual<T, D>;
+    #[inline(always)]
+    fn sub(self, o: T) -> Dual<T, D> {
+        Dual { v: self.v - o, d: self.d }
+    }
+}
+impl<T: Scalar, const D: usize> Mul<T> for Dual<T, D> {
+    type Output = Dual<T, D>;
+    #[inline(always)]
+    fn mul(self, o: T) -> Dual<T, D> {
+        let mut d = self.d;
+        for x in d.iter_mut() {
+            *x *= o;
+        }
+        Dual { v: self.v * o, d }
+    }
+}
+impl<T: Scalar, const D: usize> Div<T> for Dual<T, D> {
+    type Output = Dual<T, D>;
+    #[inline(always)]
+    fn div(self, o: T) -> Dual<T, D> {
+        let inv = T::lit(1.0) / o;
+        let mut d = self.d;
+        for x in d.iter_mut() {
+            *x *= inv;
+        }
+        Dual { v: self.v / o, d }
+    }
+}

@@ -127,7 +127,7 @@ pub trait Real: Scalar<Real = Self> + PartialOrd + Default + std::fmt::Display +
 }
 
 macro_rules! impl_real {
-    ($t:ident, $thr:expr) => {
+    ($t:ident, $thr:expr, $exp:path, $expm1:path, $tanh:path, $cosh:path, $sinh:path) => {
         impl Scalar for $t {
             type Real = $t;
             #[inline(always)]
@@ -140,11 +140,11 @@ macro_rules! impl_real {
             }
             #[inline(always)]
             fn exp(self) -> $t {
-                $t::exp(self)
+                $exp(self)
             }
             #[inline(always)]
             fn expm1(self) -> $t {
-                $t::exp_m1(self)
+                $expm1(self)
             }
             #[inline(always)]
             fn ln(self) -> $t {
@@ -156,15 +156,15 @@ macro_rules! impl_real {
             }
             #[inline(always)]
             fn tanh(self) -> $t {
-                $t::tanh(self)
+                $tanh(self)
             }
             #[inline(always)]
             fn cosh(self) -> $t {
-                $t::cosh(self)
+                $cosh(self)
             }
             #[inline(always)]
             fn sinh(self) -> $t {
-                $t::sinh(self)
+                $sinh(self)
             }
             #[inline(always)]
             fn powi(self, n: i32) -> $t {
@@ -173,11 +173,14 @@ macro_rules! impl_real {
             #[inline(always)]
             fn exprel(self) -> $t {
                 let z = self;
+                // saiunit: 1 + z/2! + z^2/3! + z^3/4! + z^4/5! + z^5/6!, by Horner, for |z| <= thr.
+                // Both branches are computed and selected, so neuron loops stay vectorisable.
+                let taylor = 1.0 + z * (1.0 / 2.0 + z * (1.0 / 6.0 + z * (1.0 / 24.0 + z * (1.0 / 120.0 + z * (1.0 / 720.0)))));
+                let closed = $expm1(z) / z;
                 if z.abs() <= $thr {
-                    // saiunit: 1 + z/2! + z^2/3! + z^3/4! + z^4/5! + z^5/6!, by Horner.
-                    1.0 + z * (1.0 / 2.0 + z * (1.0 / 6.0 + z * (1.0 / 24.0 + z * (1.0 / 120.0 + z * (1.0 / 720.0)))))
+                    taylor
                 } else {
-                    $t::exp_m1(z) / z
+                    closed
                 }
             }
             #[inline(always)]
@@ -210,8 +213,8 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, 1e-4);
-impl_real!(f64, 1e-7);
+impl_real!(f32, 1e-4, super::fastmath::exp, super::fastmath::expm1, super::fastmath::tanh, super::fastmath::cosh, super::fastmath::sinh);
+impl_real!(f64, 1e-7, f64::exp, f64::exp_m1, f64::tanh, f64::cosh, f64::sinh);
 
 /// d/dz exprel(z) = (z·e^z − e^z + 1)/z², via its Taylor series Σ (k+1) z^k/(k+2)! for |z| < 0.5
 /// (no cancellation), the closed form otherwise. Generic so nested duals differentiate it again.

@@ -18,7 +18,7 @@
 
 use super::kernel::{self, ParamValue, Prepared, SyncPtr, TapeSink, Xs};
 use super::layer::{run_spec, NeuronLayer, SeqInput};
-use crate::dynamics::{Clock, Dual, NeuronModel, Real, Step, MAX_HOIST, MAX_PARAMS, MAX_STATES};
+use crate::dynamics::{Clock, Dual, NeuronModel, Real, Step, MAX_STATES};
 use crate::error::{Result, SomataError};
 use rayon::prelude::*;
 
@@ -309,16 +309,10 @@ fn back_chunk<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>,
         let xrow = &tape.x[k * tape.stride + base..][..len];
         let grow = &j.gs[k * bn + base..][..len];
         // shared parameters: a local copy the compiler can keep in registers
-        let (np, nh) = (j.prep.np, j.prep.nh);
-        let mut pl = [Dual::<T, D>::constant(T::ZERO); MAX_PARAMS];
-        let mut hl = [Dual::<T, D>::constant(T::ZERO); MAX_HOIST];
-        if j.prep.shared {
-            pl[..np].copy_from_slice(j.prep.p_of(0));
-            hl[..nh].copy_from_slice(j.prep.h_of(0));
-        }
+        let (pl, hl) = (*j.prep.p_of(0), *j.prep.h_of(0));
         for e in 0..len {
             let g = base + e;
-            let (p, h) = if j.prep.shared { (&pl[..np], &hl[..nh]) } else { (j.prep.p_of(nidx), j.prep.h_of(nidx)) };
+            let (p, h) = if j.prep.shared { (&pl, &hl) } else { (j.prep.p_of(nidx), j.prep.h_of(nidx)) };
             let c = Step { p, h, dt: Dual::constant(j.dt), t: Dual::constant(t), reset: layer.spk_reset, sg: &layer.spk_fun };
             for (i, si) in s.iter_mut().enumerate().take(ns) {
                 *si = Dual::var(tape.traj[(k * ns + i) * bn + g], i);

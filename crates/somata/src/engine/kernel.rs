@@ -35,12 +35,10 @@ impl ParamValue {
 /// Parameters and hoisted constants, lifted to the scalar type of a run.
 pub(crate) struct Prepared<S> {
     pub shared: bool,
-    pub np: usize,
-    pub nh: usize,
-    /// `np` values (shared) or `n·np` (per neuron).
-    pub p: Vec<S>,
-    /// `nh` values (shared) or `n·nh`.
-    pub h: Vec<S>,
+    /// One row (shared) or one per neuron.
+    pub p: Vec<[S; MAX_PARAMS]>,
+    /// One row (shared) or one per neuron.
+    pub h: Vec<[S; MAX_HOIST]>,
 }
 
 impl<S: Scalar> Prepared<S> {
@@ -50,32 +48,34 @@ impl<S: Scalar> Prepared<S> {
         let nh = M::N_HOIST;
         let shared = params.iter().all(|p| matches!(p, ParamValue::Shared(_)));
         let rows = if shared { 1 } else { n };
-        let mut p = Vec::with_capacity(rows * np);
-        let mut h = Vec::with_capacity(rows * nh);
+        let mut p = Vec::with_capacity(rows);
+        let mut h = Vec::with_capacity(rows);
         for r in 0..rows {
+            let mut pr = [S::lit(0.0); MAX_PARAMS];
             for (i, pv) in params.iter().enumerate() {
-                p.push(lift(i, pv.at(r)));
+                pr[i] = lift(i, pv.at(r));
             }
-            let mut hb = [S::lit(0.0); MAX_HOIST];
-            model.hoist(&p[r * np..(r + 1) * np], dt, &mut hb[..nh]);
-            h.extend_from_slice(&hb[..nh]);
+            let mut hr = [S::lit(0.0); MAX_HOIST];
+            model.hoist(&pr[..np], dt, &mut hr[..nh]);
+            p.push(pr);
+            h.push(hr);
         }
-        Prepared { shared, np, nh, p, h }
+        Prepared { shared, p, h }
     }
     #[inline(always)]
-    pub fn p_of(&self, n: usize) -> &[S] {
+    pub fn p_of(&self, n: usize) -> &[S; MAX_PARAMS] {
         if self.shared {
-            &self.p[..self.np]
+            &self.p[0]
         } else {
-            &self.p[n * self.np..(n + 1) * self.np]
+            &self.p[n]
         }
     }
     #[inline(always)]
-    pub fn h_of(&self, n: usize) -> &[S] {
+    pub fn h_of(&self, n: usize) -> &[S; MAX_HOIST] {
         if self.shared {
-            &self.h[..self.nh]
+            &self.h[0]
         } else {
-            &self.h[n * self.nh..(n + 1) * self.nh]
+            &self.h[n]
         }
     }
 }
@@ -236,10 +236,22 @@ unsafe fn chunk_avx2<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>,
     chunk_generic(r, sink, base, len)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2")]
+unsafe fn chunk_avx512<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
+    chunk_generic(r, sink, base, len)
+}
+
 #[inline]
 unsafe fn chunk<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            return chunk_avx512(r, sink, base, len);
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             return chunk_avx2(r, sink, base, len);
         }

@@ -70,7 +70,8 @@ pub struct ExpIf;
 
 impl NeuronModel for ExpIf {
     const NAME: &'static str = "ExpIF";
-    const PARAMS: &'static [ParamSpec] = &[R, TAU, ParamSpec::new("V_th", Dim::VOLTAGE, -30.0, Check::Finite), V_RESET, V_REST, V_T, DELTA_T];
+    const PARAMS: &'static [ParamSpec] =
+        &[R, TAU, ParamSpec::new("V_th", Dim::VOLTAGE, -30.0, Check::Finite), V_RESET, V_REST, V_T, DELTA_T];
     const STATES: &'static [StateSpec] = &[v_state(-65.0)];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";

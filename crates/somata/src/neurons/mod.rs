@@ -51,7 +51,14 @@ pub(crate) use unpack;
 /// `last_spike_time = sg(where(V >= V_th, t, last_spike_time))`, and BrainPy's
 /// `refractory = sg(refractory_now | spike_cond)` (kept as 0/1; shown when `ref_var`).
 #[inline(always)]
-pub(crate) fn ref_record<S: crate::dynamics::Scalar>(c: &crate::dynamics::Step<'_, S>, refr: bool, v: S, v_th: S, lst: &mut S, refractory: &mut S) {
+pub(crate) fn ref_record<S: crate::dynamics::Scalar>(
+    c: &crate::dynamics::Step<'_, S>,
+    refr: bool,
+    v: S,
+    v_th: S,
+    lst: &mut S,
+    refractory: &mut S,
+) {
     let cond = v.re() >= v_th.re();
     *lst = S::select(cond, c.t, *lst).stop_grad();
     *refractory = S::lit(if refr || cond { 1.0 } else { 0.0 });
