@@ -1,6 +1,7 @@
 //! The `somata` command line.
 
 mod bench;
+mod fi;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ enum Cmd {
     /// Simulate a LIF population under a current step and print per-neuron spike counts and timing
     /// (the main job, on embedded defaults).
     Run(run::RunArgs),
+    /// Print the f-I curve (firing rate against constant input) of any model by name.
+    Fi(fi::FiArgs),
     /// List the built-in neuron models (BrainPy class names).
     Models {
         /// One comma-separated line instead of one name per line.
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     let res = match cli.cmd {
         Cmd::Trace { file } => trace(&file),
         Cmd::Run(a) => run::run(&a),
+        Cmd::Fi(a) => fi::fi(&a),
         Cmd::Bench { name, runs } => bench::bench(&name, runs),
         Cmd::Models { comma } => {
             let names = somata::neurons::registry::MODEL_NAMES;

@@ -118,3 +118,21 @@ fn run_main_job_prints_counts_and_timing() {
     assert_ne!(code, 0);
     assert!(err.contains("dt"), "{err}");
 }
+
+#[test]
+fn fi_subcommand_prints_a_curve() {
+    let (code, out, err) = somata(&["fi", "HH", "--points", "3", "--max", "20", "--duration-ms", "300"], None);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("f-I curve of HH"));
+    assert!(lines[1].contains("I (uA)") && lines[1].contains("rate (Hz)"));
+    let rate = |l: &str| l.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap();
+    assert_eq!(rate(lines[2]), 0.0); // 0 uA: silent
+    assert!(rate(lines[4]) > 40.0, "{}", lines[4]); // 20 uA: tonic firing
+    let (code, _, err) = somata(&["fi", "Nope"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown model"));
+    let (code, out, _) = somata(&["models"], None);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 22);
+}

@@ -11,6 +11,7 @@ pub mod units;
 
 pub use error::{Result, SomataError};
 pub mod neurons;
+pub mod sim;
 
 /// Everything a typical program needs: `use somata::prelude::*;`.
 pub mod prelude {
