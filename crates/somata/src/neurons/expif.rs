@@ -39,14 +39,25 @@ const A: ParamSpec = ParamSpec::new("a", Dim::CONDUCTANCE, 1.0, Check::Finite);
 const B: ParamSpec = ParamSpec::new("b", Dim::CURRENT, 1.0, Check::Finite);
 const W_STATE: StateSpec = StateSpec::new("w", Dim::CURRENT, "mA", InitSpec::Constant(0.0), Some("w_initializer"));
 
+/// Hoisted reciprocals shared by the family: `h[0] = 1/τ`, `h[1] = 1/Δ_T`,
+/// `h[2] = 1/(V_th − V_reset)` (multiplying by them instead of dividing moves results by at most
+/// an ulp; the spike decision is unchanged).
+#[inline(always)]
+fn exp_hoist<S: Scalar>(tau: S, delta_t: S, v_th: S, v_reset: S, h: &mut [S]) {
+    h[0] = S::lit(1.0) / tau;
+    h[1] = S::lit(1.0) / delta_t;
+    h[2] = S::lit(1.0) / (v_th - v_reset);
+}
+
 /// One exponential-Euler step of the exponential-IF membrane from `v`, with adaptation current
 /// `w` (0 for ExpIF) and input `x`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: S, x: S, r: S, tau: S, v_rest: S, v_t: S, delta_t: S) -> S {
+fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: S, x: S, r: S, v_rest: S, v_t: S, delta_t: S) -> S {
+    let (inv_tau, inv_dt) = (c.h[0], c.h[1]);
     c.ee(v, |v| {
-        let exp_v = ((v - v_t) / delta_t).min(Dual::constant(S::lit(20.0))).exp() * delta_t;
-        (-(v - v_rest) + exp_v - r * w + r * x) / tau
+        let exp_v = ((v - v_t) * inv_dt).min(Dual::constant(S::lit(20.0))).exp() * delta_t;
+        (-(v - v_rest) + exp_v - r * w + r * x) * inv_tau
     })
 }
 
@@ -76,17 +87,23 @@ impl NeuronModel for ExpIf {
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
 
+    const N_HOIST: usize = 3;
+
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct(Self::NAME, "V_th", p[2], p[3], "V_reset")
     }
     #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
+        exp_hoist(p[1], p[6], p[2], p[3], h);
+    }
+    #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        unpack!(c.p; r, tau, v_th, v_reset, v_rest, v_t, delta_t);
-        let spk = c.spike((s[0] - v_th) / (v_th - v_reset));
+        unpack!(c.p; r, _tau, v_th, v_reset, v_rest, v_t, delta_t);
+        let spk = c.spike((s[0] - v_th) * c.h[2]);
         let v = c.reset_v(s[0], v_th, v_reset, spk);
-        let v = exp_membrane(c, v, S::lit(0.0), x, r, tau, v_rest, v_t, delta_t);
+        let v = exp_membrane(c, v, S::lit(0.0), x, r, v_rest, v_t, delta_t);
         s[0] = v;
-        c.spike((v - v_th) / (v_th - v_reset))
+        c.spike((v - v_th) * c.h[2])
     }
 }
 
@@ -112,15 +129,21 @@ impl NeuronModel for ExpIfRef {
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
 
+    const N_HOIST: usize = 3;
+
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
     }
     #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
+        exp_hoist(p[1], p[7], p[3], p[4], h);
+    }
+    #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        unpack!(c.p; r, tau, tau_ref, v_th, v_reset, v_rest, v_t, delta_t);
-        let spk = c.spike((s[0] - v_th) / (v_th - v_reset));
+        unpack!(c.p; r, _tau, tau_ref, v_th, v_reset, v_rest, v_t, delta_t);
+        let spk = c.spike((s[0] - v_th) * c.h[2]);
         let v_r = c.reset_v(s[0], v_th, v_reset, spk);
-        let v_c = exp_membrane(c, v_r, S::lit(0.0), x, r, tau, v_rest, v_t, delta_t);
+        let v_c = exp_membrane(c, v_r, S::lit(0.0), x, r, v_rest, v_t, delta_t);
         let refr = c.refractory(s[1], tau_ref);
         let v = S::select(refr, v_r, v_c);
         s[0] = v;
@@ -128,7 +151,7 @@ impl NeuronModel for ExpIfRef {
         ref_record(c, refr, v, v_th, &mut lst, &mut rf);
         s[1] = lst;
         s[2] = rf;
-        c.spike((v - v_th) / (v_th - v_reset))
+        c.spike((v - v_th) * c.h[2])
     }
 }
 
@@ -163,13 +186,21 @@ pub struct AdExIf;
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn adex_core<S: Scalar>(c: &Step<'_, S>, last_v: S, last_w: S, x: S, p: [S; 10]) -> (S, S, S, S) {
-    let [r, tau, tau_w, v_th, v_reset, v_rest, v_t, delta_t, a, b] = p;
-    let spk = c.spike((last_v - v_th) / (v_th - v_reset));
+    let [r, _tau, _tau_w, v_th, v_reset, v_rest, v_t, delta_t, a, b] = p;
+    let spk = c.spike((last_v - v_th) * c.h[2]);
     let v_r = c.reset_v(last_v, v_th, v_reset, spk);
     let w_r = last_w + b * spk;
-    let v = exp_membrane(c, v_r, w_r, x, r, tau, v_rest, v_t, delta_t);
-    let w = c.ee_hoisted(w_r, c.h[0], (a * (v - v_rest) - w_r) / tau_w);
+    let v = exp_membrane(c, v_r, w_r, x, r, v_rest, v_t, delta_t);
+    let w = c.ee_hoisted(w_r, c.h[3], (a * (v - v_rest) - w_r) * c.h[4]);
     (v_r, w_r, v, w)
+}
+
+/// AdEx hoisting: the family's reciprocals, `h[3] = dt·exprel(−dt/τ_w)`, `h[4] = 1/τ_w`.
+#[inline(always)]
+fn adex_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
+    exp_hoist(p[1], p[7], p[3], p[4], h);
+    h[3] = phi_dt(dt, S::lit(-1.0) / p[2]);
+    h[4] = S::lit(1.0) / p[2];
 }
 
 impl NeuronModel for AdExIf {
@@ -178,14 +209,14 @@ impl NeuronModel for AdExIf {
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 1;
+    const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
-        h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
+        adex_hoist(p, dt, h);
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
@@ -193,7 +224,7 @@ impl NeuronModel for AdExIf {
         let (_, _, v, w) = adex_core(c, s[0], s[1], x, p);
         s[0] = v;
         s[1] = w;
-        c.spike((v - p[3]) / (p[3] - p[4]))
+        c.spike((v - p[3]) * c.h[2])
     }
 }
 
@@ -218,14 +249,14 @@ impl NeuronModel for AdExIfRef {
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE, LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 1;
+    const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
-        h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
+        adex_hoist(p, dt, h);
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
@@ -240,7 +271,7 @@ impl NeuronModel for AdExIfRef {
         ref_record(c, refr, v, p[3], &mut lst, &mut rf);
         s[2] = lst;
         s[3] = rf;
-        c.spike((v - p[3]) / (p[3] - p[4]))
+        c.spike((v - p[3]) * c.h[2])
     }
 }
 
