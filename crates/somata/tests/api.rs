@@ -222,3 +222,21 @@ fn empty_layers_and_empty_runs_do_not_panic() {
     let out = m.run(&mut c, SeqInput::Constant(Input::Scalar(1.0), 0), &RunOptions::default()).unwrap();
     assert_eq!(out.steps, 0);
 }
+
+#[test]
+fn trace_gradients_are_per_unit_given() {
+    use somata::io::trace::run_str;
+    let doc = |tau: &str| {
+        format!(
+            r#"{{"kind":"grad","model":"LIF","spk_reset":"soft","dt_ms":0.1,"surrogate":{{"name":"Sigmoid","params":{{}}}},
+            "params":{{"tau":{tau},"V_th":{{"value":1.0,"unit":"mV"}}}},
+            "input":{{"unit":"mA","value":[[[2.5]],[[2.5]],[[2.5]],[[2.5]]]}},"loss_weight":[[[1.0]],[[1.0]],[[1.0]],[[1.0]]]}}"#
+        )
+    };
+    let ms_doc = run_str(&doc(r#"{"value":8.0,"unit":"ms"}"#)).unwrap();
+    let s_doc = run_str(&doc(r#"{"value":0.008,"unit":"s"}"#)).unwrap();
+    let (g_ms, g_s) = (ms_doc["grad_tau"].as_f64().unwrap(), s_doc["grad_tau"].as_f64().unwrap());
+    assert!(g_ms != 0.0);
+    assert!((g_s - 1000.0 * g_ms).abs() <= 1e-6 * g_s.abs(), "{g_s} vs 1000 x {g_ms}");
+    assert_eq!(ms_doc["grad_input"], s_doc["grad_input"]);
+}

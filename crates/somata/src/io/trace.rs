@@ -1,6 +1,10 @@
 //! `somata trace`: run one neuron or gradient case described by a JSON document and answer in
 //! the golden files' format (see `tests/data/FORMAT.md`).
 //!
+//! Gradient documents differentiate every quantity given in `params` (FORMAT.md's `tau` and `V_th`,
+//! or any other, e.g. `gNa` of HH) and report `grad_<name>` per unit in which it was given;
+//! `grad_input` is per unit of `input.unit`.
+//!
 //! ```
 //! let doc = r#"{"kind": "neuron", "model": "LIF", "spk_reset": "soft", "dt_ms": 0.1,
 //!   "params": {"tau": {"value": 8.0, "unit": "ms"}},
@@ -103,7 +107,12 @@ fn nest<T: Real>(flat: &[T], steps: usize, b: usize, n: usize) -> Value {
 }
 
 /// Apply the document's `params` (constructor overrides) to a builder.
-fn apply_params<M: NeuronModel, T: Real>(mut bld: LayerBuilder<M, T>, params: Option<&Value>) -> Result<(LayerBuilder<M, T>, Vec<String>)> {
+/// Apply the document's `params`; returns the builder and, for each quantity parameter, its name
+/// and the scale of the unit it was given in (canonical = value × scale).
+fn apply_params<M: NeuronModel, T: Real>(
+    mut bld: LayerBuilder<M, T>,
+    params: Option<&Value>,
+) -> Result<(LayerBuilder<M, T>, Vec<(String, f64)>)> {
     let mut quantities = Vec::new();
     let Some(params) = params else { return Ok((bld, quantities)) };
     let map = params.as_object().ok_or_else(|| fmt_err("`params` must be an object"))?;
@@ -147,11 +156,11 @@ fn apply_params<M: NeuronModel, T: Real>(mut bld: LayerBuilder<M, T>, params: Op
                 } else {
                     bld = bld.set_raw(name, unit.to_canonical(num(val)?, spec.dim, name)?);
                 }
-                quantities.push(name.clone());
+                quantities.push((name.clone(), unit.scale));
             }
             Value::Number(_) => {
                 bld = bld.set_raw(name, Unit::ONE.to_canonical(num(v)?, spec.dim, name)?);
-                quantities.push(name.clone());
+                quantities.push((name.clone(), 1.0));
             }
             _ => return Err(fmt_err(format!("{name}: expected a quantity {{value, unit}}, a boolean or an initializer"))),
         }
@@ -194,7 +203,7 @@ fn build<M: NeuronModel + Default>(
     reset: SpikeReset,
     n: usize,
     sg: Option<Surrogate>,
-) -> Result<(NeuronLayer<M, f32>, Vec<String>)> {
+) -> Result<(NeuronLayer<M, f32>, Vec<(String, f64)>)> {
     let bld = LayerBuilder::<M, f32>::new(M::default(), n).spk_reset(reset).seed(doc.get("seed").and_then(Value::as_u64).unwrap_or(0));
     let bld = match sg {
         Some(s) => bld.spk_fun(s),
@@ -266,7 +275,7 @@ impl ModelFn for GradTrace<'_> {
         let xs: Vec<f32> = x.iter().map(|&v| v as f32).collect();
         let tape = layer.forward_tape(&mut clock, SeqInput::Dense(&xs, steps))?;
         let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
-        let names: Vec<&str> = trainable.iter().map(String::as_str).collect();
+        let names: Vec<&str> = trainable.iter().map(|(n, _)| n.as_str()).collect();
         let grads = layer.backward(&tape, &wf, &names)?;
         let loss: f64 = tape.spikes().iter().zip(&w).map(|(&s, &w)| s as f64 * w).sum();
         let gin: Vec<f32> = grads.input.iter().map(|&g| (g as f64 * scale) as f32).collect();
@@ -274,10 +283,11 @@ impl ModelFn for GradTrace<'_> {
         out.insert("loss".into(), json!(loss));
         out.insert("spikes".into(), nest(tape.spikes(), steps, b, n));
         out.insert("grad_input".into(), nest(&gin, steps, b, n));
-        for (pname, g) in &grads.params {
+        // per unit of the parameter as given in the document: ∂L/∂(value) = ∂L/∂(canonical)·scale
+        for ((pname, g), (_, pscale)) in grads.params.iter().zip(&trainable) {
             let v = match g {
-                crate::engine::ParamGrad::Shared(v) => json!(v),
-                crate::engine::ParamGrad::PerNeuron(v) => json!(v),
+                crate::engine::ParamGrad::Shared(v) => json!(v * pscale),
+                crate::engine::ParamGrad::PerNeuron(v) => json!(v.iter().map(|x| x * pscale).collect::<Vec<_>>()),
             };
             out.insert(format!("grad_{pname}"), v);
         }
