@@ -107,12 +107,12 @@ fn nest<T: Real>(flat: &[T], steps: usize, b: usize, n: usize) -> Value {
 }
 
 /// Apply the document's `params` (constructor overrides) to a builder.
+/// Quantity parameters of a document: name and the scale of the unit they were given in.
+type Trainable = Vec<(String, f64)>;
+
 /// Apply the document's `params`; returns the builder and, for each quantity parameter, its name
 /// and the scale of the unit it was given in (canonical = value × scale).
-fn apply_params<M: NeuronModel, T: Real>(
-    mut bld: LayerBuilder<M, T>,
-    params: Option<&Value>,
-) -> Result<(LayerBuilder<M, T>, Vec<(String, f64)>)> {
+fn apply_params<M: NeuronModel, T: Real>(mut bld: LayerBuilder<M, T>, params: Option<&Value>) -> Result<(LayerBuilder<M, T>, Trainable)> {
     let mut quantities = Vec::new();
     let Some(params) = params else { return Ok((bld, quantities)) };
     let map = params.as_object().ok_or_else(|| fmt_err("`params` must be an object"))?;
@@ -203,7 +203,7 @@ fn build<M: NeuronModel + Default>(
     reset: SpikeReset,
     n: usize,
     sg: Option<Surrogate>,
-) -> Result<(NeuronLayer<M, f32>, Vec<(String, f64)>)> {
+) -> Result<(NeuronLayer<M, f32>, Trainable)> {
     let bld = LayerBuilder::<M, f32>::new(M::default(), n).spk_reset(reset).seed(doc.get("seed").and_then(Value::as_u64).unwrap_or(0));
     let bld = match sg {
         Some(s) => bld.spk_fun(s),
