@@ -74,7 +74,7 @@ fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: S, x: S, r: S, v_rest: S, v
 /// | `delta_T` | mV | 3.48 | spike slope factor (> 0) |
 /// | `V_initializer` | mV | Constant(−65) | |
 ///
-/// States: `V` (mV). Input: mA. See the [module](self) for the equations and update order.
+/// States: `V` (mV). Input: mA. See the `expif` module documentation above (`somata::neurons`) for the equations and update order.
 #[doc(alias = "ExpIF")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExpIf;
