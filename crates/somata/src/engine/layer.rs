@@ -152,58 +152,51 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
         })
     }
 
-    /// Set a parameter from a typed quantity; a wrong dimension or name is reported by `build`.
-    pub fn set<D: Dimension>(self, name: &str, q: Quantity<D>) -> Self {
-        match self.index(name) {
-            Ok(i) if M::PARAMS[i].dim != D::DIM => {
-                let e = SomataError::DimensionMismatch {
-                    what: format!("{}.{}", M::NAME, name),
-                    expected: M::PARAMS[i].dim.describe(),
-                    got: D::DIM.describe(),
-                };
-                self.fail(e)
+    /// Index of a parameter whose dimension must be `dim`.
+    fn index_with_dim(&self, name: &str, dim: crate::units::Dim) -> Result<usize> {
+        let i = self.index(name)?;
+        if M::PARAMS[i].dim != dim {
+            return Err(SomataError::DimensionMismatch {
+                what: format!("{}.{}", M::NAME, name),
+                expected: M::PARAMS[i].dim.describe(),
+                got: dim.describe(),
+            });
+        }
+        Ok(i)
+    }
+
+    fn put(mut self, i: Result<usize>, v: ParamValue) -> Self {
+        match i {
+            Ok(i) => {
+                self.params[i] = v;
+                self
             }
-            Ok(_) => self.set_raw(name, q.canonical()),
             Err(e) => self.fail(e),
         }
+    }
+
+    /// Set a parameter from a typed quantity; a wrong dimension or name is reported by `build`.
+    pub fn set<D: Dimension>(self, name: &str, q: Quantity<D>) -> Self {
+        let i = self.index_with_dim(name, D::DIM);
+        self.put(i, ParamValue::Shared(q.canonical()))
     }
 
     /// Set a parameter from a plain number in canonical units (the unitless, ML-style path).
-    pub fn set_raw(mut self, name: &str, value: f64) -> Self {
-        match self.index(name) {
-            Ok(i) => {
-                self.params[i] = ParamValue::Shared(value);
-                self
-            }
-            Err(e) => self.fail(e),
-        }
+    pub fn set_raw(self, name: &str, value: f64) -> Self {
+        let i = self.index(name);
+        self.put(i, ParamValue::Shared(value))
     }
 
     /// Set a per-neuron parameter (canonical units, one value per neuron).
-    pub fn set_per_neuron(mut self, name: &str, values: Vec<f64>) -> Self {
-        match self.index(name) {
-            Ok(i) => {
-                self.params[i] = ParamValue::PerNeuron(values);
-                self
-            }
-            Err(e) => self.fail(e),
-        }
+    pub fn set_per_neuron(self, name: &str, values: Vec<f64>) -> Self {
+        let i = self.index(name);
+        self.put(i, ParamValue::PerNeuron(values))
     }
 
     /// Set a per-neuron parameter from typed quantities.
     pub fn set_per_neuron_q<D: Dimension>(self, name: &str, values: &[Quantity<D>]) -> Self {
-        match self.index(name) {
-            Ok(i) if M::PARAMS[i].dim != D::DIM => {
-                let e = SomataError::DimensionMismatch {
-                    what: format!("{}.{}", M::NAME, name),
-                    expected: M::PARAMS[i].dim.describe(),
-                    got: D::DIM.describe(),
-                };
-                self.fail(e)
-            }
-            Ok(_) => self.set_per_neuron(name, values.iter().map(|q| q.canonical()).collect()),
-            Err(e) => self.fail(e),
-        }
+        let i = self.index_with_dim(name, D::DIM);
+        self.put(i, ParamValue::PerNeuron(values.iter().map(|q| q.canonical()).collect()))
     }
 
     /// Set a boolean flag parameter (`ref_var`).

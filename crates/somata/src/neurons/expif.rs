@@ -147,10 +147,7 @@ impl NeuronModel for ExpIfRef {
         let refr = c.refractory(s[1], tau_ref);
         let v = S::select(refr, v_r, v_c);
         s[0] = v;
-        let (mut lst, mut rf) = (s[1], s[2]);
-        ref_record(c, refr, v, v_th, &mut lst, &mut rf);
-        s[1] = lst;
-        s[2] = rf;
+        ref_record(c, refr, v, v_th, s, 1);
         c.spike((v - v_th) * c.h[2])
     }
 }
@@ -267,10 +264,7 @@ impl NeuronModel for AdExIfRef {
         let v = S::select(refr, v_r, v_c);
         s[0] = v;
         s[1] = S::select(refr, w_r, w_c);
-        let (mut lst, mut rf) = (s[2], s[3]);
-        ref_record(c, refr, v, p[3], &mut lst, &mut rf);
-        s[2] = lst;
-        s[3] = rf;
+        ref_record(c, refr, v, p[3], s, 2);
         c.spike((v - p[3]) * c.h[2])
     }
 }

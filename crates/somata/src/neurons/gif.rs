@@ -169,10 +169,7 @@ impl NeuronModel for GifRef {
             s[k] = S::select(refr, reset[k], cand[k]);
         }
         let (v, th) = (s[0], s[3]);
-        let (mut lst, mut rf) = (s[4], s[5]);
-        ref_record(c, refr, v, th, &mut lst, &mut rf);
-        s[4] = lst;
-        s[5] = rf;
+        ref_record(c, refr, v, th, s, 4);
         c.spike((v - th) / (th - c.p[3]))
     }
 }

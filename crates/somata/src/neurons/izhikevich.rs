@@ -115,10 +115,7 @@ impl NeuronModel for IzhikevichRef {
         let v = S::select(refr, v_r, v_c);
         s[0] = v;
         s[1] = S::select(refr, u_r, u_c);
-        let (mut lst, mut rf) = (s[2], s[3]);
-        ref_record(c, refr, v, c.p[4], &mut lst, &mut rf);
-        s[2] = lst;
-        s[3] = rf;
+        ref_record(c, refr, v, c.p[4], s, 2);
         c.spike((v - c.p[4]) / c.p[4])
     }
 }

@@ -48,20 +48,14 @@ macro_rules! unpack {
 pub(crate) use unpack;
 
 /// The refractory bookkeeping shared by every `*Ref` model, after its state has been frozen:
-/// `last_spike_time = sg(where(V >= V_th, t, last_spike_time))`, and BrainPy's
-/// `refractory = sg(refractory_now | spike_cond)` (kept as 0/1; shown when `ref_var`).
+/// `s[k] = last_spike_time = sg(where(V >= V_th, t, last_spike_time))`, and
+/// `s[k + 1] = ` BrainPy's `refractory = sg(refractory_now | spike_cond)` (kept as 0/1; shown when
+/// `ref_var`).
 #[inline(always)]
-pub(crate) fn ref_record<S: crate::dynamics::Scalar>(
-    c: &crate::dynamics::Step<'_, S>,
-    refr: bool,
-    v: S,
-    v_th: S,
-    lst: &mut S,
-    refractory: &mut S,
-) {
+pub(crate) fn ref_record<S: crate::dynamics::Scalar>(c: &crate::dynamics::Step<'_, S>, refr: bool, v: S, v_th: S, s: &mut [S], k: usize) {
     let cond = v.re() >= v_th.re();
-    *lst = S::select(cond, c.t, *lst).stop_grad();
-    *refractory = S::lit(if refr || cond { 1.0 } else { 0.0 });
+    s[k] = S::select(cond, c.t, s[k]).stop_grad();
+    s[k + 1] = S::lit(if refr || cond { 1.0 } else { 0.0 });
 }
 
 /// Rising-edge spike of the models without reset (HH family, reduced models):

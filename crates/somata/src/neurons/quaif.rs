@@ -164,10 +164,7 @@ impl NeuronModel for AdQuaIfRef {
         let v = S::select(refr, v_r, v_c);
         s[0] = v;
         s[1] = S::select(refr, w_r, w_c);
-        let (mut lst, mut rf) = (s[2], s[3]);
-        ref_record(c, refr, v, p[3], &mut lst, &mut rf);
-        s[2] = lst;
-        s[3] = rf;
+        ref_record(c, refr, v, p[3], s, 2);
         c.spike((v - p[3]) / (p[3] - p[4]))
     }
 }
