@@ -237,6 +237,11 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let chunk_fn = |ci: usize| -> Vec<Vec<f64>> {
             #[cfg(target_arch = "x86_64")]
             {
+                if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl") {
+                    // SAFETY: the CPU supports AVX-512 (32 vector registers: fewer spills of the
+                    // dual numbers' tangent vectors).
+                    return unsafe { back_chunk_avx512(&job, ci) };
+                }
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU supports AVX2.
                     return unsafe { back_chunk_avx2(&job, ci) };
@@ -286,6 +291,12 @@ unsafe impl<M: NeuronModel, T: Real, const D: usize> Sync for BackJob<'_, M, T, 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn back_chunk_avx2<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>, ci: usize) -> Vec<Vec<f64>> {
+    back_chunk(j, ci)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2")]
+unsafe fn back_chunk_avx512<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>, ci: usize) -> Vec<Vec<f64>> {
     back_chunk(j, ci)
 }
 

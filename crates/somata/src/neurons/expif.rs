@@ -13,6 +13,9 @@
 //! With soft reset the runaway upswing can diverge to inf/NaN, exactly as in BrainPy; use
 //! `RunOptions::check_finite` to have it reported.
 //!
+//! References: Fourcaud-Trocmé et al., *J. Neurosci.* 23 (2003); Brette & Gerstner,
+//! *J. Neurophysiol.* 94 (2005).
+//!
 //! ```
 //! use somata::prelude::*;
 //! let mut adex = AdExIf::builder(10).tau_w(30.0 * ms).a(1.0 * somata::units::siemens).build().unwrap();

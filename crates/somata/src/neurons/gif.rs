@@ -11,6 +11,8 @@
 //! I1, I2 decay; V_th integrates with the post-reset, **pre-integration** V; V integrates with the
 //! already-updated I1 + I2 (GifRef: with the post-reset currents).
 //!
+//! Reference: Mihalas & Niebur, *Neural Comput.* 21 (2009).
+//!
 //! ```
 //! use somata::prelude::*;
 //! let mut g = Gif::builder(3).build().unwrap();

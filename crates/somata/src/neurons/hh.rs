@@ -8,6 +8,9 @@
 //! exponential Euler from the old state. Units follow BrainPy: V in mV, conductances in mS, the
 //! capacitance in µF and the input current in µA (canonical units inside: S, mF, mA).
 //!
+//! References: Hodgkin & Huxley, *J. Physiol.* 117 (1952); Morris & Lecar, *Biophys. J.* 35
+//! (1981); Wang & Buzsáki, *J. Neurosci.* 16 (1996).
+//!
 //! ```
 //! use somata::prelude::*;
 //! let mut hh = Hh::builder(8).seed(1).build().unwrap();   // V ~ Uniform(-70, -60) mV, gates at steady state

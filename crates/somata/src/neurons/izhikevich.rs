@@ -8,6 +8,8 @@
 //! no gradient through the spike) and `u ← u + d·spike`. Then V by exponential Euler
 //! (`J = 0.08 V + 5`), then u from the new V. `u` starts at 0 (not b·V0).
 //!
+//! Reference: Izhikevich, *IEEE Trans. Neural Netw.* 14 (2003).
+//!
 //! ```
 //! use somata::prelude::*;
 //! use somata::units::VoltageRate;

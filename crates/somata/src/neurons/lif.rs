@@ -30,7 +30,8 @@ const LAST_SPIKE: StateSpec = StateSpec::new("last_spike_time", Dim::TIME, "ms",
 /// | `V_th` | mV | 1 | threshold (≠ 0: the spike scaling divides by it) |
 /// | `V_initializer` | mV | Constant(0) | initial V |
 ///
-/// Input: current, mA. States: `V` (mV).
+/// Input: current, mA. States: `V` (mV). Reference: Lapicque (1907); Abbott, *Brain Res. Bull.*
+/// 50 (1999).
 ///
 /// ```
 /// use somata::prelude::*;
@@ -125,7 +126,8 @@ fn lif_membrane<S: Scalar>(c: &Step<'_, S>, last_v: S, x: S) -> (S, S) {
 /// | `V_rest` | mV | 0 | resting potential |
 /// | `V_initializer` | mV | Constant(0) | initial V |
 ///
-/// Input: current, mA. States: `V` (mV).
+/// Input: current, mA. States: `V` (mV). Reference: Stein, *Biophys. J.* 5 (1965); Gerstner &
+/// Kistler, *Spiking Neuron Models* (2002), ch. 4.
 ///
 /// ```
 /// use somata::prelude::*;
@@ -183,6 +185,20 @@ setters!(Lif {
 /// | `tau_ref` | ms | 5 | refractory period (≥ 0) |
 ///
 /// States: `V` (mV), `last_spike_time` (ms, initially −1e7 ms). LIFRef has no `ref_var`.
+/// Refractory time follows BrainPy exactly: `t = f32(i)·f32(dt)`, compared in the layer's float.
+///
+/// ```
+/// use somata::prelude::*;
+/// let mut n = LifRef::builder(1).tau_ref(2.0 * ms).build().unwrap();
+/// n.init_state(None).unwrap();
+/// let mut clock = Clock::new(0.1 * ms).unwrap();
+/// let mut spikes = 0.0;
+/// for _ in 0..1000 {
+///     spikes += n.update_q(&clock, 5.0 * mA).unwrap()[[0]];
+///     clock.advance();
+/// }
+/// assert!(spikes > 0.0 && spikes < 100.0 / 2.0 + 1.0); // at most one spike per 2 ms
+/// ```
 #[doc(alias = "LIFRef")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LifRef;
@@ -243,7 +259,16 @@ setters!(LifRef {
 /// | `beta` | mV | 0.1 | threshold increment per unit of `a` |
 /// | `V_initializer`, `a_initializer` | mV, 1 | Constant(0) | initial states |
 ///
-/// States: `V` (mV), `a` (unitless).
+/// States: `V` (mV), `a` (unitless). Reference: Bellec et al., "Long short-term memory and
+/// learning-to-learn in networks of spiking neurons", NeurIPS (2018).
+///
+/// ```
+/// use somata::prelude::*;
+/// let mut alif = Alif::builder(8).tau_a(200.0 * ms).beta(0.2 * mV).build().unwrap();
+/// alif.init_state(None).unwrap();
+/// alif.update_q(&Clock::new(0.1 * ms).unwrap(), 2.0 * mA).unwrap();
+/// assert_eq!(alif.state("a").unwrap().len(), 8);
+/// ```
 #[doc(alias = "ALIF")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Alif;

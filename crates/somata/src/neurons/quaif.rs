@@ -7,6 +7,9 @@
 //! Exponential Euler linearises with `J = (c(2V − V_rest − V_c))/τ`, evaluated every step.
 //! Update order as the exponential models: reset (and `w += b·spk`), V, then w from the new V.
 //!
+//! References: Ermentrout & Kopell, *SIAM J. Appl. Math.* 46 (1986); Latham et al.,
+//! *J. Neurophysiol.* 83 (2000); Izhikevich, *Dynamical Systems in Neuroscience* (2007).
+//!
 //! ```
 //! use somata::prelude::*;
 //! let mut q = QuaIf::builder(4).c(0.07 / mV).build().unwrap();

@@ -5,6 +5,9 @@
 //! unitless and evaluated at the previous V. Spikes are rising edges of `(V − V_th)/V_th ≥ 0`;
 //! there is no reset.
 //!
+//! References: FitzHugh, *Biophys. J.* 1 (1961); Nagumo et al., *Proc. IRE* 50 (1962);
+//! Hindmarsh & Rose, *Proc. R. Soc. B* 221 (1984).
+//!
 //! ```
 //! use somata::prelude::*;
 //! let mut f = FitzHughNagumo::builder(3).build().unwrap();

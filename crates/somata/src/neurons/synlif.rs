@@ -9,6 +9,9 @@
 //! synaptic events, are added **to g**, not to V); then V integrates with the new g. In COBA the
 //! conductance term sits inside the drift, so exponential Euler's Jacobian includes `−R·g/τ`.
 //!
+//! Reference: Gerstner et al., *Neuronal Dynamics* (2014), ch. 3 (synaptic currents and
+//! conductances).
+//!
 //! ```
 //! use somata::prelude::*;
 //! let mut n = CobaLif::builder(2).e(10.0 * mV).build().unwrap();
