@@ -24,17 +24,19 @@ use super::{rising_edge, setters, unpack};
 use crate::dynamics::{Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Capacitance, Conductance, Dim, Frequency, Voltage};
 
-/// HH rate functions at `v` (mV), in 1/ms: (αm, βm, αh, βh, αn, βn).
+/// HH rate functions at `v` (mV), in 1/ms: (αm, βm, αh, βh, αn, βn). Divisions by the constant
+/// voltage scales are multiplications by their reciprocals (within an ulp of BrainPy's division;
+/// a vector division costs ten multiplications).
 #[inline(always)]
 fn hh_rates<S: Scalar>(v: S) -> [S; 6] {
     let l = S::lit;
     [
-        l(1.0) / (-(v + l(40.0)) / l(10.0)).exprel(),
-        l(4.0) * (-(v + l(65.0)) / l(18.0)).exp(),
-        l(0.07) * (-(v + l(65.0)) / l(20.0)).exp(),
-        l(1.0) / (l(1.0) + (-(v + l(35.0)) / l(10.0)).exp()),
-        l(0.1) / (-(v + l(55.0)) / l(10.0)).exprel(),
-        l(0.125) * (-(v + l(65.0)) / l(80.0)).exp(),
+        l(1.0) / (-(v + l(40.0)) * l(0.1)).exprel(),
+        l(4.0) * (-(v + l(65.0)) * l(1.0 / 18.0)).exp(),
+        l(0.07) * (-(v + l(65.0)) * l(0.05)).exp(),
+        l(1.0) / (l(1.0) + (-(v + l(35.0)) * l(0.1)).exp()),
+        l(0.1) / (-(v + l(55.0)) * l(0.1)).exprel(),
+        l(0.125) * (-(v + l(65.0)) * l(0.0125)).exp(),
     ]
 }
 
@@ -88,9 +90,14 @@ impl NeuronModel for Hh {
     ];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "uA";
+    const N_HOIST: usize = 1;
 
     fn validate(&self, p: &[f64]) -> crate::Result<()> {
         super::distinct(Self::NAME, "V_th", p[6], 0.0, "0")
+    }
+    #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
+        h[0] = S::lit(1.0) / p[7];
     }
     fn derive_init(&self, _p: &[f64], s: &mut [f64], explicit: &[bool]) {
         let r = hh_rates(s[0]);
@@ -102,11 +109,12 @@ impl NeuronModel for Hh {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        unpack!(c.p; e_na, g_na, e_k, g_k, e_l, g_l, v_th, cap);
+        unpack!(c.p; e_na, g_na, e_k, g_k, e_l, g_l, v_th);
         let (last_v, m, h, n) = (s[0], s[1], s[2], s[3]);
         let g_na_eff = g_na * m * m * m * h;
         let g_k_eff = g_k * (n * n) * (n * n);
-        let v = c.ee(last_v, |v| (-(v - e_na) * g_na_eff - (v - e_k) * g_k_eff - (v - e_l) * g_l + x) / cap);
+        let inv_c = c.h[0];
+        let v = c.ee(last_v, |v| (-(v - e_na) * g_na_eff - (v - e_k) * g_k_eff - (v - e_l) * g_l + x) * inv_c);
         let [am, bm, ah, bh, an, bn] = hh_rates(last_v);
         let one = S::lit(1.0);
         s[0] = v;

@@ -61,8 +61,11 @@ pub(crate) fn ref_record<S: crate::dynamics::Scalar>(c: &crate::dynamics::Step<'
 /// Rising-edge spike of the models without reset (HH family, reduced models):
 /// `spike(V)·(1 − spike(V_last))`.
 #[inline(always)]
+/// (The reciprocal of the parameter V_th is loop-invariant, so the compiler computes it once per
+/// run; the scaled voltage keeps the sign of BrainPy's division.)
 pub(crate) fn rising_edge<S: crate::dynamics::Scalar>(c: &crate::dynamics::Step<'_, S>, v: S, last_v: S, v_th: S) -> S {
-    c.spike((v - v_th) / v_th) * (S::lit(1.0) - c.spike((last_v - v_th) / v_th))
+    let inv = S::lit(1.0) / v_th;
+    c.spike((v - v_th) * inv) * (S::lit(1.0) - c.spike((last_v - v_th) * inv))
 }
 
 use crate::dynamics::{InitSpec, StateSpec};
