@@ -26,29 +26,16 @@ fn time_runs(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<V
     Ok(times)
 }
 
-/// Constant currents spread over 0..3 mA: from silent to fast-firing neurons.
-fn spread_current(n: usize) -> Vec<f32> {
-    (0..n).map(|i| 3.0 * i as f32 / n as f32).collect()
+/// Constant inputs spread over `scale·[0, 1)`: from silent to fast-firing neurons.
+fn spread(n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|i| scale * i as f32 / n as f32).collect()
 }
 
-fn lif_4000() -> Result<impl FnMut() -> Result<(), String>, String> {
-    let n = 4000;
-    let mut layer: NeuronLayer<Lif> = Lif::builder(n).build().map_err(|e| e.to_string())?;
-    let x = spread_current(n);
-    Ok(move || {
-        layer.init_state(None).map_err(|e| e.to_string())?;
-        let mut clock = Clock::new(0.1 * ms).map_err(|e| e.to_string())?;
-        let out = layer.run(&mut clock, SeqInput::Constant(Input::Slice(&x), 10_000), &RunOptions::default()).map_err(|e| e.to_string())?;
-        std::hint::black_box(out.spike_counts);
-        Ok(())
-    })
-}
-
-/// A 4000-neuron forward run of any model under constant, neuron-varying input `scale·[0, 1)`.
+/// A 4000-neuron, 10,000-step forward run of any model under constant, neuron-varying input.
 fn forward_4000<M: NeuronModel + Default>(scale: f32, seed: u64) -> Result<impl FnMut() -> Result<(), String>, String> {
     let n = 4000;
     let mut layer: NeuronLayer<M> = LayerBuilder::new(M::default(), n).seed(seed).build().map_err(|e| e.to_string())?;
-    let x: Vec<f32> = spread_current(n).iter().map(|v| v / 3.0 * scale).collect();
+    let x = spread(n, scale);
     Ok(move || {
         layer.init_state(None).map_err(|e| e.to_string())?;
         let mut clock = Clock::new(0.1 * ms).map_err(|e| e.to_string())?;
@@ -86,7 +73,8 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
     }
     let runs = runs.max(1);
     let times = match name {
-        "lif-4000" => time_runs(runs, lif_4000()?)?,
+        // LIF: 0..3 mA spans rest to fast firing
+        "lif-4000" => time_runs(runs, forward_4000::<Lif>(3.0, 0)?)?,
         "lif-bptt" => time_runs(runs, lif_bptt()?)?,
         // HH: 0..20 uA (canonical mA: 0..0.02) spans rest to tonic firing
         "hh-4000" => time_runs(runs, forward_4000::<Hh>(0.02, 7)?)?,
