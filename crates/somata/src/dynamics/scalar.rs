@@ -55,8 +55,9 @@ pub trait Scalar:
     fn sinh(self) -> Self;
     /// Integer power.
     fn powi(self, n: i32) -> Self;
-    /// `exprel(z) = (e^z − 1)/z`, with BrainPy's (saiunit's) 5th-order Taylor branch for
-    /// `|z| <= 1e-4` (f32) / `1e-7` (f64).
+    /// `exprel(z) = (e^z − 1)/z`, 1 at 0. f64: saiunit's own evaluation (its 5th-order Taylor
+    /// branch for `|z| <= 1e-7`, `expm1(z)/z` otherwise); f32: [`super::fastmath::exprel`], within
+    /// 4 ulp of the exact value everywhere.
     fn exprel(self) -> Self;
     /// Derivative of `exprel`, evaluated stably (series near 0).
     fn exprel_deriv(self) -> Self;
@@ -127,7 +128,7 @@ pub trait Real: Scalar<Real = Self> + PartialOrd + Default + std::fmt::Display +
 }
 
 macro_rules! impl_real {
-    ($t:ident, $thr:expr, $exp:path, $expm1:path, $tanh:path, $cosh:path, $sinh:path) => {
+    ($t:ident, $thr:expr, $exp:path, $expm1:path, $exprel:path, $tanh:path, $cosh:path, $sinh:path) => {
         impl Scalar for $t {
             type Real = $t;
             #[inline(always)]
@@ -172,16 +173,7 @@ macro_rules! impl_real {
             }
             #[inline(always)]
             fn exprel(self) -> $t {
-                let z = self;
-                // saiunit: 1 + z/2! + z^2/3! + z^3/4! + z^4/5! + z^5/6!, by Horner, for |z| <= thr.
-                // Both branches are computed and selected, so neuron loops stay vectorisable.
-                let taylor = 1.0 + z * (1.0 / 2.0 + z * (1.0 / 6.0 + z * (1.0 / 24.0 + z * (1.0 / 120.0 + z * (1.0 / 720.0)))));
-                let closed = $expm1(z) / z;
-                if z.abs() <= $thr {
-                    taylor
-                } else {
-                    closed
-                }
+                $exprel(self)
             }
             #[inline(always)]
             fn exprel_deriv(self) -> $t {
@@ -213,8 +205,28 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, 1e-4, super::fastmath::exp, super::fastmath::expm1, super::fastmath::tanh, super::fastmath::cosh, super::fastmath::sinh);
-impl_real!(f64, 1e-7, f64::exp, f64::exp_m1, f64::tanh, f64::cosh, f64::sinh);
+impl_real!(
+    f32,
+    1e-4,
+    super::fastmath::exp,
+    super::fastmath::expm1,
+    super::fastmath::exprel,
+    super::fastmath::tanh,
+    super::fastmath::cosh,
+    super::fastmath::sinh
+);
+impl_real!(f64, 1e-7, f64::exp, f64::exp_m1, exprel_f64, f64::tanh, f64::cosh, f64::sinh);
+
+/// saiunit's `exprel` in float64: 1 + z/2! + … + z^5/6! by Horner for |z| <= 1e-7, else
+/// `expm1(z)/z`.
+#[inline(always)]
+fn exprel_f64(z: f64) -> f64 {
+    if z.abs() <= 1e-7 {
+        1.0 + z * (1.0 / 2.0 + z * (1.0 / 6.0 + z * (1.0 / 24.0 + z * (1.0 / 120.0 + z * (1.0 / 720.0)))))
+    } else {
+        z.exp_m1() / z
+    }
+}
 
 /// d/dz exprel(z) = (z·e^z − e^z + 1)/z², via its Taylor series Σ (k+1) z^k/(k+2)! for |z| < 0.5
 /// (no cancellation), the closed form otherwise. Generic so nested duals differentiate it again.

@@ -237,12 +237,15 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let chunk_fn = |ci: usize| -> Vec<Vec<f64>> {
             #[cfg(target_arch = "x86_64")]
             {
-                if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl") {
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
                     // SAFETY: the CPU supports AVX-512 (32 vector registers: fewer spills of the
                     // dual numbers' tangent vectors).
                     return unsafe { back_chunk_avx512(&job, ci) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2") {
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU supports AVX2.
                     return unsafe { back_chunk_avx2(&job, ci) };
                 }
@@ -289,13 +292,13 @@ struct BackJob<'a, M: NeuronModel, T: Real, const D: usize> {
 unsafe impl<M: NeuronModel, T: Real, const D: usize> Sync for BackJob<'_, M, T, D> {}
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn back_chunk_avx2<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>, ci: usize) -> Vec<Vec<f64>> {
     back_chunk(j, ci)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx2")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
 unsafe fn back_chunk_avx512<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>, ci: usize) -> Vec<Vec<f64>> {
     back_chunk(j, ci)
 }

@@ -231,13 +231,13 @@ unsafe fn chunk_generic<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, 
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn chunk_avx2<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
     chunk_generic(r, sink, base, len)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
 unsafe fn chunk_avx512<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
     chunk_generic(r, sink, base, len)
 }
@@ -249,10 +249,11 @@ unsafe fn chunk<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512vl")
             && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("fma")
         {
             return chunk_avx512(r, sink, base, len);
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             return chunk_avx2(r, sink, base, len);
         }
     }
