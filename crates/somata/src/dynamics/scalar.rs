@@ -55,6 +55,12 @@ pub trait Scalar:
     fn sinh(self) -> Self;
     /// Integer power.
     fn powi(self, n: i32) -> Self;
+    /// `1/x`. f32: [`super::fastmath::recip`] (division-free, within 2 ulp; |x| < 2^-125 gives
+    /// ±inf); otherwise a division.
+    #[inline(always)]
+    fn recip(self) -> Self {
+        Self::lit(1.0) / self
+    }
     /// `exprel(z) = (e^z − 1)/z`, 1 at 0. f64: saiunit's own evaluation (its 5th-order Taylor
     /// branch for `|z| <= 1e-7`, `expm1(z)/z` otherwise); f32: [`super::fastmath::exprel`], within
     /// 4 ulp of the exact value everywhere.
@@ -128,7 +134,7 @@ pub trait Real: Scalar<Real = Self> + PartialOrd + Default + std::fmt::Display +
 }
 
 macro_rules! impl_real {
-    ($t:ident, $thr:expr, $exp:path, $expm1:path, $exprel:path, $tanh:path, $cosh:path, $sinh:path) => {
+    ($t:ident, $thr:expr, $exp:path, $expm1:path, $exprel:path, $recip:path, $tanh:path, $cosh:path, $sinh:path) => {
         impl Scalar for $t {
             type Real = $t;
             #[inline(always)]
@@ -176,6 +182,10 @@ macro_rules! impl_real {
                 $exprel(self)
             }
             #[inline(always)]
+            fn recip(self) -> $t {
+                $recip(self)
+            }
+            #[inline(always)]
             fn exprel_deriv(self) -> $t {
                 exprel_deriv_generic(self)
             }
@@ -211,11 +221,17 @@ impl_real!(
     super::fastmath::exp,
     super::fastmath::expm1,
     super::fastmath::exprel,
+    super::fastmath::recip,
     super::fastmath::tanh,
     super::fastmath::cosh,
     super::fastmath::sinh
 );
-impl_real!(f64, 1e-7, f64::exp, f64::exp_m1, exprel_f64, f64::tanh, f64::cosh, f64::sinh);
+impl_real!(f64, 1e-7, f64::exp, f64::exp_m1, exprel_f64, recip_f64, f64::tanh, f64::cosh, f64::sinh);
+
+#[inline(always)]
+fn recip_f64(x: f64) -> f64 {
+    1.0 / x
+}
 
 /// saiunit's `exprel` in float64: 1 + z/2! + … + z^5/6! by Horner for |z| <= 1e-7, else
 /// `expm1(z)/z`.
@@ -312,6 +328,11 @@ impl<T: Scalar, const D: usize> Scalar for Dual<T, D> {
     #[inline(always)]
     fn exprel(self) -> Self {
         self.chain(self.v.exprel(), self.v.exprel_deriv())
+    }
+    #[inline(always)]
+    fn recip(self) -> Self {
+        let r = self.v.recip();
+        self.chain(r, -(r * r))
     }
     #[inline(always)]
     fn exprel_deriv(self) -> Self {
