@@ -4,6 +4,7 @@
 use somata::dynamics::NeuronModel;
 use somata::engine::{Build, Gradients, LayerBuilder, NeuronLayer, RunOptions, SeqInput, Tape};
 use somata::init::Rng;
+use somata::neurons::registry::{dispatch, ModelFn};
 use somata::prelude::*;
 use std::time::Instant;
 
@@ -13,7 +14,25 @@ pub const BENCHES: &[(&str, &str)] = &[
     ("lif-bptt", "LIF layer, 256 neurons, T=100, batch 64: forward + BPTT, input and tau gradients, f32"),
     ("hh-4000", "HH layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
     ("adex-4000", "AdExIF layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
+    ("fwd:MODEL", "any model by name (`somata models`), as hh-4000: 4000 neurons, 10,000 steps, inputs spread from 0"),
 ];
+
+/// `fwd:MODEL`: the 4000 × 10,000 forward run of any built-in model.
+struct Fwd;
+impl ModelFn for Fwd {
+    type Out = somata::Result<Box<dyn FnMut() -> Result<(), String>>>;
+    fn call<M: NeuronModel + Default>(self) -> Self::Out {
+        // inputs from 0 to: 10 mA, 20 uA (0.02 mA canonical), 20 mV/ms, 2 (dimensionless)
+        let scale = match M::INPUT_UNIT {
+            "mA" => 10.0,
+            "uA" => 0.02,
+            "mV / ms" => 20.0,
+            _ => 2.0,
+        };
+        let f = forward_4000::<M>(scale, 7).map_err(somata::SomataError::Format)?;
+        Ok(Box::new(f))
+    }
+}
 
 fn time_runs(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<Vec<f64>, String> {
     f()?; // warm-up
@@ -80,6 +99,7 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
         "hh-4000" => time_runs(runs, forward_4000::<Hh>(0.02, 7)?)?,
         // AdEx (hard reset keeps the upswing finite): 0..20 mA spans rest to tonic firing
         "adex-4000" => time_runs(runs, forward_4000::<AdExIf>(20.0, 7)?)?,
+        _ if name.starts_with("fwd:") => time_runs(runs, dispatch(&name[4..], Fwd).map_err(|e| e.to_string())?)?,
         _ => {
             let known: Vec<&str> = BENCHES.iter().map(|b| b.0).collect();
             return Err(format!("unknown benchmark `{name}`; known: {}", known.join(", ")));

@@ -132,20 +132,31 @@ pub fn exprel(z: f32) -> f32 {
     let zc = z.clamp(-87.0, 88.0);
     let (n, ni) = round_log2(zc);
     let r = reduce(zc, n);
-    let q = (1.0f32 / 40320.0)
-        .mul_add(r, 1.0 / 5040.0)
-        .mul_add(r, 1.0 / 720.0)
-        .mul_add(r, 1.0 / 120.0)
-        .mul_add(r, 1.0 / 24.0)
-        .mul_add(r, 1.0 / 6.0)
-        .mul_add(r, 0.5)
-        .mul_add(r, 1.0);
+    let q = exprel_poly(r);
     // 2^n, n in [−126, 127]
     let t = f32::from_bits(((ni + 127) as u32) << 23);
     let num = t.mul_add(r * q, t - 1.0);
     let rz = f32::copysign(recip_abs(z.abs().clamp(0.25, 1.267_650_6e30)), z);
     let e = sel(ni == 0, q, num * rz);
     sel(z > 88.0, f32::INFINITY, e)
+}
+
+/// Below this |z|, [`exprel`] reduces with n = 0 (`|z·log2 e| < 1/2`), so [`exprel_small`]
+/// equals it bit for bit.
+pub(crate) const EXPREL_SMALL: f32 = 0.3465;
+
+/// `exprel(r)` for |r| <= ln2/2: Taylor to r^7 (this is [`exprel`] for |z| < [`EXPREL_SMALL`],
+/// where the reduction leaves `r = z`).
+#[inline(always)]
+pub(crate) fn exprel_poly(r: f32) -> f32 {
+    (1.0f32 / 40320.0)
+        .mul_add(r, 1.0 / 5040.0)
+        .mul_add(r, 1.0 / 720.0)
+        .mul_add(r, 1.0 / 120.0)
+        .mul_add(r, 1.0 / 24.0)
+        .mul_add(r, 1.0 / 6.0)
+        .mul_add(r, 0.5)
+        .mul_add(r, 1.0)
 }
 
 /// Hyperbolic tangent.
@@ -189,6 +200,20 @@ mod tests {
             return 0;
         }
         ((a.to_bits() as i64) - (b.to_bits() as i64)).unsigned_abs() as u32
+    }
+
+    #[test]
+    fn exprel_small_branch_is_exprel_bit_for_bit() {
+        let mut z = -super::EXPREL_SMALL;
+        while z < super::EXPREL_SMALL {
+            assert_eq!(super::exprel_poly(z).to_bits(), super::exprel(z).to_bits(), "{z}");
+            z = f32::from_bits(if z < 0.0 { z.to_bits() - 997 } else { z.to_bits() + 997 }).max(z + 1e-9);
+            if z.abs() < 1e-30 {
+                z = 1e-30;
+            }
+        }
+        assert_eq!(super::exprel_poly(0.0), 1.0);
+        assert_eq!(super::exprel_poly(-0.0), 1.0);
     }
 
     #[test]

@@ -17,6 +17,8 @@
 mod dual;
 pub mod fastmath;
 mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod simd;
 
 pub use dual::Dual;
 pub use scalar::{Real, Scalar};
@@ -238,6 +240,17 @@ impl<S: Scalar> Step<'_, S> {
     pub fn refractory(&self, last_spike_time: S, tau_ref: S) -> bool {
         (self.t - last_spike_time).re() < tau_ref.re()
     }
+    /// [`Step::refractory`] as a 0/1 value (lane-wise for vector scalars); pick with
+    /// [`Step::pick`].
+    #[inline(always)]
+    pub fn refractory_flag(&self, last_spike_time: S, tau_ref: S) -> S {
+        S::select_lt(self.t - last_spike_time, tau_ref, S::lit(1.0), S::lit(0.0))
+    }
+    /// `where(flag, a, b)` for a 0/1 flag such as [`Step::refractory_flag`].
+    #[inline(always)]
+    pub fn pick(&self, flag: S, a: S, b: S) -> S {
+        S::select_ge(flag, S::lit(0.5), a, b)
+    }
 }
 
 /// `dt·exprel(dt·J)` for a state-independent Jacobian `J` (BrainPy's factor, hoistable).
@@ -267,6 +280,19 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     const N_HOIST: usize = 0;
     /// Default reset mode.
     const DEFAULT_RESET: SpikeReset = SpikeReset::Soft;
+    /// Evaluate this model sixteen neurons at a time on the vector kernel
+    /// ([`simd::F32x16`](crate::dynamics), used for `f32` layers with shared parameters on CPUs
+    /// with AVX-512). Requires that the step compares values only through
+    /// [`Scalar::select_ge`] / [`Scalar::select_lt`] (and `min`, `max`, `abs`, `spike`), never
+    /// through [`Scalar::re`] or a `bool` computed from a per-neuron value; a model that sets it
+    /// and calls `re()` panics with a message saying so. The results are bit for bit those of
+    /// the scalar kernel (tests/simd.rs), so the flag is a speed choice: the vector kernel skips
+    /// exponential Euler's `exprel` range reduction for a whole register when every lane's
+    /// `|dt·J|` is small. Built-in models set it where it measured faster (exponential and
+    /// quadratic IF families, Gif, Izhikevich, FitzHugh–Nagumo, Hindmarsh–Rose: 1.1–8× single
+    /// thread, BENCHMARKS.md); the LIF family, CubaLIF, CobaLIF and the HH-type models are as
+    /// fast or faster on the compiler-vectorised scalar kernel. Default: false.
+    const VECTOR: bool = false;
 
     /// Default surrogate: `ReluGrad()` as every concrete BrainPy model (the abstract base class
     /// uses `InvSquareGrad()`; a user model may return that).

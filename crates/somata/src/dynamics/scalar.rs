@@ -74,34 +74,24 @@ pub trait Scalar:
     fn stop_grad(self) -> Self {
         Self::cst(self.re())
     }
-    /// Absolute value (derivative sign(x), 0 at 0... as JAX: sign).
+    /// Absolute value (by primal value: `−x` where `x < 0`).
     #[inline(always)]
     fn abs(self) -> Self {
-        if self.re() < Self::Real::ZERO {
-            -self
-        } else {
-            self
-        }
+        Self::select_lt(self, Self::lit(0.0), -self, self)
     }
     /// `jnp.minimum(self, o)` by primal value.
     #[inline(always)]
     fn min(self, o: Self) -> Self {
-        if o.re() < self.re() {
-            o
-        } else {
-            self
-        }
+        Self::select_lt(o, self, o, self)
     }
     /// `jnp.maximum(self, o)` by primal value.
     #[inline(always)]
     fn max(self, o: Self) -> Self {
-        if o.re() > self.re() {
-            o
-        } else {
-            self
-        }
+        Self::select_lt(self, o, o, self)
     }
-    /// `where(cond, a, b)`.
+    /// `where(cond, a, b)` for a condition that is the same for every neuron (a flag, a
+    /// parameter test). Per-neuron conditions use [`Scalar::select_ge`] / [`Scalar::select_lt`],
+    /// which also work lane-wise on vector scalars.
     #[inline(always)]
     fn select(cond: bool, a: Self, b: Self) -> Self {
         if cond {
@@ -110,6 +100,28 @@ pub trait Scalar:
             b
         }
     }
+    /// `where(a >= b, t, e)`, comparing primal values (false for NaN).
+    #[inline(always)]
+    fn select_ge(a: Self, b: Self, t: Self, e: Self) -> Self {
+        if a.re() >= b.re() {
+            t
+        } else {
+            e
+        }
+    }
+    /// `where(a < b, t, e)`, comparing primal values (false for NaN).
+    #[inline(always)]
+    fn select_lt(a: Self, b: Self, t: Self, e: Self) -> Self {
+        if a.re() < b.re() {
+            t
+        } else {
+            e
+        }
+    }
+    /// Whether this type evaluates several neurons at once (a SIMD vector of lanes), in which
+    /// case [`Scalar::re`] is not available and models must compare through the `select_*`
+    /// methods.
+    const LANES: usize = 1;
 }
 
 /// A plain floating-point type: `f32` (default) or `f64`.
@@ -334,6 +346,27 @@ impl<T: Scalar, const D: usize> Scalar for Dual<T, D> {
         let r = self.v.recip();
         self.chain(r, -(r * r))
     }
+    #[inline(always)]
+    fn stop_grad(self) -> Self {
+        Dual::constant(self.v.stop_grad())
+    }
+    #[inline(always)]
+    fn select_ge(a: Self, b: Self, t: Self, e: Self) -> Self {
+        let mut d = e.d;
+        for (i, x) in d.iter_mut().enumerate() {
+            *x = T::select_ge(a.v, b.v, t.d[i], *x);
+        }
+        Dual { v: T::select_ge(a.v, b.v, t.v, e.v), d }
+    }
+    #[inline(always)]
+    fn select_lt(a: Self, b: Self, t: Self, e: Self) -> Self {
+        let mut d = e.d;
+        for (i, x) in d.iter_mut().enumerate() {
+            *x = T::select_lt(a.v, b.v, t.d[i], *x);
+        }
+        Dual { v: T::select_lt(a.v, b.v, t.v, e.v), d }
+    }
+    const LANES: usize = T::LANES;
     #[inline(always)]
     fn exprel_deriv(self) -> Self {
         exprel_deriv_generic(self)

@@ -108,6 +108,21 @@ pub(crate) trait Sink<T>: Sync {
     /// # Safety
     /// `g` must belong to the calling task's chunk, and `k` be within the run.
     unsafe fn put(&self, k: usize, g: usize, spk: T, s: &[T]);
+    /// `put` for elements `g..g + n` (n <= 16) of a vector step: `spk[l]`, `s[j][l]`.
+    ///
+    /// # Safety
+    /// As `put`, for every element.
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)]
+    unsafe fn put_lanes(&self, k: usize, g: usize, n: usize, spk: &[T; 16], s: &[[T; 16]], ns: usize)
+    where
+        T: Copy + Default,
+    {
+        for l in 0..n {
+            let st: [T; MAX_STATES] = std::array::from_fn(|j| if j < ns { s[j][l] } else { T::default() });
+            self.put(k, g + l, spk[l], &st[..ns]);
+        }
+    }
 }
 
 /// Spike counts only (the cheapest sink).
@@ -116,6 +131,21 @@ impl<T: Real> Sink<T> for CountSink {
     #[inline(always)]
     unsafe fn put(&self, _k: usize, g: usize, spk: T, _s: &[T]) {
         *self.0 .0.add(g) += (spk > T::ZERO) as u32;
+    }
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)]
+    unsafe fn put_lanes(&self, _k: usize, g: usize, n: usize, spk: &[T; 16], _s: &[[T; 16]], _ns: usize) {
+        if n == 16 {
+            // a fixed trip count: one vector compare and add
+            let c = &mut *(self.0 .0.add(g) as *mut [u32; 16]);
+            for l in 0..16 {
+                c[l] += (spk[l] > T::ZERO) as u32;
+            }
+        } else {
+            for l in 0..n {
+                *self.0 .0.add(g + l) += (spk[l] > T::ZERO) as u32;
+            }
+        }
     }
 }
 
@@ -242,10 +272,110 @@ unsafe fn chunk_avx512<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T
     chunk_generic(r, sink, base, len)
 }
 
+/// Sixteen elements per model evaluation, on [`crate::dynamics::simd::F32x16`] (f32, shared
+/// parameters, `M::VECTOR`). The tail of the chunk runs with masked loads and stores, so every
+/// element goes through the same code.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+unsafe fn chunk_f32x16<M: NeuronModel, K: Sink<f32>>(r: &RunSpec<'_, M, f32>, sink: &K, base: usize, len: usize) {
+    use crate::dynamics::simd::F32x16;
+    let p: [F32x16; MAX_PARAMS] = std::array::from_fn(|i| F32x16::splat(r.prep.p[0][i]));
+    let h: [F32x16; MAX_HOIST] = std::array::from_fn(|i| F32x16::splat(r.prep.h[0][i]));
+    let dt = F32x16::splat(r.clock.dt_ms() as f32);
+    let t0 = r.clock.step();
+    let x = r.xs.data.as_ptr();
+    for k in 0..r.steps {
+        let t: f32 = r.clock.t_at(t0 + k as u64);
+        let c = Step { p: &p, h: &h, dt, t: F32x16::splat(t), reset: r.reset, sg: r.sg };
+        let xrow = x.add(k * r.xs.stride + base);
+        let full = len / 16 * 16;
+        for e in (0..full).step_by(16) {
+            lanes16(r, sink, &c, k, base + e, xrow.add(e), 16);
+        }
+        if full < len {
+            lanes16(r, sink, &c, k, base + full, xrow.add(full), len - full);
+        }
+    }
+}
+
+/// One evaluation of the model on elements `g..g + n` (n <= 16; the trip counts of the copies
+/// are constants when n is the literal 16).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+unsafe fn lanes16<M: NeuronModel, K: Sink<f32>>(
+    r: &RunSpec<'_, M, f32>,
+    sink: &K,
+    c: &Step<'_, crate::dynamics::simd::F32x16>,
+    k: usize,
+    g: usize,
+    x: *const f32,
+    n: usize,
+) {
+    use crate::dynamics::simd::F32x16;
+    let ns = M::STATES.len();
+    let st = r.state.0;
+    let mut s = [F32x16::splat(0.0); MAX_STATES];
+    for j in 0..ns {
+        s[j] = F32x16::load(st.add(j * r.bn + g), n);
+    }
+    let spk = r.model.step(c, &mut s[..ns], F32x16::load(x, n));
+    for j in 0..ns {
+        s[j].store(st.add(j * r.bn + g), n);
+    }
+    // F32x16 is a repr(C) [f32; 16]
+    sink.put_lanes(k, g, n, &spk.0, &*(&s[..ns] as *const [F32x16] as *const [[f32; 16]]), ns);
+}
+
+/// A `Sink<T>` seen as a `Sink<f32>` when `T` is `f32` (checked by the caller through `TypeId`).
+#[cfg(target_arch = "x86_64")]
+struct AsF32<'a, K, T>(&'a K, std::marker::PhantomData<T>);
+#[cfg(target_arch = "x86_64")]
+impl<K: Sink<T>, T: Real> Sink<f32> for AsF32<'_, K, T> {
+    #[inline(always)]
+    unsafe fn put(&self, k: usize, g: usize, spk: f32, s: &[f32]) {
+        // SAFETY: T is f32 (TypeId checked by `chunk`).
+        self.0.put(k, g, std::mem::transmute_copy::<f32, T>(&spk), &*(s as *const [f32] as *const [T]))
+    }
+    #[inline(always)]
+    unsafe fn put_lanes(&self, k: usize, g: usize, n: usize, spk: &[f32; 16], s: &[[f32; 16]], ns: usize) {
+        // SAFETY: as above.
+        self.0.put_lanes(k, g, n, &*(spk as *const [f32; 16] as *const [T; 16]), &*(s as *const [[f32; 16]] as *const [[T; 16]]), ns)
+    }
+}
+
+/// Whether runs of `M` on `T` with these parameters use the 16-lane kernel on this CPU.
+pub(crate) fn uses_f32x16<M: NeuronModel, T: Real>(shared: bool) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static CPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        M::VECTOR
+            && shared
+            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && *CPU.get_or_init(|| {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("fma")
+                    && std::env::var_os("SOMATA_NO_F32X16").map_or(true, |v| v != "1")
+            })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = shared;
+        false
+    }
+}
+
 #[inline]
 unsafe fn chunk<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
+        if uses_f32x16::<M, T>(r.prep.shared) {
+            // SAFETY: T is f32, so the cast only renames the type.
+            let r32 = &*(r as *const RunSpec<'_, M, T> as *const RunSpec<'_, M, f32>);
+            return chunk_f32x16(r32, &AsF32(sink, std::marker::PhantomData), base, len);
+        }
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512vl")
             && std::arch::is_x86_feature_detected!("avx512dq")

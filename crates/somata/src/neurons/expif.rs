@@ -58,10 +58,14 @@ fn exp_hoist<S: Scalar>(tau: S, delta_t: S, v_th: S, v_reset: S, h: &mut [S]) {
 #[allow(clippy::too_many_arguments)]
 fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: S, x: S, r: S, v_rest: S, v_t: S, delta_t: S) -> S {
     let (inv_tau, inv_dt) = (c.h[0], c.h[1]);
-    c.ee(v, |v| {
-        let exp_v = ((v - v_t) * inv_dt).min(Dual::constant(S::lit(20.0))).exp() * delta_t;
-        (-(v - v_rest) + exp_v - r * w + r * x) * inv_tau
-    })
+    c.ee(
+        v,
+        #[inline(always)]
+        |v| {
+            let exp_v = ((v - v_t) * inv_dt).min(Dual::constant(S::lit(20.0))).exp() * delta_t;
+            (-(v - v_rest) + exp_v - r * w + r * x) * inv_tau
+        },
+    )
 }
 
 /// Exponential integrate-and-fire, BrainPy's `ExpIF`.
@@ -84,6 +88,7 @@ pub struct ExpIf;
 
 impl NeuronModel for ExpIf {
     const NAME: &'static str = "ExpIF";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] =
         &[R, TAU, ParamSpec::new("V_th", Dim::VOLTAGE, -30.0, Check::Finite), V_RESET, V_REST, V_T, DELTA_T];
     const STATES: &'static [StateSpec] = &[v_state(-65.0)];
@@ -126,6 +131,7 @@ pub struct ExpIfRef;
 
 impl NeuronModel for ExpIfRef {
     const NAME: &'static str = "ExpIFRef";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] =
         &[R, TAU, TAU_REF, ParamSpec::new("V_th", Dim::VOLTAGE, -30.0, Check::Finite), V_RESET, V_REST, V_T, DELTA_T, REF_VAR];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), LAST_SPIKE, REFRACTORY];
@@ -147,8 +153,8 @@ impl NeuronModel for ExpIfRef {
         let spk = c.spike((s[0] - v_th) * c.h[2]);
         let v_r = c.reset_v(s[0], v_th, v_reset, spk);
         let v_c = exp_membrane(c, v_r, S::lit(0.0), x, r, v_rest, v_t, delta_t);
-        let refr = c.refractory(s[1], tau_ref);
-        let v = S::select(refr, v_r, v_c);
+        let refr = c.refractory_flag(s[1], tau_ref);
+        let v = c.pick(refr, v_r, v_c);
         s[0] = v;
         ref_record(c, refr, v, v_th, s, 1);
         c.spike((v - v_th) * c.h[2])
@@ -205,6 +211,7 @@ fn adex_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
 
 impl NeuronModel for AdExIf {
     const NAME: &'static str = "AdExIF";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, ADEX_V_TH, V_RESET, V_REST, V_T, DELTA_T, A, B];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE];
     type Input = dim::I;
@@ -245,6 +252,7 @@ pub struct AdExIfRef;
 
 impl NeuronModel for AdExIfRef {
     const NAME: &'static str = "AdExIFRef";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, ADEX_V_TH, V_RESET, V_REST, V_T, DELTA_T, A, B, TAU_REF, REF_VAR];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE, LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
@@ -263,10 +271,10 @@ impl NeuronModel for AdExIfRef {
         let p = [c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6], c.p[7], c.p[8], c.p[9]];
         let tau_ref = c.p[10];
         let (v_r, w_r, v_c, w_c) = adex_core(c, s[0], s[1], x, p);
-        let refr = c.refractory(s[2], tau_ref);
-        let v = S::select(refr, v_r, v_c);
+        let refr = c.refractory_flag(s[2], tau_ref);
+        let v = c.pick(refr, v_r, v_c);
         s[0] = v;
-        s[1] = S::select(refr, w_r, w_c);
+        s[1] = c.pick(refr, w_r, w_c);
         ref_record(c, refr, v, p[3], s, 2);
         c.spike((v - p[3]) * c.h[2])
     }

@@ -100,6 +100,7 @@ pub struct Gif;
 
 impl NeuronModel for Gif {
     const NAME: &'static str = "Gif";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &PARAMS;
     const STATES: &'static [StateSpec] = &STATES;
     type Input = dim::I;
@@ -153,6 +154,7 @@ const REF_PARAMS: [ParamSpec; 16] = [
 
 impl NeuronModel for GifRef {
     const NAME: &'static str = "GifRef";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &REF_PARAMS;
     const STATES: &'static [StateSpec] = &[STATES[0], STATES[1], STATES[2], STATES[3], LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
@@ -166,9 +168,9 @@ impl NeuronModel for GifRef {
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         let (reset, cand) = gif_core(c, s, x, false);
-        let refr = c.refractory(s[4], c.p[14]);
+        let refr = c.refractory_flag(s[4], c.p[14]);
         for k in 0..4 {
-            s[k] = S::select(refr, reset[k], cand[k]);
+            s[k] = c.pick(refr, reset[k], cand[k]);
         }
         let (v, th) = (s[0], s[3]);
         ref_record(c, refr, v, th, s, 4);

@@ -34,7 +34,7 @@ fn inv_exprel<S: Scalar>(z: S, e: S) -> S {
     let series = l(1.0) - z * l(0.5)
         + z2 * (l(1.0 / 12.0) + z2 * (l(-1.0 / 720.0) + z2 * (l(1.0 / 30240.0) + z2 * (l(-1.0 / 1209600.0) + z2 * l(1.0 / 47900160.0)))));
     let closed = z * (e - l(1.0)).recip();
-    S::select(z.abs().re() < <S::Real as crate::dynamics::Real>::ONE, series, closed)
+    S::select_lt(z.abs(), l(1.0), series, closed)
 }
 
 /// HH rate functions at `v` (mV), in 1/ms: (αm, βm, αh, βh, αn, βn).
@@ -67,7 +67,11 @@ fn hh_rates<S: Scalar>(v: S) -> [S; 6] {
 /// Exponential-Euler step of a gate `dx/dt = φ(α(1 − x) − βx)`.
 #[inline(always)]
 fn gate<S: Scalar>(c: &Step<'_, S>, x: S, alpha: S, beta: S, phi: S) -> S {
-    c.ee(x, |x| (-(x - S::lit(1.0)) * alpha - x * beta) * phi)
+    c.ee(
+        x,
+        #[inline(always)]
+        |x| (-(x - S::lit(1.0)) * alpha - x * beta) * phi,
+    )
 }
 
 /// Hodgkin–Huxley neuron, BrainPy's `HH`.
@@ -138,7 +142,11 @@ impl NeuronModel for Hh {
         let g_na_eff = g_na * m * m * m * h;
         let g_k_eff = g_k * (n * n) * (n * n);
         let inv_c = c.h[0];
-        let v = c.ee(last_v, |v| (-(v - e_na) * g_na_eff - (v - e_k) * g_k_eff - (v - e_l) * g_l + x) * inv_c);
+        let v = c.ee(
+            last_v,
+            #[inline(always)]
+            |v| (-(v - e_na) * g_na_eff - (v - e_k) * g_k_eff - (v - e_l) * g_l + x) * inv_c,
+        );
         let [am, bm, ah, bh, an, bn] = hh_rates(last_v);
         let one = S::lit(1.0);
         s[0] = v;
@@ -214,9 +222,17 @@ impl NeuronModel for MorrisLecar {
         let m_inf = half * (S::lit(1.0) + ((last_v - v1) / v2).tanh());
         let w_inf = half * (S::lit(1.0) + ((last_v - v3) / v4).tanh());
         let tau_w = S::lit(1.0) / (phi * ((last_v - v3) / (S::lit(2.0) * v4)).cosh());
-        let v = c.ee(last_v, |v| (-(v - v_ca) * (g_ca * m_inf) - (v - v_k) * (g_k * last_w) - (v - v_leak) * g_leak + x) / cap);
+        let v = c.ee(
+            last_v,
+            #[inline(always)]
+            |v| (-(v - v_ca) * (g_ca * m_inf) - (v - v_k) * (g_k * last_w) - (v - v_leak) * g_leak + x) / cap,
+        );
         s[0] = v;
-        s[1] = c.ee(last_w, |w| -(w - w_inf) / tau_w);
+        s[1] = c.ee(
+            last_w,
+            #[inline(always)]
+            |w| -(w - w_inf) / tau_w,
+        );
         rising_edge(c, v, last_v, v_th)
     }
 }
@@ -290,7 +306,11 @@ impl NeuronModel for WangBuzsakiHh {
         let bh = (e1 * l(0.7f64.exp()) + l(1.0)).recip();
         let an = l(0.1) * inv_exprel(l(-0.1) * (last_v + l(34.0)), e1 * l(0.1f64.exp()));
         let bn = l(0.125) * (-(last_v + l(44.0)) * l(0.0125)).exp();
-        let v = c.ee(last_v, |v| (-(v - e_na) * g_na_eff - (v - e_k) * g_k_eff - (v - e_l) * g_l + x) / cap);
+        let v = c.ee(
+            last_v,
+            #[inline(always)]
+            |v| (-(v - e_na) * g_na_eff - (v - e_k) * g_k_eff - (v - e_l) * g_l + x) / cap,
+        );
         s[0] = v;
         s[1] = gate(c, h, ah, bh, phi);
         s[2] = gate(c, n, an, bn, phi);

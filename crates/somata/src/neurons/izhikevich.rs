@@ -20,7 +20,7 @@
 //! ```
 
 use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
-use crate::dynamics::{Check, InitSpec, NeuronModel, ParamSpec, Real, Scalar, SpikeReset, StateSpec, Step};
+use crate::dynamics::{Check, InitSpec, NeuronModel, ParamSpec, Scalar, SpikeReset, StateSpec, Step};
 use crate::units::{dim, Dim, Frequency, Time, Voltage, VoltageRate};
 use crate::Result;
 
@@ -39,10 +39,18 @@ fn izh_core<S: Scalar>(c: &Step<'_, S>, s: &[S], x: S) -> (S, S, S, S) {
     unpack!(c.p; a, b, cc, d, v_th);
     let l = S::lit;
     let spk = c.spike((s[0] - v_th) / v_th);
-    let v_r = S::select(spk.re() > <S::Real as Real>::ZERO, cc, s[0]);
+    let v_r = S::select_lt(S::lit(0.0), spk, cc, s[0]);
     let u_r = s[1] + d * spk;
-    let v = c.ee(v_r, |v| v * v * l(0.04) + v * l(5.0) + l(140.0) - u_r + x);
-    let u = c.ee(u_r, |u| -(u - b * v) * a);
+    let v = c.ee(
+        v_r,
+        #[inline(always)]
+        |v| v * v * l(0.04) + v * l(5.0) + l(140.0) - u_r + x,
+    );
+    let u = c.ee(
+        u_r,
+        #[inline(always)]
+        |u| -(u - b * v) * a,
+    );
     (v_r, u_r, v, u)
 }
 
@@ -63,6 +71,7 @@ pub struct Izhikevich;
 
 impl NeuronModel for Izhikevich {
     const NAME: &'static str = "Izhikevich";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &PARAMS;
     const STATES: &'static [StateSpec] = &[v_state(-65.0), U_STATE];
     type Input = dim::VRate;
@@ -93,6 +102,7 @@ pub struct IzhikevichRef;
 
 impl NeuronModel for IzhikevichRef {
     const NAME: &'static str = "IzhikevichRef";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         PARAMS[0],
         PARAMS[1],
@@ -113,10 +123,10 @@ impl NeuronModel for IzhikevichRef {
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         let (v_r, u_r, v_c, u_c) = izh_core(c, s, x);
-        let refr = c.refractory(s[2], c.p[5]);
-        let v = S::select(refr, v_r, v_c);
+        let refr = c.refractory_flag(s[2], c.p[5]);
+        let v = c.pick(refr, v_r, v_c);
         s[0] = v;
-        s[1] = S::select(refr, u_r, u_c);
+        s[1] = c.pick(refr, u_r, u_c);
         ref_record(c, refr, v, c.p[4], s, 2);
         c.spike((v - c.p[4]) / c.p[4])
     }

@@ -229,8 +229,8 @@ impl NeuronModel for LifRef {
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         let (v_th, tau_ref) = (c.p[2], c.p[5]);
         let (v_reset, v_cand) = lif_membrane(c, s[0], x);
-        let v = S::select(c.refractory(s[1], tau_ref), v_reset, v_cand);
-        s[1] = S::select(v.re() >= v_th.re(), c.t, s[1]).stop_grad();
+        let v = c.pick(c.refractory_flag(s[1], tau_ref), v_reset, v_cand);
+        s[1] = S::select_ge(v, v_th, c.t, s[1]).stop_grad();
         s[0] = v;
         c.spike((v - v_th) * c.h[2])
     }

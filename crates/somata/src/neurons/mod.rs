@@ -52,10 +52,9 @@ pub(crate) use unpack;
 /// `s[k + 1] = ` BrainPy's `refractory = sg(refractory_now | spike_cond)` (kept as 0/1; shown when
 /// `ref_var`).
 #[inline(always)]
-pub(crate) fn ref_record<S: crate::dynamics::Scalar>(c: &crate::dynamics::Step<'_, S>, refr: bool, v: S, v_th: S, s: &mut [S], k: usize) {
-    let cond = v.re() >= v_th.re();
-    s[k] = S::select(cond, c.t, s[k]).stop_grad();
-    s[k + 1] = S::lit(if refr || cond { 1.0 } else { 0.0 });
+pub(crate) fn ref_record<S: crate::dynamics::Scalar>(c: &crate::dynamics::Step<'_, S>, refr: S, v: S, v_th: S, s: &mut [S], k: usize) {
+    s[k] = S::select_ge(v, v_th, c.t, s[k]).stop_grad();
+    s[k + 1] = S::select_ge(v, v_th, S::lit(1.0), refr);
 }
 
 /// Rising-edge spike of the models without reset (HH family, reduced models):

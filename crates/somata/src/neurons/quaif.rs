@@ -39,7 +39,11 @@ const W_STATE: StateSpec = StateSpec::new("w", Dim::CURRENT, "mA", InitSpec::Con
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn qua_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: S, x: S, r: S, tau: S, v_rest: S, v_c: S, cc: S) -> S {
-    c.ee(v, |v| ((v - v_rest) * cc * (v - v_c) - r * w + r * x) / tau)
+    c.ee(
+        v,
+        #[inline(always)]
+        |v| ((v - v_rest) * cc * (v - v_c) - r * w + r * x) / tau,
+    )
 }
 
 /// Quadratic integrate-and-fire, BrainPy's `QuaIF`.
@@ -62,6 +66,7 @@ pub struct QuaIf;
 
 impl NeuronModel for QuaIf {
     const NAME: &'static str = "QuaIF";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[R, TAU, V_TH, V_RESET, V_REST, V_C, C];
     const STATES: &'static [StateSpec] = &[v_state(-65.0)];
     type Input = dim::I;
@@ -107,6 +112,7 @@ pub struct AdQuaIf;
 
 impl NeuronModel for AdQuaIf {
     const NAME: &'static str = "AdQuaIF";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, V_TH, V_RESET, V_REST, V_C, C, A, B];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE];
     type Input = dim::I;
@@ -146,6 +152,7 @@ pub struct AdQuaIfRef;
 
 impl NeuronModel for AdQuaIfRef {
     const NAME: &'static str = "AdQuaIFRef";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, V_TH, V_RESET, V_REST, V_C, C, A, B, TAU_REF, REF_VAR];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE, LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
@@ -163,10 +170,10 @@ impl NeuronModel for AdQuaIfRef {
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         let p = [c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6], c.p[7], c.p[8], c.p[9]];
         let (v_r, w_r, v_c, w_c) = adqua_core(c, s[0], s[1], x, p);
-        let refr = c.refractory(s[2], c.p[10]);
-        let v = S::select(refr, v_r, v_c);
+        let refr = c.refractory_flag(s[2], c.p[10]);
+        let v = c.pick(refr, v_r, v_c);
         s[0] = v;
-        s[1] = S::select(refr, w_r, w_c);
+        s[1] = c.pick(refr, w_r, w_c);
         ref_record(c, refr, v, p[3], s, 2);
         c.spike((v - p[3]) / (p[3] - p[4]))
     }

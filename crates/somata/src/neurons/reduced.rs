@@ -44,6 +44,7 @@ pub struct FitzHughNagumo;
 
 impl NeuronModel for FitzHughNagumo {
     const NAME: &'static str = "FitzHughNagumo";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("a", Dim::ONE, 0.7, Check::Finite),
         ParamSpec::new("b", Dim::ONE, 0.8, Check::Finite),
@@ -62,8 +63,16 @@ impl NeuronModel for FitzHughNagumo {
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         unpack!(c.p; a, b, tau, tau_w, v_th);
         let (last_v, last_w) = (s[0], s[1]);
-        let v = c.ee(last_v, |v| (v - v * v * v / S::lit(3.0) - last_w + x) / tau);
-        let w = c.ee(last_w, |w| (-(w * b) + last_v + a) / tau_w);
+        let v = c.ee(
+            last_v,
+            #[inline(always)]
+            |v| (v - v * v * v / S::lit(3.0) - last_w + x) / tau,
+        );
+        let w = c.ee(
+            last_w,
+            #[inline(always)]
+            |w| (-(w * b) + last_v + a) / tau_w,
+        );
         s[0] = v;
         s[1] = w;
         rising_edge(c, v, last_v, v_th)
@@ -92,6 +101,7 @@ pub struct HindmarshRose;
 
 impl NeuronModel for HindmarshRose {
     const NAME: &'static str = "HindmarshRose";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("a", Dim::ONE, 1.0, Check::Finite),
         ParamSpec::new("b", Dim::ONE, 3.0, Check::Finite),
@@ -115,9 +125,21 @@ impl NeuronModel for HindmarshRose {
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         unpack!(c.p; a, b, cc, d, r, ss, v_r, tau, v_th);
         let (last_v, last_y, last_z) = (s[0], s[1], s[2]);
-        let v = c.ee(last_v, |v| (-(v * v * v * a) + v * v * b + last_y - last_z + x) / tau);
-        let y = c.ee(last_y, |y| (-y + cc - d * last_v * last_v) / tau);
-        let z = c.ee(last_z, |z| (-z + ss * (last_v - v_r)) * r / tau);
+        let v = c.ee(
+            last_v,
+            #[inline(always)]
+            |v| (-(v * v * v * a) + v * v * b + last_y - last_z + x) / tau,
+        );
+        let y = c.ee(
+            last_y,
+            #[inline(always)]
+            |y| (-y + cc - d * last_v * last_v) / tau,
+        );
+        let z = c.ee(
+            last_z,
+            #[inline(always)]
+            |z| (-z + ss * (last_v - v_r)) * r / tau,
+        );
         s[0] = v;
         s[1] = y;
         s[2] = z;

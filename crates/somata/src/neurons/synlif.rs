@@ -124,7 +124,11 @@ impl NeuronModel for CobaLif {
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         unpack!(c.p; r, tau, _tau_syn, v_th, v_reset, v_rest, e);
         let (v, g) = syn_prelude(c, s);
-        let v = c.ee(v, |v| (-(v - v_rest) + (-(v - e) * g + x) * r) / tau);
+        let v = c.ee(
+            v,
+            #[inline(always)]
+            |v| (-(v - v_rest) + (-(v - e) * g + x) * r) / tau,
+        );
         s[0] = v;
         s[1] = g;
         c.spike((v - v_th) / (v_th - v_reset))
