@@ -11,8 +11,8 @@
 //! a polynomial approximation.
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
-const LN2_HI: f32 = 0.693_359_4;
-const LN2_LO: f32 = -2.121_944_4e-4;
+pub(crate) const LN2_HI: f32 = 0.693_359_4;
+pub(crate) const LN2_LO: f32 = -2.121_944_4e-4;
 /// 1.5·2^23: adding and subtracting it rounds a float to the nearest integer (|v| < 2^22).
 const ROUND: f32 = 12_582_912.0;
 

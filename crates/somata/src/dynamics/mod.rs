@@ -288,10 +288,10 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     /// and calls `re()` panics with a message saying so. The results are bit for bit those of
     /// the scalar kernel (tests/simd.rs), so the flag is a speed choice: the vector kernel skips
     /// exponential Euler's `exprel` range reduction for a whole register when every lane's
-    /// `|dt·J|` is small. Built-in models set it where it measured faster (exponential and
-    /// quadratic IF families, Gif, Izhikevich, FitzHugh–Nagumo, Hindmarsh–Rose: 1.1–8× single
-    /// thread, BENCHMARKS.md); the LIF family, CubaLIF, CobaLIF and the HH-type models are as
-    /// fast or faster on the compiler-vectorised scalar kernel. Default: false.
+    /// `|dt·J|` is small, and scales exponentials with one instruction. Every built-in model
+    /// sets it except IF, LIF, LIFRef and ALIF, whose few operations per step the compiler
+    /// already vectorises as well (1.0–1.1× either way); the others gain 1.05–8× single thread
+    /// (BENCHMARKS.md). Default: false.
     const VECTOR: bool = false;
 
     /// Default surrogate: `ReluGrad()` as every concrete BrainPy model (the abstract base class

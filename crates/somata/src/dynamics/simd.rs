@@ -7,71 +7,59 @@
 //! * skips work that no lane needs: `exprel` is only its Taylor polynomial for a whole register
 //!   when every `|z| < ln 2/2`, which is nearly always true of exponential Euler's `dt·J`
 //!   between spikes (AdExIF: 1.6× single thread);
+//! * scales by `2^n` with one `vscalefps` instead of exponent-bit arithmetic;
 //! * keeps the model's constants in registers (one broadcast per run instead of per neuron).
 //!
-//! The type is a plain `[f32; 16]` with lane-wise loops: inlined into the engine's AVX-512
-//! kernel (a `#[target_feature]` function) each loop becomes one vector instruction. Intrinsics
-//! are not used because they cannot be inlined through the `Scalar` trait's methods, which
-//! carry no target features.
+//! The methods call AVX-512 intrinsics and are all `#[inline(always)]`: they are only ever
+//! inlined into the engine's `#[target_feature(enable = "avx512f,...")]` kernel, where each
+//! becomes one instruction (a step closure passed to [`super::Step::ee`] must be
+//! `#[inline(always)]` too, or its body is compiled without the target features).
 //!
 //! Every operation performs **the same IEEE operations in the same order** as the scalar `f32`
 //! code of [`super::fastmath`] (fused multiply-adds included), so the vector kernel is bit for
 //! bit identical to the scalar one: a layer gives the same numbers on every x86-64 CPU
-//! (tests/simd.rs checks all models). Transcendental functions are the scalar `fastmath` code
-//! applied lane-wise, which the compiler turns into vector code.
+//! (tests/simd.rs checks all models). Functions that are rare in hot loops (`expm1`, `tanh`,
+//! `ln`, `powi`, ...) are evaluated lane by lane with the scalar code.
 //!
 //! [`NeuronModel::VECTOR`]: super::NeuronModel::VECTOR
-
-// Index loops over the lanes: fixed trip counts that the compiler turns into one vector
-// instruction each (as in dual.rs).
-#![allow(clippy::needless_range_loop)]
 
 use super::fastmath;
 use super::scalar::{exprel_deriv_generic, Scalar};
 use crate::surrogate::SurrogateGrad;
+use std::arch::x86_64::*;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
-/// Sixteen `f32` lanes.
+/// Sixteen `f32` lanes (one AVX-512 register).
 #[derive(Clone, Copy)]
-#[repr(C, align(64))]
-pub struct F32x16(pub [f32; 16]);
+#[repr(transparent)]
+pub struct F32x16(__m512);
 
 impl std::fmt::Debug for F32x16 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0).finish()
+        f.debug_list().entries(self.lanes()).finish()
     }
 }
 
-/// Lane-wise `f(a[i])`.
-#[inline(always)]
-fn map1(a: F32x16, f: impl Fn(f32) -> f32) -> F32x16 {
-    let mut r = [0.0f32; 16];
-    for i in 0..16 {
-        r[i] = f(a.0[i]);
-    }
-    F32x16(r)
-}
-
-/// Lane-wise `f(a[i], b[i])`.
-#[inline(always)]
-fn map2(a: F32x16, b: F32x16, f: impl Fn(f32, f32) -> f32) -> F32x16 {
-    let mut r = [0.0f32; 16];
-    for i in 0..16 {
-        r[i] = f(a.0[i], b.0[i]);
-    }
-    F32x16(r)
-}
-
+// SAFETY (every `unsafe` block on intrinsics below): values of this type are created only
+// inside the engine's AVX-512 kernel, entered after a run-time CPU check, into which these
+// `#[inline(always)]` methods are inlined.
 impl F32x16 {
     /// All lanes `v`.
     #[inline(always)]
     pub fn splat(v: f32) -> Self {
-        F32x16([v; 16])
+        F32x16(unsafe { _mm512_set1_ps(v) })
     }
     /// The lanes as an array.
     #[inline(always)]
     pub fn lanes(self) -> [f32; 16] {
-        self.0
+        // SAFETY: same size; every bit pattern is valid.
+        unsafe { std::mem::transmute::<__m512, [f32; 16]>(self.0) }
+    }
+    /// From an array of lanes.
+    #[inline(always)]
+    pub fn from_lanes(a: [f32; 16]) -> Self {
+        // SAFETY: same size; every bit pattern is valid.
+        F32x16(unsafe { std::mem::transmute::<[f32; 16], __m512>(a) })
     }
     /// Load `n <= 16` lanes from `p` (the others 0).
     ///
@@ -79,15 +67,11 @@ impl F32x16 {
     /// `p..p + n` must be readable.
     #[inline(always)]
     pub unsafe fn load(p: *const f32, n: usize) -> Self {
-        let mut r = [0.0f32; 16];
         if n == 16 {
-            r = *(p as *const [f32; 16]);
+            F32x16(_mm512_loadu_ps(p))
         } else {
-            for (i, x) in r.iter_mut().enumerate().take(n) {
-                *x = *p.add(i);
-            }
+            F32x16(_mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p))
         }
-        F32x16(r)
     }
     /// Store the first `n <= 16` lanes to `p`.
     ///
@@ -96,31 +80,112 @@ impl F32x16 {
     #[inline(always)]
     pub unsafe fn store(self, p: *mut f32, n: usize) {
         if n == 16 {
-            *(p as *mut [f32; 16]) = self.0;
+            _mm512_storeu_ps(p, self.0)
         } else {
-            for i in 0..n {
-                *p.add(i) = self.0[i];
-            }
+            _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, self.0)
         }
     }
-    /// Lanes of `t` where `c(a, b)`, of `e` elsewhere.
     #[inline(always)]
-    fn pick(a: Self, b: Self, t: Self, e: Self, c: impl Fn(f32, f32) -> bool) -> Self {
-        let mut r = [0.0f32; 16];
-        for i in 0..16 {
-            r[i] = if c(a.0[i], b.0[i]) { t.0[i] } else { e.0[i] };
+    fn map(self, f: impl Fn(f32) -> f32) -> Self {
+        let mut a = self.lanes();
+        for x in a.iter_mut() {
+            *x = f(*x);
         }
-        F32x16(r)
+        F32x16::from_lanes(a)
+    }
+    #[inline(always)]
+    fn bits(self) -> __m512i {
+        unsafe { _mm512_castps_si512(self.0) }
+    }
+    #[inline(always)]
+    fn from_bits(b: __m512i) -> Self {
+        F32x16(unsafe { _mm512_castsi512_ps(b) })
+    }
+    /// `f32::mul_add`: `self·a + b`, one rounding.
+    #[inline(always)]
+    fn fma(self, a: Self, b: Self) -> Self {
+        F32x16(unsafe { _mm512_fmadd_ps(self.0, a.0, b.0) })
+    }
+    #[inline(always)]
+    fn fmac(self, a: f32, b: f32) -> Self {
+        self.fma(F32x16::splat(a), F32x16::splat(b))
+    }
+    /// `f32::abs` (clears the sign bit).
+    #[inline(always)]
+    fn fabs(self) -> Self {
+        F32x16(unsafe { _mm512_abs_ps(self.0) })
+    }
+    /// `f32::clamp(lo, hi)`; NaN stays NaN (`vmaxps`/`vminps` return their second operand when
+    /// one is NaN, and equal values keep `self` as Rust's `clamp` does).
+    #[inline(always)]
+    fn clamp(self, lo: f32, hi: f32) -> Self {
+        unsafe { F32x16(_mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), self.0))) }
+    }
+    /// `f32::copysign(self, sign)`.
+    #[inline(always)]
+    fn copysign(self, sign: Self) -> Self {
+        unsafe {
+            // bitwise select: sign bit from `sign`, the rest from `self`
+            F32x16::from_bits(_mm512_ternarylogic_epi32::<0xD8>(sign.bits(), self.bits(), _mm512_set1_epi32(i32::MAX)))
+        }
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> __mmask16 {
+        unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn ge(self, o: Self) -> __mmask16 {
+        unsafe { _mm512_cmp_ps_mask::<_CMP_GE_OQ>(self.0, o.0) }
+    }
+    /// Lanes of `t` where `m` is set, of `e` elsewhere.
+    #[inline(always)]
+    fn blend(m: __mmask16, t: Self, e: Self) -> Self {
+        F32x16(unsafe { _mm512_mask_blend_ps(m, e.0, t.0) })
+    }
+    /// `fastmath::round_log2`: n as floats, and the integers n.
+    #[inline(always)]
+    fn round_log2(self) -> (Self, __m512i) {
+        const ROUND: f32 = 12_582_912.0;
+        let m = self.fmac(std::f32::consts::LOG2_E, ROUND);
+        let n = m - F32x16::splat(ROUND);
+        let ni = unsafe { _mm512_sub_epi32(m.bits(), _mm512_set1_epi32(ROUND.to_bits() as i32)) };
+        (n, ni)
+    }
+    /// `fastmath::reduce`.
+    #[inline(always)]
+    fn reduce(self, n: Self) -> Self {
+        n.fma(F32x16::splat(-fastmath::LN2_LO), n.fma(F32x16::splat(-fastmath::LN2_HI), self))
+    }
+    /// `fastmath::recip_abs`.
+    #[inline(always)]
+    fn recip_abs(self) -> Self {
+        let one = F32x16::splat(1.0);
+        let y = F32x16::from_bits(unsafe { _mm512_sub_epi32(_mm512_set1_epi32(0x7EF3_11C3), self.bits()) });
+        let y = y.fma(self.fma(-y, one), y);
+        let y = y.fma(self.fma(-y, one), y);
+        y.fma(self.fma(-y, one), y)
+    }
+    /// `fastmath::exprel_poly`.
+    #[inline(always)]
+    fn exprel_poly(self) -> Self {
+        F32x16::splat(1.0 / 40320.0)
+            .fma(self, F32x16::splat(1.0 / 5040.0))
+            .fma(self, F32x16::splat(1.0 / 720.0))
+            .fma(self, F32x16::splat(1.0 / 120.0))
+            .fma(self, F32x16::splat(1.0 / 24.0))
+            .fma(self, F32x16::splat(1.0 / 6.0))
+            .fma(self, F32x16::splat(0.5))
+            .fma(self, F32x16::splat(1.0))
     }
 }
 
 macro_rules! binop {
-    ($tr:ident, $f:ident, $atr:ident, $af:ident, $op:tt) => {
+    ($tr:ident, $f:ident, $atr:ident, $af:ident, $intr:ident) => {
         impl $tr for F32x16 {
             type Output = F32x16;
             #[inline(always)]
             fn $f(self, o: F32x16) -> F32x16 {
-                map2(self, o, |a, b| a $op b)
+                F32x16(unsafe { $intr(self.0, o.0) })
             }
         }
         impl $atr for F32x16 {
@@ -131,15 +196,15 @@ macro_rules! binop {
         }
     };
 }
-binop!(Add, add, AddAssign, add_assign, +);
-binop!(Sub, sub, SubAssign, sub_assign, -);
-binop!(Mul, mul, MulAssign, mul_assign, *);
+binop!(Add, add, AddAssign, add_assign, _mm512_add_ps);
+binop!(Sub, sub, SubAssign, sub_assign, _mm512_sub_ps);
+binop!(Mul, mul, MulAssign, mul_assign, _mm512_mul_ps);
 
 impl Div for F32x16 {
     type Output = F32x16;
     #[inline(always)]
     fn div(self, o: F32x16) -> F32x16 {
-        map2(self, o, |a, b| a / b)
+        F32x16(unsafe { _mm512_div_ps(self.0, o.0) })
     }
 }
 
@@ -147,7 +212,7 @@ impl Neg for F32x16 {
     type Output = F32x16;
     #[inline(always)]
     fn neg(self) -> F32x16 {
-        map1(self, |a| -a)
+        F32x16::from_bits(unsafe { _mm512_xor_si512(self.bits(), _mm512_set1_epi32(i32::MIN)) })
     }
 }
 
@@ -167,69 +232,94 @@ impl Scalar for F32x16 {
     fn stop_grad(self) -> Self {
         self
     }
+    /// [`fastmath::exp`], with `vscalefps` for the exact scaling by `2^n`.
     #[inline(always)]
     fn exp(self) -> Self {
-        map1(self, fastmath::exp)
+        let xc = self.clamp(fastmath::EXP_ZERO_BELOW, 89.0);
+        let (n, _) = xc.round_log2();
+        let r = xc.reduce(n);
+        let p = F32x16::splat(1.987_569_2e-4)
+            .fma(r, F32x16::splat(1.398_199_9e-3))
+            .fma(r, F32x16::splat(8.333_452e-3))
+            .fma(r, F32x16::splat(4.166_579_6e-2))
+            .fma(r, F32x16::splat(1.666_666_5e-1))
+            .fma(r, F32x16::splat(0.5));
+        let y = p.fma(r * r, r) + F32x16::splat(1.0);
+        // y·2^n is exact (or overflows) for n in [−125, 128], as fastmath's y·2^(n−1)·2
+        let e = F32x16(unsafe { _mm512_scalef_ps(y.0, n.0) });
+        F32x16::blend(self.lt(F32x16::splat(fastmath::EXP_ZERO_BELOW)), F32x16::splat(0.0), e)
     }
     #[inline(always)]
     fn expm1(self) -> Self {
-        map1(self, fastmath::expm1)
+        self.map(fastmath::expm1)
     }
     #[inline(always)]
     fn ln(self) -> Self {
-        map1(self, f32::ln)
+        self.map(f32::ln)
     }
     #[inline(always)]
     fn sqrt(self) -> Self {
-        map1(self, f32::sqrt)
+        F32x16(unsafe { _mm512_sqrt_ps(self.0) })
     }
     #[inline(always)]
     fn tanh(self) -> Self {
-        map1(self, fastmath::tanh)
+        self.map(fastmath::tanh)
     }
     #[inline(always)]
     fn cosh(self) -> Self {
-        map1(self, fastmath::cosh)
+        self.map(fastmath::cosh)
     }
     #[inline(always)]
     fn sinh(self) -> Self {
-        map1(self, fastmath::sinh)
+        self.map(fastmath::sinh)
     }
     #[inline(always)]
     fn powi(self, n: i32) -> Self {
-        map1(self, |x| x.powi(n))
+        self.map(|x| x.powi(n))
     }
     /// [`fastmath::exprel`]; only its Taylor polynomial when every lane has |z| < ln2/2.
     #[inline(always)]
     fn exprel(self) -> Self {
-        let mut small = true;
-        for i in 0..16 {
-            small &= self.0[i].abs() < fastmath::EXPREL_SMALL;
+        if self.fabs().lt(F32x16::splat(fastmath::EXPREL_SMALL)) == u16::MAX {
+            return self.exprel_poly();
         }
-        if small {
-            map1(self, fastmath::exprel_poly)
-        } else {
-            map1(self, fastmath::exprel)
-        }
+        let zc = self.clamp(-87.0, 88.0);
+        let (n, ni) = zc.round_log2();
+        let r = zc.reduce(n);
+        let q = r.exprel_poly();
+        // 2^n, n in [−126, 127]: exact
+        let t = F32x16(unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), n.0) });
+        let num = t.fma(r * q, t - F32x16::splat(1.0));
+        let rz = self.fabs().clamp(0.25, 1.267_650_6e30).recip_abs().copysign(self);
+        let n0 = unsafe { _mm512_cmpeq_epi32_mask(ni, _mm512_setzero_si512()) };
+        let e = F32x16::blend(n0, q, num * rz);
+        F32x16::blend(F32x16::splat(88.0).lt(self), F32x16::splat(f32::INFINITY), e)
     }
     #[inline(always)]
     fn exprel_deriv(self) -> Self {
-        map1(self, exprel_deriv_generic::<f32>)
+        self.map(exprel_deriv_generic::<f32>)
     }
+    /// [`fastmath::recip`].
     #[inline(always)]
     fn recip(self) -> Self {
-        map1(self, fastmath::recip)
+        const LO: f32 = 2.350_988_7e-38;
+        const HI: f32 = 4.253_529_6e37;
+        let a = self.fabs();
+        let y = a.clamp(LO, HI).recip_abs();
+        let y = F32x16::blend(a.lt(F32x16::splat(LO)), F32x16::splat(f32::INFINITY), y);
+        let y = F32x16::blend(F32x16::splat(HI).lt(a), F32x16::splat(0.0), y);
+        y.copysign(self)
     }
     #[inline(always)]
     fn spike<G: SurrogateGrad + ?Sized>(self, _g: &G) -> Self {
-        map1(self, |x| if x >= 0.0 { 1.0 } else { 0.0 })
+        F32x16::blend(self.ge(F32x16::splat(0.0)), F32x16::splat(1.0), F32x16::splat(0.0))
     }
     #[inline(always)]
     fn select_ge(a: Self, b: Self, t: Self, e: Self) -> Self {
-        F32x16::pick(a, b, t, e, |x, y| x >= y)
+        F32x16::blend(a.ge(b), t, e)
     }
     #[inline(always)]
     fn select_lt(a: Self, b: Self, t: Self, e: Self) -> Self {
-        F32x16::pick(a, b, t, e, |x, y| x < y)
+        F32x16::blend(a.lt(b), t, e)
     }
 }

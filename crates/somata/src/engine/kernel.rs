@@ -323,8 +323,8 @@ unsafe fn lanes16<M: NeuronModel, K: Sink<f32>>(
     for j in 0..ns {
         s[j].store(st.add(j * r.bn + g), n);
     }
-    // F32x16 is a repr(C) [f32; 16]
-    sink.put_lanes(k, g, n, &spk.0, &*(&s[..ns] as *const [F32x16] as *const [[f32; 16]]), ns);
+    // F32x16 is a repr(transparent) __m512: 64 bytes, like [f32; 16]
+    sink.put_lanes(k, g, n, &spk.lanes(), &*(&s[..ns] as *const [F32x16] as *const [[f32; 16]]), ns);
 }
 
 /// A `Sink<T>` seen as a `Sink<f32>` when `T` is `f32` (checked by the caller through `TypeId`).
@@ -357,7 +357,7 @@ pub(crate) fn uses_f32x16<M: NeuronModel, T: Real>(shared: bool) -> bool {
                     && std::arch::is_x86_feature_detected!("avx512vl")
                     && std::arch::is_x86_feature_detected!("avx512dq")
                     && std::arch::is_x86_feature_detected!("fma")
-                    && std::env::var_os("SOMATA_NO_F32X16").map_or(true, |v| v != "1")
+                    && std::env::var_os("SOMATA_NO_F32X16").is_none_or(|v| v != "1")
             })
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -100,6 +100,7 @@ pub struct Hh;
 
 impl NeuronModel for Hh {
     const NAME: &'static str = "HH";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("ENa", Dim::VOLTAGE, 50.0, Check::Finite),
         ParamSpec::new("gNa", Dim::CONDUCTANCE, 0.12, Check::NonNegative),
@@ -187,6 +188,7 @@ pub struct MorrisLecar;
 
 impl NeuronModel for MorrisLecar {
     const NAME: &'static str = "MorrisLecar";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("V_Ca", Dim::VOLTAGE, 130.0, Check::Finite),
         ParamSpec::new("g_Ca", Dim::CONDUCTANCE, 4.4e-3, Check::NonNegative),
@@ -267,6 +269,7 @@ pub struct WangBuzsakiHh;
 
 impl NeuronModel for WangBuzsakiHh {
     const NAME: &'static str = "WangBuzsakiHH";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("ENa", Dim::VOLTAGE, 55.0, Check::Finite),
         ParamSpec::new("gNa", Dim::CONDUCTANCE, 35e-3, Check::NonNegative),

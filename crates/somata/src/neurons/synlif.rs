@@ -64,6 +64,7 @@ pub struct CubaLif;
 
 impl NeuronModel for CubaLif {
     const NAME: &'static str = "CubaLIF";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &COMMON;
     const STATES: &'static [StateSpec] =
         &[v_state(0.0), StateSpec::new("g", Dim::CURRENT, "mA", InitSpec::Constant(0.0), Some("g_initializer"))];
@@ -105,6 +106,7 @@ pub struct CobaLif;
 
 impl NeuronModel for CobaLif {
     const NAME: &'static str = "CobaLIF";
+    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] =
         &[COMMON[0], COMMON[1], COMMON[2], COMMON[3], COMMON[4], COMMON[5], ParamSpec::new("E", Dim::VOLTAGE, 0.0, Check::Finite)];
     const STATES: &'static [StateSpec] =
