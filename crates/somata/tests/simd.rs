@@ -1,8 +1,8 @@
-//! The 16-lane vector kernel (f32 layers with shared parameters on AVX-512 CPUs, models with
+//! The 32-lane vector kernel (f32 layers with shared parameters on AVX-512 CPUs, models with
 //! `NeuronModel::VECTOR`) performs the same IEEE operations as the scalar kernel, so both give
 //! the same bits. A layer whose parameters are given per neuron (same values) takes the scalar
-//! kernel; every model, both reset modes, random inputs, 37 neurons (two full vectors and a
-//! tail of 5), states compared after every step.
+//! kernel; every model, both reset modes, random inputs, 53 neurons (one full 32-lane block and a
+//! tail of 21 that spans both registers), states compared after every step.
 
 use somata::dynamics::{NeuronModel, SpikeReset};
 use somata::engine::{LayerBuilder, RunOptions, SeqInput};
@@ -15,7 +15,7 @@ struct SameBits(SpikeReset);
 impl ModelFn for SameBits {
     type Out = somata::Result<bool>;
     fn call<M: NeuronModel + Default>(self) -> Self::Out {
-        let (n, steps) = (37, 300);
+        let (n, steps) = (53, 300);
         let scale = match M::INPUT_UNIT {
             "mA" => 10.0,
             "uA" => 0.02,
@@ -61,7 +61,7 @@ fn vector_kernel_is_bit_identical_to_scalar_kernel() {
                 false
             }
         }
-        && std::env::var_os("SOMATA_NO_F32X16").is_none_or(|v| v != "1");
+        && std::env::var_os("SOMATA_NO_VECTOR").is_none_or(|v| v != "1");
     let mut vectorised = Vec::new();
     for reset in [SpikeReset::Soft, SpikeReset::Hard] {
         for name in MODEL_NAMES {

@@ -280,8 +280,8 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     const N_HOIST: usize = 0;
     /// Default reset mode.
     const DEFAULT_RESET: SpikeReset = SpikeReset::Soft;
-    /// Evaluate this model sixteen neurons at a time on the vector kernel
-    /// ([`simd::F32x16`](crate::dynamics), used for `f32` layers with shared parameters on CPUs
+    /// Evaluate this model 32 neurons at a time on the vector kernel
+    /// ([`simd::F32x32`](crate::dynamics), used for `f32` layers with shared parameters on CPUs
     /// with AVX-512). Requires that the step compares values only through
     /// [`Scalar::select_ge`] / [`Scalar::select_lt`] (and `min`, `max`, `abs`, `spike`), never
     /// through [`Scalar::re`] or a `bool` computed from a per-neuron value; a model that sets it

@@ -1,4 +1,4 @@
-//! `F32x16`: sixteen `f32` neurons evaluated together, as a [`Scalar`].
+//! `F32x32`: 32 `f32` neurons evaluated together (two AVX-512 registers), as a [`Scalar`].
 //!
 //! The engine evaluates a model's one generic step on this type when the CPU has AVX-512, the
 //! layer is `f32` with shared parameters and the model declares [`NeuronModel::VECTOR`].
@@ -29,60 +29,91 @@ use crate::surrogate::SurrogateGrad;
 use std::arch::x86_64::*;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
-/// Sixteen `f32` lanes (one AVX-512 register).
+/// Registers per value.
+const R: usize = 2;
+/// Lanes per value: two AVX-512 registers, so that every operation issues two independent
+/// instructions (the step's long dependency chains, e.g. exp → exprel → V, would otherwise leave
+/// the core waiting on latency).
+pub const LANES: usize = 16 * R;
+
+/// 32 `f32` lanes in two AVX-512 registers.
 #[derive(Clone, Copy)]
 #[repr(transparent)]
-pub struct F32x16(__m512);
+pub struct F32x32([__m512; R]);
 
-impl std::fmt::Debug for F32x16 {
+impl std::fmt::Debug for F32x32 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.lanes()).finish()
     }
 }
 
+type M = [__mmask16; R];
+
+#[inline(always)]
+fn un(a: F32x32, f: impl Fn(__m512) -> __m512) -> F32x32 {
+    F32x32([f(a.0[0]), f(a.0[1])])
+}
+#[inline(always)]
+fn bin(a: F32x32, b: F32x32, f: impl Fn(__m512, __m512) -> __m512) -> F32x32 {
+    F32x32([f(a.0[0], b.0[0]), f(a.0[1], b.0[1])])
+}
+#[inline(always)]
+fn tri(a: F32x32, b: F32x32, c: F32x32, f: impl Fn(__m512, __m512, __m512) -> __m512) -> F32x32 {
+    F32x32([f(a.0[0], b.0[0], c.0[0]), f(a.0[1], b.0[1], c.0[1])])
+}
+#[inline(always)]
+fn ibin(a: [__m512i; R], f: impl Fn(__m512i) -> __m512i) -> [__m512i; R] {
+    [f(a[0]), f(a[1])]
+}
+
 // SAFETY (every `unsafe` block on intrinsics below): values of this type are created only
 // inside the engine's AVX-512 kernel, entered after a run-time CPU check, into which these
 // `#[inline(always)]` methods are inlined.
-impl F32x16 {
+impl F32x32 {
     /// All lanes `v`.
     #[inline(always)]
     pub fn splat(v: f32) -> Self {
-        F32x16(unsafe { _mm512_set1_ps(v) })
+        let x = unsafe { _mm512_set1_ps(v) };
+        F32x32([x; R])
     }
     /// The lanes as an array.
     #[inline(always)]
-    pub fn lanes(self) -> [f32; 16] {
+    pub fn lanes(self) -> [f32; LANES] {
         // SAFETY: same size; every bit pattern is valid.
-        unsafe { std::mem::transmute::<__m512, [f32; 16]>(self.0) }
+        unsafe { std::mem::transmute::<[__m512; R], [f32; LANES]>(self.0) }
     }
     /// From an array of lanes.
     #[inline(always)]
-    pub fn from_lanes(a: [f32; 16]) -> Self {
+    pub fn from_lanes(a: [f32; LANES]) -> Self {
         // SAFETY: same size; every bit pattern is valid.
-        F32x16(unsafe { std::mem::transmute::<[f32; 16], __m512>(a) })
+        F32x32(unsafe { std::mem::transmute::<[f32; LANES], [__m512; R]>(a) })
     }
-    /// Load `n <= 16` lanes from `p` (the others 0).
+    /// Load `n <= LANES` lanes from `p` (the others 0).
     ///
     /// # Safety
     /// `p..p + n` must be readable.
     #[inline(always)]
     pub unsafe fn load(p: *const f32, n: usize) -> Self {
-        if n == 16 {
-            F32x16(_mm512_loadu_ps(p))
+        if n == LANES {
+            F32x32([_mm512_loadu_ps(p), _mm512_loadu_ps(p.add(16))])
         } else {
-            F32x16(_mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p))
+            let m = ((1u64 << n) - 1) as u32;
+            F32x32([_mm512_maskz_loadu_ps(m as u16, p), _mm512_maskz_loadu_ps((m >> 16) as u16, p.add(16))])
         }
     }
-    /// Store the first `n <= 16` lanes to `p`.
+    /// Store the first `n <= LANES` lanes to `p`.
     ///
     /// # Safety
     /// `p..p + n` must be writable.
     #[inline(always)]
     pub unsafe fn store(self, p: *mut f32, n: usize) {
-        if n == 16 {
-            _mm512_storeu_ps(p, self.0)
+        if n == LANES {
+            _mm512_storeu_ps(p, self.0[0]);
+            _mm512_storeu_ps(p.add(16), self.0[1]);
         } else {
-            _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, self.0)
+            let m = ((1u64 << n) - 1) as u32;
+            _mm512_mask_storeu_ps(p, m as u16, self.0[0]);
+            _mm512_mask_storeu_ps(p.add(16), (m >> 16) as u16, self.0[1]);
         }
     }
     #[inline(always)]
@@ -91,76 +122,107 @@ impl F32x16 {
         for x in a.iter_mut() {
             *x = f(*x);
         }
-        F32x16::from_lanes(a)
+        F32x32::from_lanes(a)
     }
     #[inline(always)]
-    fn bits(self) -> __m512i {
-        unsafe { _mm512_castps_si512(self.0) }
+    fn bits(self) -> [__m512i; R] {
+        unsafe { [_mm512_castps_si512(self.0[0]), _mm512_castps_si512(self.0[1])] }
     }
     #[inline(always)]
-    fn from_bits(b: __m512i) -> Self {
-        F32x16(unsafe { _mm512_castsi512_ps(b) })
+    fn from_bits(b: [__m512i; R]) -> Self {
+        unsafe { F32x32([_mm512_castsi512_ps(b[0]), _mm512_castsi512_ps(b[1])]) }
     }
     /// `f32::mul_add`: `self·a + b`, one rounding.
     #[inline(always)]
     fn fma(self, a: Self, b: Self) -> Self {
-        F32x16(unsafe { _mm512_fmadd_ps(self.0, a.0, b.0) })
+        tri(
+            self,
+            a,
+            b,
+            #[inline(always)]
+            |x, y, z| unsafe { _mm512_fmadd_ps(x, y, z) },
+        )
     }
     #[inline(always)]
     fn fmac(self, a: f32, b: f32) -> Self {
-        self.fma(F32x16::splat(a), F32x16::splat(b))
+        self.fma(F32x32::splat(a), F32x32::splat(b))
     }
     /// `f32::abs` (clears the sign bit).
     #[inline(always)]
     fn fabs(self) -> Self {
-        F32x16(unsafe { _mm512_abs_ps(self.0) })
+        un(
+            self,
+            #[inline(always)]
+            |x| unsafe { _mm512_abs_ps(x) },
+        )
     }
     /// `f32::clamp(lo, hi)`; NaN stays NaN (`vmaxps`/`vminps` return their second operand when
     /// one is NaN, and equal values keep `self` as Rust's `clamp` does).
     #[inline(always)]
     fn clamp(self, lo: f32, hi: f32) -> Self {
-        unsafe { F32x16(_mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), self.0))) }
+        un(
+            self,
+            #[inline(always)]
+            |x| unsafe { _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), x)) },
+        )
     }
     /// `f32::copysign(self, sign)`.
     #[inline(always)]
     fn copysign(self, sign: Self) -> Self {
-        unsafe {
-            // bitwise select: sign bit from `sign`, the rest from `self`
-            F32x16::from_bits(_mm512_ternarylogic_epi32::<0xD8>(sign.bits(), self.bits(), _mm512_set1_epi32(i32::MAX)))
-        }
+        // bitwise select: sign bit from `sign`, the rest from `self`
+        bin(
+            sign,
+            self,
+            #[inline(always)]
+            |s, x| unsafe {
+                _mm512_castsi512_ps(_mm512_ternarylogic_epi32::<0xD8>(
+                    _mm512_castps_si512(s),
+                    _mm512_castps_si512(x),
+                    _mm512_set1_epi32(i32::MAX),
+                ))
+            },
+        )
     }
     #[inline(always)]
-    fn lt(self, o: Self) -> __mmask16 {
-        unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, o.0) }
+    fn lt(self, o: Self) -> M {
+        unsafe { [_mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0[0], o.0[0]), _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0[1], o.0[1])] }
     }
     #[inline(always)]
-    fn ge(self, o: Self) -> __mmask16 {
-        unsafe { _mm512_cmp_ps_mask::<_CMP_GE_OQ>(self.0, o.0) }
+    fn ge(self, o: Self) -> M {
+        unsafe { [_mm512_cmp_ps_mask::<_CMP_GE_OQ>(self.0[0], o.0[0]), _mm512_cmp_ps_mask::<_CMP_GE_OQ>(self.0[1], o.0[1])] }
     }
     /// Lanes of `t` where `m` is set, of `e` elsewhere.
     #[inline(always)]
-    fn blend(m: __mmask16, t: Self, e: Self) -> Self {
-        F32x16(unsafe { _mm512_mask_blend_ps(m, e.0, t.0) })
+    fn blend(m: M, t: Self, e: Self) -> Self {
+        unsafe { F32x32([_mm512_mask_blend_ps(m[0], e.0[0], t.0[0]), _mm512_mask_blend_ps(m[1], e.0[1], t.0[1])]) }
     }
     /// `fastmath::round_log2`: n as floats, and the integers n.
     #[inline(always)]
-    fn round_log2(self) -> (Self, __m512i) {
+    fn round_log2(self) -> (Self, [__m512i; R]) {
         const ROUND: f32 = 12_582_912.0;
         let m = self.fmac(std::f32::consts::LOG2_E, ROUND);
-        let n = m - F32x16::splat(ROUND);
-        let ni = unsafe { _mm512_sub_epi32(m.bits(), _mm512_set1_epi32(ROUND.to_bits() as i32)) };
+        let n = m - F32x32::splat(ROUND);
+        let ni = ibin(
+            m.bits(),
+            #[inline(always)]
+            |b| unsafe { _mm512_sub_epi32(b, _mm512_set1_epi32(ROUND.to_bits() as i32)) },
+        );
         (n, ni)
     }
     /// `fastmath::reduce`.
     #[inline(always)]
     fn reduce(self, n: Self) -> Self {
-        n.fma(F32x16::splat(-fastmath::LN2_LO), n.fma(F32x16::splat(-fastmath::LN2_HI), self))
+        n.fma(F32x32::splat(-fastmath::LN2_LO), n.fma(F32x32::splat(-fastmath::LN2_HI), self))
     }
     /// `fastmath::recip_abs`.
     #[inline(always)]
     fn recip_abs(self) -> Self {
-        let one = F32x16::splat(1.0);
-        let y = F32x16::from_bits(unsafe { _mm512_sub_epi32(_mm512_set1_epi32(0x7EF3_11C3), self.bits()) });
+        let one = F32x32::splat(1.0);
+        let y = F32x32::from_bits(ibin(
+            self.bits(),
+            #[inline(always)]
+            |b| unsafe { _mm512_sub_epi32(_mm512_set1_epi32(0x7EF3_11C3), b) },
+        ));
         let y = y.fma(self.fma(-y, one), y);
         let y = y.fma(self.fma(-y, one), y);
         y.fma(self.fma(-y, one), y)
@@ -168,29 +230,34 @@ impl F32x16 {
     /// `fastmath::exprel_poly`.
     #[inline(always)]
     fn exprel_poly(self) -> Self {
-        F32x16::splat(1.0 / 40320.0)
-            .fma(self, F32x16::splat(1.0 / 5040.0))
-            .fma(self, F32x16::splat(1.0 / 720.0))
-            .fma(self, F32x16::splat(1.0 / 120.0))
-            .fma(self, F32x16::splat(1.0 / 24.0))
-            .fma(self, F32x16::splat(1.0 / 6.0))
-            .fma(self, F32x16::splat(0.5))
-            .fma(self, F32x16::splat(1.0))
+        F32x32::splat(1.0 / 40320.0)
+            .fma(self, F32x32::splat(1.0 / 5040.0))
+            .fma(self, F32x32::splat(1.0 / 720.0))
+            .fma(self, F32x32::splat(1.0 / 120.0))
+            .fma(self, F32x32::splat(1.0 / 24.0))
+            .fma(self, F32x32::splat(1.0 / 6.0))
+            .fma(self, F32x32::splat(0.5))
+            .fma(self, F32x32::splat(1.0))
     }
 }
 
 macro_rules! binop {
     ($tr:ident, $f:ident, $atr:ident, $af:ident, $intr:ident) => {
-        impl $tr for F32x16 {
-            type Output = F32x16;
+        impl $tr for F32x32 {
+            type Output = F32x32;
             #[inline(always)]
-            fn $f(self, o: F32x16) -> F32x16 {
-                F32x16(unsafe { $intr(self.0, o.0) })
+            fn $f(self, o: F32x32) -> F32x32 {
+                bin(
+                    self,
+                    o,
+                    #[inline(always)]
+                    |x, y| unsafe { $intr(x, y) },
+                )
             }
         }
-        impl $atr for F32x16 {
+        impl $atr for F32x32 {
             #[inline(always)]
-            fn $af(&mut self, o: F32x16) {
+            fn $af(&mut self, o: F32x32) {
                 *self = $tr::$f(*self, o);
             }
         }
@@ -200,33 +267,42 @@ binop!(Add, add, AddAssign, add_assign, _mm512_add_ps);
 binop!(Sub, sub, SubAssign, sub_assign, _mm512_sub_ps);
 binop!(Mul, mul, MulAssign, mul_assign, _mm512_mul_ps);
 
-impl Div for F32x16 {
-    type Output = F32x16;
+impl Div for F32x32 {
+    type Output = F32x32;
     #[inline(always)]
-    fn div(self, o: F32x16) -> F32x16 {
-        F32x16(unsafe { _mm512_div_ps(self.0, o.0) })
+    fn div(self, o: F32x32) -> F32x32 {
+        bin(
+            self,
+            o,
+            #[inline(always)]
+            |x, y| unsafe { _mm512_div_ps(x, y) },
+        )
     }
 }
 
-impl Neg for F32x16 {
-    type Output = F32x16;
+impl Neg for F32x32 {
+    type Output = F32x32;
     #[inline(always)]
-    fn neg(self) -> F32x16 {
-        F32x16::from_bits(unsafe { _mm512_xor_si512(self.bits(), _mm512_set1_epi32(i32::MIN)) })
+    fn neg(self) -> F32x32 {
+        F32x32::from_bits(ibin(
+            self.bits(),
+            #[inline(always)]
+            |b| unsafe { _mm512_xor_si512(b, _mm512_set1_epi32(i32::MIN)) },
+        ))
     }
 }
 
-impl Scalar for F32x16 {
+impl Scalar for F32x32 {
     type Real = f32;
-    const LANES: usize = 16;
+    const LANES: usize = LANES;
     #[inline(always)]
     fn cst(v: f32) -> Self {
-        F32x16::splat(v)
+        F32x32::splat(v)
     }
     /// Not available on a vector: models that declare [`super::NeuronModel::VECTOR`] compare
     /// through the `select_*` methods only.
     fn re(self) -> f32 {
-        panic!("Scalar::re() called on a 16-lane vector: a model with VECTOR = true must compare through select_ge/select_lt")
+        panic!("Scalar::re() called on a 32-lane vector: a model with VECTOR = true must compare through select_ge/select_lt")
     }
     #[inline(always)]
     fn stop_grad(self) -> Self {
@@ -238,16 +314,21 @@ impl Scalar for F32x16 {
         let xc = self.clamp(fastmath::EXP_ZERO_BELOW, 89.0);
         let (n, _) = xc.round_log2();
         let r = xc.reduce(n);
-        let p = F32x16::splat(1.987_569_2e-4)
-            .fma(r, F32x16::splat(1.398_199_9e-3))
-            .fma(r, F32x16::splat(8.333_452e-3))
-            .fma(r, F32x16::splat(4.166_579_6e-2))
-            .fma(r, F32x16::splat(1.666_666_5e-1))
-            .fma(r, F32x16::splat(0.5));
-        let y = p.fma(r * r, r) + F32x16::splat(1.0);
+        let p = F32x32::splat(1.987_569_2e-4)
+            .fma(r, F32x32::splat(1.398_199_9e-3))
+            .fma(r, F32x32::splat(8.333_452e-3))
+            .fma(r, F32x32::splat(4.166_579_6e-2))
+            .fma(r, F32x32::splat(1.666_666_5e-1))
+            .fma(r, F32x32::splat(0.5));
+        let y = p.fma(r * r, r) + F32x32::splat(1.0);
         // y·2^n is exact (or overflows) for n in [−125, 128], as fastmath's y·2^(n−1)·2
-        let e = F32x16(unsafe { _mm512_scalef_ps(y.0, n.0) });
-        F32x16::blend(self.lt(F32x16::splat(fastmath::EXP_ZERO_BELOW)), F32x16::splat(0.0), e)
+        let e = bin(
+            y,
+            n,
+            #[inline(always)]
+            |a, b| unsafe { _mm512_scalef_ps(a, b) },
+        );
+        F32x32::blend(self.lt(F32x32::splat(fastmath::EXP_ZERO_BELOW)), F32x32::splat(0.0), e)
     }
     #[inline(always)]
     fn expm1(self) -> Self {
@@ -259,7 +340,11 @@ impl Scalar for F32x16 {
     }
     #[inline(always)]
     fn sqrt(self) -> Self {
-        F32x16(unsafe { _mm512_sqrt_ps(self.0) })
+        un(
+            self,
+            #[inline(always)]
+            |x| unsafe { _mm512_sqrt_ps(x) },
+        )
     }
     #[inline(always)]
     fn tanh(self) -> Self {
@@ -280,7 +365,7 @@ impl Scalar for F32x16 {
     /// [`fastmath::exprel`]; only its Taylor polynomial when every lane has |z| < ln2/2.
     #[inline(always)]
     fn exprel(self) -> Self {
-        if self.fabs().lt(F32x16::splat(fastmath::EXPREL_SMALL)) == u16::MAX {
+        if self.fabs().lt(F32x32::splat(fastmath::EXPREL_SMALL)) == [u16::MAX; R] {
             return self.exprel_poly();
         }
         let zc = self.clamp(-87.0, 88.0);
@@ -288,12 +373,17 @@ impl Scalar for F32x16 {
         let r = zc.reduce(n);
         let q = r.exprel_poly();
         // 2^n, n in [−126, 127]: exact
-        let t = F32x16(unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), n.0) });
-        let num = t.fma(r * q, t - F32x16::splat(1.0));
+        let t = un(
+            n,
+            #[inline(always)]
+            |b| unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), b) },
+        );
+        let num = t.fma(r * q, t - F32x32::splat(1.0));
         let rz = self.fabs().clamp(0.25, 1.267_650_6e30).recip_abs().copysign(self);
-        let n0 = unsafe { _mm512_cmpeq_epi32_mask(ni, _mm512_setzero_si512()) };
-        let e = F32x16::blend(n0, q, num * rz);
-        F32x16::blend(F32x16::splat(88.0).lt(self), F32x16::splat(f32::INFINITY), e)
+        let n0 =
+            unsafe { [_mm512_cmpeq_epi32_mask(ni[0], _mm512_setzero_si512()), _mm512_cmpeq_epi32_mask(ni[1], _mm512_setzero_si512())] };
+        let e = F32x32::blend(n0, q, num * rz);
+        F32x32::blend(F32x32::splat(88.0).lt(self), F32x32::splat(f32::INFINITY), e)
     }
     #[inline(always)]
     fn exprel_deriv(self) -> Self {
@@ -306,20 +396,20 @@ impl Scalar for F32x16 {
         const HI: f32 = 4.253_529_6e37;
         let a = self.fabs();
         let y = a.clamp(LO, HI).recip_abs();
-        let y = F32x16::blend(a.lt(F32x16::splat(LO)), F32x16::splat(f32::INFINITY), y);
-        let y = F32x16::blend(F32x16::splat(HI).lt(a), F32x16::splat(0.0), y);
+        let y = F32x32::blend(a.lt(F32x32::splat(LO)), F32x32::splat(f32::INFINITY), y);
+        let y = F32x32::blend(F32x32::splat(HI).lt(a), F32x32::splat(0.0), y);
         y.copysign(self)
     }
     #[inline(always)]
     fn spike<G: SurrogateGrad + ?Sized>(self, _g: &G) -> Self {
-        F32x16::blend(self.ge(F32x16::splat(0.0)), F32x16::splat(1.0), F32x16::splat(0.0))
+        F32x32::blend(self.ge(F32x32::splat(0.0)), F32x32::splat(1.0), F32x32::splat(0.0))
     }
     #[inline(always)]
     fn select_ge(a: Self, b: Self, t: Self, e: Self) -> Self {
-        F32x16::blend(a.ge(b), t, e)
+        F32x32::blend(a.ge(b), t, e)
     }
     #[inline(always)]
     fn select_lt(a: Self, b: Self, t: Self, e: Self) -> Self {
-        F32x16::blend(a.lt(b), t, e)
+        F32x32::blend(a.lt(b), t, e)
     }
 }

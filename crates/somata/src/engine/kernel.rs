@@ -32,6 +32,10 @@ impl ParamValue {
     }
 }
 
+/// Lanes of the vector kernel's scalar (`dynamics::simd::LANES`, a constant for every target so
+/// that `Sink` has one signature).
+pub(crate) const VL: usize = 32;
+
 /// Parameters and hoisted constants, lifted to the scalar type of a run.
 pub(crate) struct Prepared<S> {
     pub shared: bool,
@@ -114,7 +118,7 @@ pub(crate) trait Sink<T>: Sync {
     /// As `put`, for every element.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)]
-    unsafe fn put_lanes(&self, k: usize, g: usize, n: usize, spk: &[T; 16], s: &[[T; 16]], ns: usize)
+    unsafe fn put_lanes(&self, k: usize, g: usize, n: usize, spk: &[T; VL], s: &[[T; VL]], ns: usize)
     where
         T: Copy + Default,
     {
@@ -134,11 +138,11 @@ impl<T: Real> Sink<T> for CountSink {
     }
     #[inline(always)]
     #[allow(clippy::needless_range_loop)]
-    unsafe fn put_lanes(&self, _k: usize, g: usize, n: usize, spk: &[T; 16], _s: &[[T; 16]], _ns: usize) {
-        if n == 16 {
-            // a fixed trip count: one vector compare and add
-            let c = &mut *(self.0 .0.add(g) as *mut [u32; 16]);
-            for l in 0..16 {
+    unsafe fn put_lanes(&self, _k: usize, g: usize, n: usize, spk: &[T; VL], _s: &[[T; VL]], _ns: usize) {
+        if n == VL {
+            // a fixed trip count: vector compares and adds
+            let c = &mut *(self.0 .0.add(g) as *mut [u32; VL]);
+            for l in 0..VL {
                 c[l] += (spk[l] > T::ZERO) as u32;
             }
         } else {
@@ -272,28 +276,28 @@ unsafe fn chunk_avx512<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T
     chunk_generic(r, sink, base, len)
 }
 
-/// Sixteen elements per model evaluation, on [`crate::dynamics::simd::F32x16`] (f32, shared
+/// Sixteen elements per model evaluation, on [`crate::dynamics::simd::F32x32`] (f32, shared
 /// parameters, `M::VECTOR`). The tail of the chunk runs with masked loads and stores, so every
 /// element goes through the same code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-unsafe fn chunk_f32x16<M: NeuronModel, K: Sink<f32>>(r: &RunSpec<'_, M, f32>, sink: &K, base: usize, len: usize) {
-    use crate::dynamics::simd::F32x16;
-    let p: [F32x16; MAX_PARAMS] = std::array::from_fn(|i| F32x16::splat(r.prep.p[0][i]));
-    let h: [F32x16; MAX_HOIST] = std::array::from_fn(|i| F32x16::splat(r.prep.h[0][i]));
-    let dt = F32x16::splat(r.clock.dt_ms() as f32);
+unsafe fn chunk_vector<M: NeuronModel, K: Sink<f32>>(r: &RunSpec<'_, M, f32>, sink: &K, base: usize, len: usize) {
+    use crate::dynamics::simd::F32x32;
+    let p: [F32x32; MAX_PARAMS] = std::array::from_fn(|i| F32x32::splat(r.prep.p[0][i]));
+    let h: [F32x32; MAX_HOIST] = std::array::from_fn(|i| F32x32::splat(r.prep.h[0][i]));
+    let dt = F32x32::splat(r.clock.dt_ms() as f32);
     let t0 = r.clock.step();
     let x = r.xs.data.as_ptr();
     for k in 0..r.steps {
         let t: f32 = r.clock.t_at(t0 + k as u64);
-        let c = Step { p: &p, h: &h, dt, t: F32x16::splat(t), reset: r.reset, sg: r.sg };
+        let c = Step { p: &p, h: &h, dt, t: F32x32::splat(t), reset: r.reset, sg: r.sg };
         let xrow = x.add(k * r.xs.stride + base);
-        let full = len / 16 * 16;
-        for e in (0..full).step_by(16) {
-            lanes16(r, sink, &c, k, base + e, xrow.add(e), 16);
+        let full = len / VL * VL;
+        for e in (0..full).step_by(VL) {
+            lanes_block(r, sink, &c, k, base + e, xrow.add(e), VL);
         }
         if full < len {
-            lanes16(r, sink, &c, k, base + full, xrow.add(full), len - full);
+            lanes_block(r, sink, &c, k, base + full, xrow.add(full), len - full);
         }
     }
 }
@@ -303,28 +307,28 @@ unsafe fn chunk_f32x16<M: NeuronModel, K: Sink<f32>>(r: &RunSpec<'_, M, f32>, si
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
-unsafe fn lanes16<M: NeuronModel, K: Sink<f32>>(
+unsafe fn lanes_block<M: NeuronModel, K: Sink<f32>>(
     r: &RunSpec<'_, M, f32>,
     sink: &K,
-    c: &Step<'_, crate::dynamics::simd::F32x16>,
+    c: &Step<'_, crate::dynamics::simd::F32x32>,
     k: usize,
     g: usize,
     x: *const f32,
     n: usize,
 ) {
-    use crate::dynamics::simd::F32x16;
+    use crate::dynamics::simd::F32x32;
     let ns = M::STATES.len();
     let st = r.state.0;
-    let mut s = [F32x16::splat(0.0); MAX_STATES];
+    let mut s = [F32x32::splat(0.0); MAX_STATES];
     for j in 0..ns {
-        s[j] = F32x16::load(st.add(j * r.bn + g), n);
+        s[j] = F32x32::load(st.add(j * r.bn + g), n);
     }
-    let spk = r.model.step(c, &mut s[..ns], F32x16::load(x, n));
+    let spk = r.model.step(c, &mut s[..ns], F32x32::load(x, n));
     for j in 0..ns {
         s[j].store(st.add(j * r.bn + g), n);
     }
-    // F32x16 is a repr(transparent) __m512: 64 bytes, like [f32; 16]
-    sink.put_lanes(k, g, n, &spk.lanes(), &*(&s[..ns] as *const [F32x16] as *const [[f32; 16]]), ns);
+    // F32x32 is a repr(transparent) __m512: 64 bytes, like [f32; 16]
+    sink.put_lanes(k, g, n, &spk.lanes(), &*(&s[..ns] as *const [F32x32] as *const [[f32; VL]]), ns);
 }
 
 /// A `Sink<T>` seen as a `Sink<f32>` when `T` is `f32` (checked by the caller through `TypeId`).
@@ -338,14 +342,14 @@ impl<K: Sink<T>, T: Real> Sink<f32> for AsF32<'_, K, T> {
         self.0.put(k, g, std::mem::transmute_copy::<f32, T>(&spk), &*(s as *const [f32] as *const [T]))
     }
     #[inline(always)]
-    unsafe fn put_lanes(&self, k: usize, g: usize, n: usize, spk: &[f32; 16], s: &[[f32; 16]], ns: usize) {
+    unsafe fn put_lanes(&self, k: usize, g: usize, n: usize, spk: &[f32; VL], s: &[[f32; VL]], ns: usize) {
         // SAFETY: as above.
-        self.0.put_lanes(k, g, n, &*(spk as *const [f32; 16] as *const [T; 16]), &*(s as *const [[f32; 16]] as *const [[T; 16]]), ns)
+        self.0.put_lanes(k, g, n, &*(spk as *const [f32; VL] as *const [T; VL]), &*(s as *const [[f32; VL]] as *const [[T; VL]]), ns)
     }
 }
 
-/// Whether runs of `M` on `T` with these parameters use the 16-lane kernel on this CPU.
-pub(crate) fn uses_f32x16<M: NeuronModel, T: Real>(shared: bool) -> bool {
+/// Whether runs of `M` on `T` with these parameters use the 32-lane vector kernel on this CPU.
+pub(crate) fn uses_vector_kernel<M: NeuronModel, T: Real>(shared: bool) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         static CPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -357,7 +361,7 @@ pub(crate) fn uses_f32x16<M: NeuronModel, T: Real>(shared: bool) -> bool {
                     && std::arch::is_x86_feature_detected!("avx512vl")
                     && std::arch::is_x86_feature_detected!("avx512dq")
                     && std::arch::is_x86_feature_detected!("fma")
-                    && std::env::var_os("SOMATA_NO_F32X16").is_none_or(|v| v != "1")
+                    && std::env::var_os("SOMATA_NO_VECTOR").is_none_or(|v| v != "1")
             })
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -371,10 +375,10 @@ pub(crate) fn uses_f32x16<M: NeuronModel, T: Real>(shared: bool) -> bool {
 unsafe fn chunk<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        if uses_f32x16::<M, T>(r.prep.shared) {
+        if uses_vector_kernel::<M, T>(r.prep.shared) {
             // SAFETY: T is f32, so the cast only renames the type.
             let r32 = &*(r as *const RunSpec<'_, M, T> as *const RunSpec<'_, M, f32>);
-            return chunk_f32x16(r32, &AsF32(sink, std::marker::PhantomData), base, len);
+            return chunk_vector(r32, &AsF32(sink, std::marker::PhantomData), base, len);
         }
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512vl")

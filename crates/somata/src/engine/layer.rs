@@ -379,13 +379,13 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     pub fn spk_fun(&self) -> &Surrogate {
         &self.spk_fun
     }
-    /// Whether this layer's updates run on the 16-lane vector kernel
+    /// Whether this layer's updates run on the 32-lane vector kernel
     /// ([`crate::dynamics::NeuronModel::VECTOR`], `f32`, parameters shared by all neurons, a CPU
-    /// with AVX-512; `SOMATA_NO_F32X16=1` in the environment turns it off). The results are bit
+    /// with AVX-512; `SOMATA_NO_VECTOR=1` in the environment turns it off). The results are bit
     /// for bit those of the scalar kernel either way.
     pub fn uses_vector_kernel(&self) -> bool {
         let shared = self.params.iter().all(|p| matches!(p, ParamValue::Shared(_)));
-        kernel::uses_f32x16::<M, T>(shared)
+        kernel::uses_vector_kernel::<M, T>(shared)
     }
     /// The reset mode.
     pub fn spk_reset(&self) -> SpikeReset {
