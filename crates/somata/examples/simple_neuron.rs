@@ -19,7 +19,7 @@ impl NeuronModel for SimpleNeuron {
     const STATES: &'static [StateSpec] = &[StateSpec::new("V", Dim::VOLTAGE, "mV", InitSpec::Constant(0.0), Some("V_initializer"))];
     type Input = dim::V;
     const INPUT_UNIT: &'static str = "mV";
-    const VECTOR: bool = true; // compares only via select_*/spike: may run 32 neurons at a time
+    const VECTOR: bool = true; // compares only via select_*/spike: may run 64 neurons at a time
 
     /// BrainPy's base-class default surrogate.
     fn default_spk_fun() -> Surrogate {

@@ -1,8 +1,8 @@
-//! The 32-lane vector kernel (f32 layers with shared parameters on AVX-512 CPUs, models with
+//! The 64-lane vector kernel (f32 layers with shared parameters on AVX-512 CPUs, models with
 //! `NeuronModel::VECTOR`) performs the same IEEE operations as the scalar kernel, so both give
 //! the same bits. A layer whose parameters are given per neuron (same values) takes the scalar
-//! kernel; every model, both reset modes, random inputs, 53 neurons (one full 32-lane block and a
-//! tail of 21 that spans both registers), states compared after every step.
+//! kernel; every model, both reset modes, random inputs, two full vector blocks and a tail of 21 lanes
+//! (which spans two registers), states compared after every step.
 
 use somata::dynamics::{NeuronModel, SpikeReset};
 use somata::engine::{LayerBuilder, RunOptions, SeqInput};
@@ -10,12 +10,17 @@ use somata::init::Rng;
 use somata::neurons::registry::{dispatch, ModelFn, MODEL_NAMES};
 use somata::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+const LANES: usize = somata::dynamics::simd::LANES;
+#[cfg(not(target_arch = "x86_64"))]
+const LANES: usize = 64;
+
 struct SameBits(SpikeReset);
 
 impl ModelFn for SameBits {
     type Out = somata::Result<bool>;
     fn call<M: NeuronModel + Default>(self) -> Self::Out {
-        let (n, steps) = (53, 300);
+        let (n, steps) = (2 * LANES + 21, 300);
         let scale = match M::INPUT_UNIT {
             "mA" => 10.0,
             "uA" => 0.02,
@@ -72,7 +77,7 @@ fn vector_kernel_is_bit_identical_to_scalar_kernel() {
     }
     if avx512 {
         // the models that declare VECTOR, once per reset mode
-        assert_eq!(vectorised.len(), 2 * 18, "{vectorised:?}");
+        assert_eq!(vectorised.len(), 2 * 17, "{vectorised:?}");
         assert!(vectorised.contains(&"AdExIF") && vectorised.contains(&"HH") && !vectorised.contains(&"LIF"));
     } else {
         eprintln!("no AVX-512 here: only the scalar kernel was exercised");

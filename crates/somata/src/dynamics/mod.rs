@@ -280,8 +280,8 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     const N_HOIST: usize = 0;
     /// Default reset mode.
     const DEFAULT_RESET: SpikeReset = SpikeReset::Soft;
-    /// Evaluate this model 32 neurons at a time on the vector kernel
-    /// ([`simd::F32x32`](crate::dynamics), used for `f32` layers with shared parameters on CPUs
+    /// Evaluate this model 64 neurons at a time on the vector kernel
+    /// ([`simd::F32x64`](crate::dynamics), used for `f32` layers with shared parameters on CPUs
     /// with AVX-512). Requires that the step compares values only through
     /// [`Scalar::select_ge`] / [`Scalar::select_lt`] (and `min`, `max`, `abs`, `spike`), never
     /// through [`Scalar::re`] or a `bool` computed from a per-neuron value; a model that sets it
@@ -290,7 +290,8 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     /// exponential Euler's `exprel` range reduction for a whole register when every lane's
     /// `|dt·J|` is small, and scales exponentials with one instruction. Every built-in model
     /// sets it except IF, LIF, LIFRef and ALIF, whose few operations per step the compiler
-    /// already vectorises as well (1.0–1.1× either way); the others gain 1.05–8× single thread
+    /// already vectorises as well (0.9–1.1× either way), and HindmarshRose, which measured
+    /// faster on the scalar kernel at this vector width; the others gain 1.1–7× single thread
     /// (BENCHMARKS.md). Default: false.
     const VECTOR: bool = false;
 

@@ -1,4 +1,4 @@
-//! `F32x32`: 32 `f32` neurons evaluated together (two AVX-512 registers), as a [`Scalar`].
+//! `F32x64`: 64 `f32` neurons evaluated together (four AVX-512 registers), as a [`Scalar`].
 //!
 //! The engine evaluates a model's one generic step on this type when the CPU has AVX-512, the
 //! layer is `f32` with shared parameters and the model declares [`NeuronModel::VECTOR`].
@@ -30,18 +30,19 @@ use std::arch::x86_64::*;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
 /// Registers per value.
-const R: usize = 2;
-/// Lanes per value: two AVX-512 registers, so that every operation issues two independent
+const R: usize = 4;
+/// Lanes per value: four AVX-512 registers, so that every operation issues four independent
 /// instructions (the step's long dependency chains, e.g. exp → exprel → V, would otherwise leave
-/// the core waiting on latency).
+/// the core waiting on latency). Measured with 1, 2, 3, 4 and 8 registers (BENCHMARKS.md): 4 is
+/// the best compromise; 8 helps AdEx further but spills registers in models with more state.
 pub const LANES: usize = 16 * R;
 
-/// 32 `f32` lanes in two AVX-512 registers.
+/// 64 `f32` lanes in four AVX-512 registers.
 #[derive(Clone, Copy)]
 #[repr(transparent)]
-pub struct F32x32([__m512; R]);
+pub struct F32x64([__m512; R]);
 
-impl std::fmt::Debug for F32x32 {
+impl std::fmt::Debug for F32x64 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.lanes()).finish()
     }
@@ -50,31 +51,43 @@ impl std::fmt::Debug for F32x32 {
 type M = [__mmask16; R];
 
 #[inline(always)]
-fn un(a: F32x32, f: impl Fn(__m512) -> __m512) -> F32x32 {
-    F32x32([f(a.0[0]), f(a.0[1])])
+fn un(a: F32x64, f: impl Fn(__m512) -> __m512) -> F32x64 {
+    F32x64(std::array::from_fn(
+        #[inline(always)]
+        |i| f(a.0[i]),
+    ))
 }
 #[inline(always)]
-fn bin(a: F32x32, b: F32x32, f: impl Fn(__m512, __m512) -> __m512) -> F32x32 {
-    F32x32([f(a.0[0], b.0[0]), f(a.0[1], b.0[1])])
+fn bin(a: F32x64, b: F32x64, f: impl Fn(__m512, __m512) -> __m512) -> F32x64 {
+    F32x64(std::array::from_fn(
+        #[inline(always)]
+        |i| f(a.0[i], b.0[i]),
+    ))
 }
 #[inline(always)]
-fn tri(a: F32x32, b: F32x32, c: F32x32, f: impl Fn(__m512, __m512, __m512) -> __m512) -> F32x32 {
-    F32x32([f(a.0[0], b.0[0], c.0[0]), f(a.0[1], b.0[1], c.0[1])])
+fn tri(a: F32x64, b: F32x64, c: F32x64, f: impl Fn(__m512, __m512, __m512) -> __m512) -> F32x64 {
+    F32x64(std::array::from_fn(
+        #[inline(always)]
+        |i| f(a.0[i], b.0[i], c.0[i]),
+    ))
 }
 #[inline(always)]
 fn ibin(a: [__m512i; R], f: impl Fn(__m512i) -> __m512i) -> [__m512i; R] {
-    [f(a[0]), f(a[1])]
+    std::array::from_fn(
+        #[inline(always)]
+        |i| f(a[i]),
+    )
 }
 
 // SAFETY (every `unsafe` block on intrinsics below): values of this type are created only
 // inside the engine's AVX-512 kernel, entered after a run-time CPU check, into which these
 // `#[inline(always)]` methods are inlined.
-impl F32x32 {
+impl F32x64 {
     /// All lanes `v`.
     #[inline(always)]
     pub fn splat(v: f32) -> Self {
         let x = unsafe { _mm512_set1_ps(v) };
-        F32x32([x; R])
+        F32x64([x; R])
     }
     /// The lanes as an array.
     #[inline(always)]
@@ -86,7 +99,7 @@ impl F32x32 {
     #[inline(always)]
     pub fn from_lanes(a: [f32; LANES]) -> Self {
         // SAFETY: same size; every bit pattern is valid.
-        F32x32(unsafe { std::mem::transmute::<[f32; LANES], [__m512; R]>(a) })
+        F32x64(unsafe { std::mem::transmute::<[f32; LANES], [__m512; R]>(a) })
     }
     /// Load `n <= LANES` lanes from `p` (the others 0).
     ///
@@ -95,10 +108,16 @@ impl F32x32 {
     #[inline(always)]
     pub unsafe fn load(p: *const f32, n: usize) -> Self {
         if n == LANES {
-            F32x32([_mm512_loadu_ps(p), _mm512_loadu_ps(p.add(16))])
+            F32x64(std::array::from_fn(
+                #[inline(always)]
+                |i| _mm512_loadu_ps(p.add(16 * i)),
+            ))
         } else {
-            let m = ((1u64 << n) - 1) as u32;
-            F32x32([_mm512_maskz_loadu_ps(m as u16, p), _mm512_maskz_loadu_ps((m >> 16) as u16, p.add(16))])
+            let m = (1u128 << n) - 1;
+            F32x64(std::array::from_fn(
+                #[inline(always)]
+                |i| _mm512_maskz_loadu_ps((m >> (16 * i)) as u16, p.add(16 * i)),
+            ))
         }
     }
     /// Store the first `n <= LANES` lanes to `p`.
@@ -108,12 +127,14 @@ impl F32x32 {
     #[inline(always)]
     pub unsafe fn store(self, p: *mut f32, n: usize) {
         if n == LANES {
-            _mm512_storeu_ps(p, self.0[0]);
-            _mm512_storeu_ps(p.add(16), self.0[1]);
+            for i in 0..R {
+                _mm512_storeu_ps(p.add(16 * i), self.0[i]);
+            }
         } else {
-            let m = ((1u64 << n) - 1) as u32;
-            _mm512_mask_storeu_ps(p, m as u16, self.0[0]);
-            _mm512_mask_storeu_ps(p.add(16), (m >> 16) as u16, self.0[1]);
+            let m = (1u128 << n) - 1;
+            for i in 0..R {
+                _mm512_mask_storeu_ps(p.add(16 * i), (m >> (16 * i)) as u16, self.0[i]);
+            }
         }
     }
     #[inline(always)]
@@ -122,15 +143,21 @@ impl F32x32 {
         for x in a.iter_mut() {
             *x = f(*x);
         }
-        F32x32::from_lanes(a)
+        F32x64::from_lanes(a)
     }
     #[inline(always)]
     fn bits(self) -> [__m512i; R] {
-        unsafe { [_mm512_castps_si512(self.0[0]), _mm512_castps_si512(self.0[1])] }
+        std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_castps_si512(self.0[i]) },
+        )
     }
     #[inline(always)]
     fn from_bits(b: [__m512i; R]) -> Self {
-        unsafe { F32x32([_mm512_castsi512_ps(b[0]), _mm512_castsi512_ps(b[1])]) }
+        F32x64(std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_castsi512_ps(b[i]) },
+        ))
     }
     /// `f32::mul_add`: `self·a + b`, one rounding.
     #[inline(always)]
@@ -145,7 +172,7 @@ impl F32x32 {
     }
     #[inline(always)]
     fn fmac(self, a: f32, b: f32) -> Self {
-        self.fma(F32x32::splat(a), F32x32::splat(b))
+        self.fma(F32x64::splat(a), F32x64::splat(b))
     }
     /// `f32::abs` (clears the sign bit).
     #[inline(always)]
@@ -185,23 +212,32 @@ impl F32x32 {
     }
     #[inline(always)]
     fn lt(self, o: Self) -> M {
-        unsafe { [_mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0[0], o.0[0]), _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0[1], o.0[1])] }
+        std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0[i], o.0[i]) },
+        )
     }
     #[inline(always)]
     fn ge(self, o: Self) -> M {
-        unsafe { [_mm512_cmp_ps_mask::<_CMP_GE_OQ>(self.0[0], o.0[0]), _mm512_cmp_ps_mask::<_CMP_GE_OQ>(self.0[1], o.0[1])] }
+        std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_cmp_ps_mask::<_CMP_GE_OQ>(self.0[i], o.0[i]) },
+        )
     }
     /// Lanes of `t` where `m` is set, of `e` elsewhere.
     #[inline(always)]
     fn blend(m: M, t: Self, e: Self) -> Self {
-        unsafe { F32x32([_mm512_mask_blend_ps(m[0], e.0[0], t.0[0]), _mm512_mask_blend_ps(m[1], e.0[1], t.0[1])]) }
+        F32x64(std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_mask_blend_ps(m[i], e.0[i], t.0[i]) },
+        ))
     }
     /// `fastmath::round_log2`: n as floats, and the integers n.
     #[inline(always)]
     fn round_log2(self) -> (Self, [__m512i; R]) {
         const ROUND: f32 = 12_582_912.0;
         let m = self.fmac(std::f32::consts::LOG2_E, ROUND);
-        let n = m - F32x32::splat(ROUND);
+        let n = m - F32x64::splat(ROUND);
         let ni = ibin(
             m.bits(),
             #[inline(always)]
@@ -212,13 +248,13 @@ impl F32x32 {
     /// `fastmath::reduce`.
     #[inline(always)]
     fn reduce(self, n: Self) -> Self {
-        n.fma(F32x32::splat(-fastmath::LN2_LO), n.fma(F32x32::splat(-fastmath::LN2_HI), self))
+        n.fma(F32x64::splat(-fastmath::LN2_LO), n.fma(F32x64::splat(-fastmath::LN2_HI), self))
     }
     /// `fastmath::recip_abs`.
     #[inline(always)]
     fn recip_abs(self) -> Self {
-        let one = F32x32::splat(1.0);
-        let y = F32x32::from_bits(ibin(
+        let one = F32x64::splat(1.0);
+        let y = F32x64::from_bits(ibin(
             self.bits(),
             #[inline(always)]
             |b| unsafe { _mm512_sub_epi32(_mm512_set1_epi32(0x7EF3_11C3), b) },
@@ -230,23 +266,23 @@ impl F32x32 {
     /// `fastmath::exprel_poly`.
     #[inline(always)]
     fn exprel_poly(self) -> Self {
-        F32x32::splat(1.0 / 40320.0)
-            .fma(self, F32x32::splat(1.0 / 5040.0))
-            .fma(self, F32x32::splat(1.0 / 720.0))
-            .fma(self, F32x32::splat(1.0 / 120.0))
-            .fma(self, F32x32::splat(1.0 / 24.0))
-            .fma(self, F32x32::splat(1.0 / 6.0))
-            .fma(self, F32x32::splat(0.5))
-            .fma(self, F32x32::splat(1.0))
+        F32x64::splat(1.0 / 40320.0)
+            .fma(self, F32x64::splat(1.0 / 5040.0))
+            .fma(self, F32x64::splat(1.0 / 720.0))
+            .fma(self, F32x64::splat(1.0 / 120.0))
+            .fma(self, F32x64::splat(1.0 / 24.0))
+            .fma(self, F32x64::splat(1.0 / 6.0))
+            .fma(self, F32x64::splat(0.5))
+            .fma(self, F32x64::splat(1.0))
     }
 }
 
 macro_rules! binop {
     ($tr:ident, $f:ident, $atr:ident, $af:ident, $intr:ident) => {
-        impl $tr for F32x32 {
-            type Output = F32x32;
+        impl $tr for F32x64 {
+            type Output = F32x64;
             #[inline(always)]
-            fn $f(self, o: F32x32) -> F32x32 {
+            fn $f(self, o: F32x64) -> F32x64 {
                 bin(
                     self,
                     o,
@@ -255,9 +291,9 @@ macro_rules! binop {
                 )
             }
         }
-        impl $atr for F32x32 {
+        impl $atr for F32x64 {
             #[inline(always)]
-            fn $af(&mut self, o: F32x32) {
+            fn $af(&mut self, o: F32x64) {
                 *self = $tr::$f(*self, o);
             }
         }
@@ -267,10 +303,10 @@ binop!(Add, add, AddAssign, add_assign, _mm512_add_ps);
 binop!(Sub, sub, SubAssign, sub_assign, _mm512_sub_ps);
 binop!(Mul, mul, MulAssign, mul_assign, _mm512_mul_ps);
 
-impl Div for F32x32 {
-    type Output = F32x32;
+impl Div for F32x64 {
+    type Output = F32x64;
     #[inline(always)]
-    fn div(self, o: F32x32) -> F32x32 {
+    fn div(self, o: F32x64) -> F32x64 {
         bin(
             self,
             o,
@@ -280,11 +316,11 @@ impl Div for F32x32 {
     }
 }
 
-impl Neg for F32x32 {
-    type Output = F32x32;
+impl Neg for F32x64 {
+    type Output = F32x64;
     #[inline(always)]
-    fn neg(self) -> F32x32 {
-        F32x32::from_bits(ibin(
+    fn neg(self) -> F32x64 {
+        F32x64::from_bits(ibin(
             self.bits(),
             #[inline(always)]
             |b| unsafe { _mm512_xor_si512(b, _mm512_set1_epi32(i32::MIN)) },
@@ -292,17 +328,17 @@ impl Neg for F32x32 {
     }
 }
 
-impl Scalar for F32x32 {
+impl Scalar for F32x64 {
     type Real = f32;
     const LANES: usize = LANES;
     #[inline(always)]
     fn cst(v: f32) -> Self {
-        F32x32::splat(v)
+        F32x64::splat(v)
     }
     /// Not available on a vector: models that declare [`super::NeuronModel::VECTOR`] compare
     /// through the `select_*` methods only.
     fn re(self) -> f32 {
-        panic!("Scalar::re() called on a 32-lane vector: a model with VECTOR = true must compare through select_ge/select_lt")
+        panic!("Scalar::re() called on a 64-lane vector: a model with VECTOR = true must compare through select_ge/select_lt")
     }
     #[inline(always)]
     fn stop_grad(self) -> Self {
@@ -314,13 +350,13 @@ impl Scalar for F32x32 {
         let xc = self.clamp(fastmath::EXP_ZERO_BELOW, 89.0);
         let (n, _) = xc.round_log2();
         let r = xc.reduce(n);
-        let p = F32x32::splat(1.987_569_2e-4)
-            .fma(r, F32x32::splat(1.398_199_9e-3))
-            .fma(r, F32x32::splat(8.333_452e-3))
-            .fma(r, F32x32::splat(4.166_579_6e-2))
-            .fma(r, F32x32::splat(1.666_666_5e-1))
-            .fma(r, F32x32::splat(0.5));
-        let y = p.fma(r * r, r) + F32x32::splat(1.0);
+        let p = F32x64::splat(1.987_569_2e-4)
+            .fma(r, F32x64::splat(1.398_199_9e-3))
+            .fma(r, F32x64::splat(8.333_452e-3))
+            .fma(r, F32x64::splat(4.166_579_6e-2))
+            .fma(r, F32x64::splat(1.666_666_5e-1))
+            .fma(r, F32x64::splat(0.5));
+        let y = p.fma(r * r, r) + F32x64::splat(1.0);
         // y·2^n is exact (or overflows) for n in [−125, 128], as fastmath's y·2^(n−1)·2
         let e = bin(
             y,
@@ -328,7 +364,7 @@ impl Scalar for F32x32 {
             #[inline(always)]
             |a, b| unsafe { _mm512_scalef_ps(a, b) },
         );
-        F32x32::blend(self.lt(F32x32::splat(fastmath::EXP_ZERO_BELOW)), F32x32::splat(0.0), e)
+        F32x64::blend(self.lt(F32x64::splat(fastmath::EXP_ZERO_BELOW)), F32x64::splat(0.0), e)
     }
     #[inline(always)]
     fn expm1(self) -> Self {
@@ -365,7 +401,7 @@ impl Scalar for F32x32 {
     /// [`fastmath::exprel`]; only its Taylor polynomial when every lane has |z| < ln2/2.
     #[inline(always)]
     fn exprel(self) -> Self {
-        if self.fabs().lt(F32x32::splat(fastmath::EXPREL_SMALL)) == [u16::MAX; R] {
+        if self.fabs().lt(F32x64::splat(fastmath::EXPREL_SMALL)) == [u16::MAX; R] {
             return self.exprel_poly();
         }
         let zc = self.clamp(-87.0, 88.0);
@@ -378,12 +414,14 @@ impl Scalar for F32x32 {
             #[inline(always)]
             |b| unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), b) },
         );
-        let num = t.fma(r * q, t - F32x32::splat(1.0));
+        let num = t.fma(r * q, t - F32x64::splat(1.0));
         let rz = self.fabs().clamp(0.25, 1.267_650_6e30).recip_abs().copysign(self);
-        let n0 =
-            unsafe { [_mm512_cmpeq_epi32_mask(ni[0], _mm512_setzero_si512()), _mm512_cmpeq_epi32_mask(ni[1], _mm512_setzero_si512())] };
-        let e = F32x32::blend(n0, q, num * rz);
-        F32x32::blend(F32x32::splat(88.0).lt(self), F32x32::splat(f32::INFINITY), e)
+        let n0: M = std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_cmpeq_epi32_mask(ni[i], _mm512_setzero_si512()) },
+        );
+        let e = F32x64::blend(n0, q, num * rz);
+        F32x64::blend(F32x64::splat(88.0).lt(self), F32x64::splat(f32::INFINITY), e)
     }
     #[inline(always)]
     fn exprel_deriv(self) -> Self {
@@ -396,20 +434,20 @@ impl Scalar for F32x32 {
         const HI: f32 = 4.253_529_6e37;
         let a = self.fabs();
         let y = a.clamp(LO, HI).recip_abs();
-        let y = F32x32::blend(a.lt(F32x32::splat(LO)), F32x32::splat(f32::INFINITY), y);
-        let y = F32x32::blend(F32x32::splat(HI).lt(a), F32x32::splat(0.0), y);
+        let y = F32x64::blend(a.lt(F32x64::splat(LO)), F32x64::splat(f32::INFINITY), y);
+        let y = F32x64::blend(F32x64::splat(HI).lt(a), F32x64::splat(0.0), y);
         y.copysign(self)
     }
     #[inline(always)]
     fn spike<G: SurrogateGrad + ?Sized>(self, _g: &G) -> Self {
-        F32x32::blend(self.ge(F32x32::splat(0.0)), F32x32::splat(1.0), F32x32::splat(0.0))
+        F32x64::blend(self.ge(F32x64::splat(0.0)), F32x64::splat(1.0), F32x64::splat(0.0))
     }
     #[inline(always)]
     fn select_ge(a: Self, b: Self, t: Self, e: Self) -> Self {
-        F32x32::blend(a.ge(b), t, e)
+        F32x64::blend(a.ge(b), t, e)
     }
     #[inline(always)]
     fn select_lt(a: Self, b: Self, t: Self, e: Self) -> Self {
-        F32x32::blend(a.lt(b), t, e)
+        F32x64::blend(a.lt(b), t, e)
     }
 }

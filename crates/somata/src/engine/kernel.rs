@@ -34,6 +34,9 @@ impl ParamValue {
 
 /// Lanes of the vector kernel's scalar (`dynamics::simd::LANES`, a constant for every target so
 /// that `Sink` has one signature).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const VL: usize = crate::dynamics::simd::LANES;
+#[cfg(not(target_arch = "x86_64"))]
 pub(crate) const VL: usize = 32;
 
 /// Parameters and hoisted constants, lifted to the scalar type of a run.
@@ -276,21 +279,21 @@ unsafe fn chunk_avx512<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T
     chunk_generic(r, sink, base, len)
 }
 
-/// Sixteen elements per model evaluation, on [`crate::dynamics::simd::F32x32`] (f32, shared
+/// Sixteen elements per model evaluation, on [`crate::dynamics::simd::F32x64`] (f32, shared
 /// parameters, `M::VECTOR`). The tail of the chunk runs with masked loads and stores, so every
 /// element goes through the same code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
 unsafe fn chunk_vector<M: NeuronModel, K: Sink<f32>>(r: &RunSpec<'_, M, f32>, sink: &K, base: usize, len: usize) {
-    use crate::dynamics::simd::F32x32;
-    let p: [F32x32; MAX_PARAMS] = std::array::from_fn(|i| F32x32::splat(r.prep.p[0][i]));
-    let h: [F32x32; MAX_HOIST] = std::array::from_fn(|i| F32x32::splat(r.prep.h[0][i]));
-    let dt = F32x32::splat(r.clock.dt_ms() as f32);
+    use crate::dynamics::simd::F32x64;
+    let p: [F32x64; MAX_PARAMS] = std::array::from_fn(|i| F32x64::splat(r.prep.p[0][i]));
+    let h: [F32x64; MAX_HOIST] = std::array::from_fn(|i| F32x64::splat(r.prep.h[0][i]));
+    let dt = F32x64::splat(r.clock.dt_ms() as f32);
     let t0 = r.clock.step();
     let x = r.xs.data.as_ptr();
     for k in 0..r.steps {
         let t: f32 = r.clock.t_at(t0 + k as u64);
-        let c = Step { p: &p, h: &h, dt, t: F32x32::splat(t), reset: r.reset, sg: r.sg };
+        let c = Step { p: &p, h: &h, dt, t: F32x64::splat(t), reset: r.reset, sg: r.sg };
         let xrow = x.add(k * r.xs.stride + base);
         let full = len / VL * VL;
         for e in (0..full).step_by(VL) {
@@ -310,25 +313,25 @@ unsafe fn chunk_vector<M: NeuronModel, K: Sink<f32>>(r: &RunSpec<'_, M, f32>, si
 unsafe fn lanes_block<M: NeuronModel, K: Sink<f32>>(
     r: &RunSpec<'_, M, f32>,
     sink: &K,
-    c: &Step<'_, crate::dynamics::simd::F32x32>,
+    c: &Step<'_, crate::dynamics::simd::F32x64>,
     k: usize,
     g: usize,
     x: *const f32,
     n: usize,
 ) {
-    use crate::dynamics::simd::F32x32;
+    use crate::dynamics::simd::F32x64;
     let ns = M::STATES.len();
     let st = r.state.0;
-    let mut s = [F32x32::splat(0.0); MAX_STATES];
+    let mut s = [F32x64::splat(0.0); MAX_STATES];
     for j in 0..ns {
-        s[j] = F32x32::load(st.add(j * r.bn + g), n);
+        s[j] = F32x64::load(st.add(j * r.bn + g), n);
     }
-    let spk = r.model.step(c, &mut s[..ns], F32x32::load(x, n));
+    let spk = r.model.step(c, &mut s[..ns], F32x64::load(x, n));
     for j in 0..ns {
         s[j].store(st.add(j * r.bn + g), n);
     }
-    // F32x32 is a repr(transparent) __m512: 64 bytes, like [f32; 16]
-    sink.put_lanes(k, g, n, &spk.lanes(), &*(&s[..ns] as *const [F32x32] as *const [[f32; VL]]), ns);
+    // F32x64 is a repr(transparent) __m512: 64 bytes, like [f32; 16]
+    sink.put_lanes(k, g, n, &spk.lanes(), &*(&s[..ns] as *const [F32x64] as *const [[f32; VL]]), ns);
 }
 
 /// A `Sink<T>` seen as a `Sink<f32>` when `T` is `f32` (checked by the caller through `TypeId`).
@@ -348,7 +351,7 @@ impl<K: Sink<T>, T: Real> Sink<f32> for AsF32<'_, K, T> {
     }
 }
 
-/// Whether runs of `M` on `T` with these parameters use the 32-lane vector kernel on this CPU.
+/// Whether runs of `M` on `T` with these parameters use the 64-lane vector kernel on this CPU.
 pub(crate) fn uses_vector_kernel<M: NeuronModel, T: Real>(shared: bool) -> bool {
     #[cfg(target_arch = "x86_64")]
     {

@@ -379,7 +379,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     pub fn spk_fun(&self) -> &Surrogate {
         &self.spk_fun
     }
-    /// Whether this layer's updates run on the 32-lane vector kernel
+    /// Whether this layer's updates run on the 64-lane vector kernel
     /// ([`crate::dynamics::NeuronModel::VECTOR`], `f32`, parameters shared by all neurons, a CPU
     /// with AVX-512; `SOMATA_NO_VECTOR=1` in the environment turns it off). The results are bit
     /// for bit those of the scalar kernel either way.

@@ -101,7 +101,6 @@ pub struct HindmarshRose;
 
 impl NeuronModel for HindmarshRose {
     const NAME: &'static str = "HindmarshRose";
-    const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("a", Dim::ONE, 1.0, Check::Finite),
         ParamSpec::new("b", Dim::ONE, 3.0, Check::Finite),
