@@ -22,14 +22,9 @@ struct Fwd;
 impl ModelFn for Fwd {
     type Out = somata::Result<Box<dyn FnMut() -> Result<(), String>>>;
     fn call<M: NeuronModel + Default>(self) -> Self::Out {
-        // inputs from 0 to: 10 mA, 20 uA (0.02 mA canonical), 20 mV/ms, 2 (dimensionless)
-        let scale = match M::INPUT_UNIT {
-            "mA" => 10.0,
-            "uA" => 0.02,
-            "mV / ms" => 20.0,
-            _ => 2.0,
-        };
-        let f = forward_4000::<M>(scale, 7).map_err(somata::SomataError::Format)?;
+        // inputs from 0 to `somata fi`'s default maximum, converted to canonical units
+        let scale = crate::fi::default_max(M::INPUT_UNIT) * somata::units::Unit::parse(M::INPUT_UNIT)?.scale;
+        let f = forward_4000::<M>(scale as f32, 7).map_err(somata::SomataError::Format)?;
         Ok(Box::new(f))
     }
 }

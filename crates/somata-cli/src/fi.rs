@@ -34,7 +34,8 @@ pub struct FiArgs {
     pub seed: u64,
 }
 
-fn default_max(unit: &str) -> f64 {
+/// The largest input of a default f-I curve, in the model's input unit.
+pub(crate) fn default_max(unit: &str) -> f64 {
     match unit {
         "mA" => 10.0,
         "uA" => 20.0,

@@ -118,10 +118,6 @@ pub trait Scalar:
             e
         }
     }
-    /// Whether this type evaluates several neurons at once (a SIMD vector of lanes), in which
-    /// case [`Scalar::re`] is not available and models must compare through the `select_*`
-    /// methods.
-    const LANES: usize = 1;
 }
 
 /// A plain floating-point type: `f32` (default) or `f64`.
@@ -130,8 +126,6 @@ pub trait Real: Scalar<Real = Self> + PartialOrd + Default + std::fmt::Display +
     const ZERO: Self;
     /// 1.
     const ONE: Self;
-    /// Threshold of saiunit's Taylor branch in `exprel`.
-    const EXPREL_TAYLOR: Self;
     /// Round an `f64`.
     fn from_f64(v: f64) -> Self;
     /// Widen to `f64`.
@@ -146,7 +140,7 @@ pub trait Real: Scalar<Real = Self> + PartialOrd + Default + std::fmt::Display +
 }
 
 macro_rules! impl_real {
-    ($t:ident, $thr:expr, $exp:path, $expm1:path, $exprel:path, $recip:path, $tanh:path, $cosh:path, $sinh:path) => {
+    ($t:ident, $exp:path, $expm1:path, $exprel:path, $recip:path, $tanh:path, $cosh:path, $sinh:path) => {
         impl Scalar for $t {
             type Real = $t;
             #[inline(always)]
@@ -213,7 +207,6 @@ macro_rules! impl_real {
         impl Real for $t {
             const ZERO: $t = 0.0;
             const ONE: $t = 1.0;
-            const EXPREL_TAYLOR: $t = $thr;
             const NAME: &'static str = stringify!($t);
             #[inline(always)]
             fn from_f64(v: f64) -> $t {
@@ -229,7 +222,6 @@ macro_rules! impl_real {
 
 impl_real!(
     f32,
-    1e-4,
     super::fastmath::exp,
     super::fastmath::expm1,
     super::fastmath::exprel,
@@ -238,7 +230,7 @@ impl_real!(
     super::fastmath::cosh,
     super::fastmath::sinh
 );
-impl_real!(f64, 1e-7, f64::exp, f64::exp_m1, exprel_f64, recip_f64, f64::tanh, f64::cosh, f64::sinh);
+impl_real!(f64, f64::exp, f64::exp_m1, exprel_f64, recip_f64, f64::tanh, f64::cosh, f64::sinh);
 
 #[inline(always)]
 fn recip_f64(x: f64) -> f64 {
@@ -366,7 +358,7 @@ impl<T: Scalar, const D: usize> Scalar for Dual<T, D> {
         }
         Dual { v: T::select_lt(a.v, b.v, t.v, e.v), d }
     }
-    const LANES: usize = T::LANES;
+
     #[inline(always)]
     fn exprel_deriv(self) -> Self {
         exprel_deriv_generic(self)

@@ -330,7 +330,6 @@ impl Neg for F32x64 {
 
 impl Scalar for F32x64 {
     type Real = f32;
-    const LANES: usize = LANES;
     #[inline(always)]
     fn cst(v: f32) -> Self {
         F32x64::splat(v)

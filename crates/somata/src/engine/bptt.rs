@@ -237,15 +237,12 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let chunk_fn = |ci: usize| -> Vec<Vec<f64>> {
             #[cfg(target_arch = "x86_64")]
             {
-                if std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
+                if super::kernel::cpu_avx512() {
                     // SAFETY: the CPU supports AVX-512 (32 vector registers: fewer spills of the
                     // dual numbers' tangent vectors).
                     return unsafe { back_chunk_avx512(&job, ci) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                if super::kernel::cpu_avx2() {
                     // SAFETY: the CPU supports AVX2.
                     return unsafe { back_chunk_avx2(&job, ci) };
                 }

@@ -115,7 +115,7 @@ pub(crate) trait Sink<T>: Sync {
     /// # Safety
     /// `g` must belong to the calling task's chunk, and `k` be within the run.
     unsafe fn put(&self, k: usize, g: usize, spk: T, s: &[T]);
-    /// `put` for elements `g..g + n` (n <= 16) of a vector step: `spk[l]`, `s[j][l]`.
+    /// `put` for elements `g..g + n` (n <= VL) of a vector step: `spk[l]`, `s[j][l]`.
     ///
     /// # Safety
     /// As `put`, for every element.
@@ -279,7 +279,7 @@ unsafe fn chunk_avx512<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T
     chunk_generic(r, sink, base, len)
 }
 
-/// Sixteen elements per model evaluation, on [`crate::dynamics::simd::F32x64`] (f32, shared
+/// `VL` elements per model evaluation, on [`crate::dynamics::simd::F32x64`] (f32, shared
 /// parameters, `M::VECTOR`). The tail of the chunk runs with masked loads and stores, so every
 /// element goes through the same code.
 #[cfg(target_arch = "x86_64")]
@@ -291,11 +291,11 @@ unsafe fn chunk_vector<M: NeuronModel, K: Sink<f32>>(r: &RunSpec<'_, M, f32>, si
     let dt = F32x64::splat(r.clock.dt_ms() as f32);
     let t0 = r.clock.step();
     let x = r.xs.data.as_ptr();
+    let full = len / VL * VL;
     for k in 0..r.steps {
         let t: f32 = r.clock.t_at(t0 + k as u64);
         let c = Step { p: &p, h: &h, dt, t: F32x64::splat(t), reset: r.reset, sg: r.sg };
         let xrow = x.add(k * r.xs.stride + base);
-        let full = len / VL * VL;
         for e in (0..full).step_by(VL) {
             lanes_block(r, sink, &c, k, base + e, xrow.add(e), VL);
         }
@@ -305,8 +305,8 @@ unsafe fn chunk_vector<M: NeuronModel, K: Sink<f32>>(r: &RunSpec<'_, M, f32>, si
     }
 }
 
-/// One evaluation of the model on elements `g..g + n` (n <= 16; the trip counts of the copies
-/// are constants when n is the literal 16).
+/// One evaluation of the model on elements `g..g + n` (n <= VL; full blocks pass the constant
+/// `VL`, so loads and stores are unmasked).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
@@ -330,7 +330,7 @@ unsafe fn lanes_block<M: NeuronModel, K: Sink<f32>>(
     for j in 0..ns {
         s[j].store(st.add(j * r.bn + g), n);
     }
-    // F32x64 is a repr(transparent) __m512: 64 bytes, like [f32; 16]
+    // F32x64 is a repr(transparent) [__m512; 4]: the layout of [f32; VL]
     sink.put_lanes(k, g, n, &spk.lanes(), &*(&s[..ns] as *const [F32x64] as *const [[f32; VL]]), ns);
 }
 
@@ -351,21 +351,35 @@ impl<K: Sink<T>, T: Real> Sink<f32> for AsF32<'_, K, T> {
     }
 }
 
+/// AVX-512 (F, VL, DQ) and FMA, detected once.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn cpu_avx512() -> bool {
+    static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *YES.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("fma")
+    })
+}
+
+/// AVX2 and FMA, detected once.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn cpu_avx2() -> bool {
+    static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *YES.get_or_init(|| std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
+}
+
 /// Whether runs of `M` on `T` with these parameters use the 64-lane vector kernel on this CPU.
 pub(crate) fn uses_vector_kernel<M: NeuronModel, T: Real>(shared: bool) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        static CPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         M::VECTOR
             && shared
             && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && *CPU.get_or_init(|| {
-                std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                    && std::arch::is_x86_feature_detected!("avx512dq")
-                    && std::arch::is_x86_feature_detected!("fma")
-                    && std::env::var_os("SOMATA_NO_VECTOR").is_none_or(|v| v != "1")
-            })
+            && cpu_avx512()
+            && !*OFF.get_or_init(|| std::env::var_os("SOMATA_NO_VECTOR").is_some_and(|v| v == "1"))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -383,14 +397,10 @@ unsafe fn chunk<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink
             let r32 = &*(r as *const RunSpec<'_, M, T> as *const RunSpec<'_, M, f32>);
             return chunk_vector(r32, &AsF32(sink, std::marker::PhantomData), base, len);
         }
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
+        if cpu_avx512() {
             return chunk_avx512(r, sink, base, len);
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if cpu_avx2() {
             return chunk_avx2(r, sink, base, len);
         }
     }
