@@ -4,9 +4,9 @@
 //! layer is `f32` with shared parameters and the model declares [`NeuronModel::VECTOR`].
 //! Compared with the compiler's own vectorisation of the scalar loop, the vector kernel
 //!
-//! * skips work that no lane needs: `exprel` is only its Taylor polynomial for a whole register
-//!   when every `|z| < ln 2/2`, which is nearly always true of exponential Euler's `dt·J`
-//!   between spikes (AdExIF: 1.6× single thread);
+//! * skips work that no lane needs: `exprel` is only its Taylor polynomial for the whole value
+//!   when every `|z| < 1`, which is nearly always true of exponential Euler's `dt·J` between
+//!   spikes (and of HH's gates during them), and only its reduced path when no lane is small;
 //! * scales by `2^n` with one `vscalefps` instead of exponent-bit arithmetic;
 //! * keeps the model's constants in registers (one broadcast per run instead of per neuron).
 //!
@@ -263,6 +263,20 @@ impl F32x64 {
         let y = y.fma(self.fma(-y, one), y);
         y.fma(self.fma(-y, one), y)
     }
+    /// `fastmath::exprel_taylor`.
+    #[inline(always)]
+    fn exprel_taylor(self) -> Self {
+        F32x64::splat(1.0 / 3_628_800.0)
+            .fma(self, F32x64::splat(1.0 / 362_880.0))
+            .fma(self, F32x64::splat(1.0 / 40320.0))
+            .fma(self, F32x64::splat(1.0 / 5040.0))
+            .fma(self, F32x64::splat(1.0 / 720.0))
+            .fma(self, F32x64::splat(1.0 / 120.0))
+            .fma(self, F32x64::splat(1.0 / 24.0))
+            .fma(self, F32x64::splat(1.0 / 6.0))
+            .fma(self, F32x64::splat(0.5))
+            .fma(self, F32x64::splat(1.0))
+    }
     /// `fastmath::exprel_poly`.
     #[inline(always)]
     fn exprel_poly(self) -> Self {
@@ -397,14 +411,16 @@ impl Scalar for F32x64 {
     fn powi(self, n: i32) -> Self {
         self.map(|x| x.powi(n))
     }
-    /// [`fastmath::exprel`]; only its Taylor polynomial when every lane has |z| < ln2/2.
+    /// [`fastmath::exprel`]; only its Taylor polynomial when every lane has |z| < 1, only the
+    /// reduced path when none has.
     #[inline(always)]
     fn exprel(self) -> Self {
-        if self.fabs().lt(F32x64::splat(fastmath::EXPREL_SMALL)) == [u16::MAX; R] {
-            return self.exprel_poly();
+        let small = self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR));
+        if small == [u16::MAX; R] {
+            return self.exprel_taylor();
         }
         let zc = self.clamp(-87.0, 88.0);
-        let (n, ni) = zc.round_log2();
+        let (n, _) = zc.round_log2();
         let r = zc.reduce(n);
         let q = r.exprel_poly();
         // 2^n, n in [−126, 127]: exact
@@ -415,11 +431,8 @@ impl Scalar for F32x64 {
         );
         let num = t.fma(r * q, t - F32x64::splat(1.0));
         let rz = self.fabs().clamp(0.25, 1.267_650_6e30).recip_abs().copysign(self);
-        let n0: M = std::array::from_fn(
-            #[inline(always)]
-            |i| unsafe { _mm512_cmpeq_epi32_mask(ni[i], _mm512_setzero_si512()) },
-        );
-        let e = F32x64::blend(n0, q, num * rz);
+        let e = num * rz;
+        let e = if small == [0; R] { e } else { F32x64::blend(small, self.exprel_taylor(), e) };
         F32x64::blend(F32x64::splat(88.0).lt(self), F32x64::splat(f32::INFINITY), e)
     }
     #[inline(always)]
