@@ -219,6 +219,22 @@ impl<S: Scalar> Step<'_, S> {
         let phi = (self.dt * r.d[0]).exprel();
         y + self.dt * phi * r.v
     }
+    /// Exponential Euler for the linear equation `dy/dt = a − b·y` (`a`, `b` not depending on
+    /// `y`, e.g. a gating variable `α(1 − y) − βy` with `a = α`, `b = α + β`):
+    /// `y + dt·exprel(−dt·b)·(a − b·y)`, which is [`Step::ee`] with its Jacobian `−b` known, so
+    /// no dual number is evaluated. For constant `a`, `b` it is the exact solution.
+    ///
+    /// ```
+    /// # use somata::dynamics::{Step, Scalar};
+    /// # fn gate<S: Scalar>(c: &Step<'_, S>, m: S, alpha: S, beta: S) -> S {
+    /// c.ee_linear(m, alpha, alpha + beta)
+    /// # }
+    /// ```
+    #[inline(always)]
+    pub fn ee_linear(&self, y: S, a: S, b: S) -> S {
+        let phi = (-self.dt * b).exprel();
+        y + self.dt * phi * (a - b * y)
+    }
     /// Exponential-Euler step with a state-independent Jacobian already folded into
     /// `phi_dt = dt·exprel(dt·J)` (see [`phi_dt`]): `y + phi_dt·f`.
     #[inline(always)]

@@ -118,6 +118,15 @@ pub trait Scalar:
             e
         }
     }
+    /// [`Scalar::select_lt`] with the two branches as closures. Scalars evaluate both (so a
+    /// neuron loop stays branch-free and vectorises); a vector scalar evaluates only the branches
+    /// some lane takes, which pays off when a branch is costly and lanes mostly agree (HH's rate
+    /// functions: series near their removable singularity, closed form elsewhere). Closures
+    /// passed here from a model's step must be `#[inline(always)]`, as those of [`super::Step::ee`].
+    #[inline(always)]
+    fn select_lt_with(a: Self, b: Self, t: impl FnOnce() -> Self, e: impl FnOnce() -> Self) -> Self {
+        Self::select_lt(a, b, t(), e())
+    }
 }
 
 /// A plain floating-point type: `f32` (default) or `f64`.

@@ -462,4 +462,15 @@ impl Scalar for F32x64 {
     fn select_lt(a: Self, b: Self, t: Self, e: Self) -> Self {
         F32x64::blend(a.lt(b), t, e)
     }
+    #[inline(always)]
+    fn select_lt_with(a: Self, b: Self, t: impl FnOnce() -> Self, e: impl FnOnce() -> Self) -> Self {
+        let m = a.lt(b);
+        if m == [u16::MAX; R] {
+            t()
+        } else if m == [0; R] {
+            e()
+        } else {
+            F32x64::blend(m, t(), e())
+        }
+    }
 }

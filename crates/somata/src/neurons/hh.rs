@@ -30,11 +30,19 @@ use crate::units::{dim, Capacitance, Conductance, Dim, Frequency, Voltage};
 #[inline(always)]
 fn inv_exprel<S: Scalar>(z: S, e: S) -> S {
     let l = S::lit;
-    let z2 = z * z;
-    let series = l(1.0) - z * l(0.5)
-        + z2 * (l(1.0 / 12.0) + z2 * (l(-1.0 / 720.0) + z2 * (l(1.0 / 30240.0) + z2 * (l(-1.0 / 1209600.0) + z2 * l(1.0 / 47900160.0)))));
-    let closed = z * (e - l(1.0)).recip();
-    S::select_lt(z.abs(), l(1.0), series, closed)
+    S::select_lt_with(
+        z.abs(),
+        l(1.0),
+        #[inline(always)]
+        || {
+            let z2 = z * z;
+            l(1.0) - z * l(0.5)
+                + z2 * (l(1.0 / 12.0)
+                    + z2 * (l(-1.0 / 720.0) + z2 * (l(1.0 / 30240.0) + z2 * (l(-1.0 / 1209600.0) + z2 * l(1.0 / 47900160.0)))))
+        },
+        #[inline(always)]
+        || z * (e - l(1.0)).recip(),
+    )
 }
 
 /// HH rate functions at `v` (mV), in 1/ms: (αm, βm, αh, βh, αn, βn).
@@ -64,14 +72,21 @@ fn hh_rates<S: Scalar>(v: S) -> [S; 6] {
     ]
 }
 
+/// Exponential-Euler step of a membrane `C dV/dt = −Σ g_k (V − E_k) + I` whose conductances are
+/// evaluated at the previous V: linear in V, so [`Step::ee_linear`] with
+/// `b = Σ g_k / C`, `a = (Σ g_k E_k + I)/C` (BrainPy's Jacobian, without a dual number and
+/// without dividing by C each step). HH itself keeps the dual form, measured faster there.
+#[inline(always)]
+fn membrane<S: Scalar>(c: &Step<'_, S>, v: S, g: [(S, S); 3], x: S, inv_c: S) -> S {
+    let b = (g[0].0 + g[1].0 + g[2].0) * inv_c;
+    let a = (g[0].0 * g[0].1 + g[1].0 * g[1].1 + g[2].0 * g[2].1 + x) * inv_c;
+    c.ee_linear(v, a, b)
+}
+
 /// Exponential-Euler step of a gate `dx/dt = φ(α(1 − x) − βx)`.
 #[inline(always)]
 fn gate<S: Scalar>(c: &Step<'_, S>, x: S, alpha: S, beta: S, phi: S) -> S {
-    c.ee(
-        x,
-        #[inline(always)]
-        |x| (-(x - S::lit(1.0)) * alpha - x * beta) * phi,
-    )
+    c.ee_linear(x, alpha * phi, (alpha + beta) * phi)
 }
 
 /// Hodgkin–Huxley neuron, BrainPy's `HH`.
@@ -210,6 +225,7 @@ impl NeuronModel for MorrisLecar {
     ];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "uA";
+    const N_HOIST: usize = 1;
 
     fn validate(&self, p: &[f64]) -> crate::Result<()> {
         super::distinct(Self::NAME, "V_th", p[12], 0.0, "0")?;
@@ -217,24 +233,21 @@ impl NeuronModel for MorrisLecar {
         super::distinct(Self::NAME, "V4", p[10], 0.0, "0")
     }
     #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
+        h[0] = S::lit(1.0) / p[6];
+    }
+    #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        unpack!(c.p; v_ca, g_ca, v_k, g_k, v_leak, g_leak, cap, v1, v2, v3, v4, phi, v_th);
+        unpack!(c.p; v_ca, g_ca, v_k, g_k, v_leak, g_leak, _cap, v1, v2, v3, v4, phi, v_th);
         let (last_v, last_w) = (s[0], s[1]);
         let half = S::lit(0.5);
         let m_inf = half * (S::lit(1.0) + ((last_v - v1) / v2).tanh());
         let w_inf = half * (S::lit(1.0) + ((last_v - v3) / v4).tanh());
-        let tau_w = S::lit(1.0) / (phi * ((last_v - v3) / (S::lit(2.0) * v4)).cosh());
-        let v = c.ee(
-            last_v,
-            #[inline(always)]
-            |v| (-(v - v_ca) * (g_ca * m_inf) - (v - v_k) * (g_k * last_w) - (v - v_leak) * g_leak + x) / cap,
-        );
+        // 1/τ_W: the W equation is linear, dW/dt = (W∞ − W)/τ_W
+        let inv_tau_w = phi * ((last_v - v3) / (S::lit(2.0) * v4)).cosh();
+        let v = membrane(c, last_v, [(g_ca * m_inf, v_ca), (g_k * last_w, v_k), (g_leak, v_leak)], x, c.h[0]);
         s[0] = v;
-        s[1] = c.ee(
-            last_w,
-            #[inline(always)]
-            |w| -(w - w_inf) / tau_w,
-        );
+        s[1] = c.ee_linear(last_w, w_inf * inv_tau_w, inv_tau_w);
         rising_edge(c, v, last_v, v_th)
     }
 }
@@ -288,13 +301,18 @@ impl NeuronModel for WangBuzsakiHh {
     ];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "uA";
+    const N_HOIST: usize = 1;
 
     fn validate(&self, p: &[f64]) -> crate::Result<()> {
         super::distinct(Self::NAME, "V_th", p[6], 0.0, "0")
     }
     #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
+        h[0] = S::lit(1.0) / p[8];
+    }
+    #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        unpack!(c.p; e_na, g_na, e_k, g_k, e_l, g_l, v_th, phi, cap);
+        unpack!(c.p; e_na, g_na, e_k, g_k, e_l, g_l, v_th, phi);
         let l = S::lit;
         let (last_v, h, n) = (s[0], s[1], s[2]);
         // one exponential for αm, βh and αn (see `hh_rates`)
@@ -309,11 +327,7 @@ impl NeuronModel for WangBuzsakiHh {
         let bh = (e1 * l(0.7f64.exp()) + l(1.0)).recip();
         let an = l(0.1) * inv_exprel(l(-0.1) * (last_v + l(34.0)), e1 * l(0.1f64.exp()));
         let bn = l(0.125) * (-(last_v + l(44.0)) * l(0.0125)).exp();
-        let v = c.ee(
-            last_v,
-            #[inline(always)]
-            |v| (-(v - e_na) * g_na_eff - (v - e_k) * g_k_eff - (v - e_l) * g_l + x) / cap,
-        );
+        let v = membrane(c, last_v, [(g_na_eff, e_na), (g_k_eff, e_k), (g_l, e_l)], x, c.h[0]);
         s[0] = v;
         s[1] = gate(c, h, ah, bh, phi);
         s[2] = gate(c, n, an, bn, phi);
