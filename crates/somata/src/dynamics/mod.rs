@@ -212,12 +212,12 @@ impl<S: Scalar> Step<'_, S> {
     }
     /// One exponential-Euler step of `dy/dt = f(y)`:
     /// `y + dt·exprel(dt·J)·f(y)`, `J = ∂f/∂y` (evaluated with a dual number, like BrainPy's
-    /// `vector_grad`).
+    /// `vector_grad`; the final multiply-add is fused).
     #[inline(always)]
     pub fn ee(&self, y: S, f: impl FnOnce(Dual<S, 1>) -> Dual<S, 1>) -> S {
         let r = f(Dual::var(y, 0));
         let phi = (self.dt * r.d[0]).exprel();
-        y + self.dt * phi * r.v
+        (self.dt * phi).mul_add(r.v, y)
     }
     /// Exponential Euler for the linear equation `dy/dt = a − b·y` (`a`, `b` not depending on
     /// `y`, e.g. a gating variable `α(1 − y) − βy` with `a = α`, `b = α + β`):
@@ -233,23 +233,23 @@ impl<S: Scalar> Step<'_, S> {
     #[inline(always)]
     pub fn ee_linear(&self, y: S, a: S, b: S) -> S {
         let phi = (-self.dt * b).exprel();
-        y + self.dt * phi * (a - b * y)
+        (self.dt * phi).mul_add((-b).mul_add(y, a), y)
     }
     /// Exponential-Euler step with a state-independent Jacobian already folded into
-    /// `phi_dt = dt·exprel(dt·J)` (see [`phi_dt`]): `y + phi_dt·f`.
+    /// `phi_dt = dt·exprel(dt·J)` (see [`phi_dt`]): `y + phi_dt·f`, one fused multiply-add.
     #[inline(always)]
     pub fn ee_hoisted(&self, y: S, phi_dt: S, f: S) -> S {
-        y + phi_dt * f
+        phi_dt.mul_add(f, y)
     }
     /// BrainPy's reset of a membrane potential: soft `v − (v_th − v_reset)·spk`, hard
-    /// `v − (sg(v) − v_reset)·spk`.
+    /// `v − (sg(v) − v_reset)·spk` (one fused multiply-add; exact for `spk` in {0, 1}).
     #[inline(always)]
     pub fn reset_v(&self, v: S, v_th: S, v_reset: S, spk: S) -> S {
         let th = match self.reset {
             SpikeReset::Soft => v_th,
             SpikeReset::Hard => v.stop_grad(),
         };
-        v - (th - v_reset) * spk
+        (v_reset - th).mul_add(spk, v)
     }
     /// Whether the neuron is refractory at this step: `t − last_spike_time < tau_ref`.
     #[inline(always)]

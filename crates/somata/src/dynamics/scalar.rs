@@ -61,6 +61,11 @@ pub trait Scalar:
     fn recip(self) -> Self {
         Self::lit(1.0) / self
     }
+    /// `self·a + b` with one rounding (a fused multiply-add), as in [`f32::mul_add`].
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        self * a + b
+    }
     /// `exprel(z) = (e^z − 1)/z`, 1 at 0. f64: saiunit's own evaluation (its 5th-order Taylor
     /// branch for `|z| <= 1e-7`, `expm1(z)/z` otherwise); f32: [`super::fastmath::exprel`], within
     /// 4 ulp of the exact value everywhere.
@@ -195,6 +200,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn exprel(self) -> $t {
                 $exprel(self)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: $t, b: $t) -> $t {
+                $t::mul_add(self, a, b)
             }
             #[inline(always)]
             fn recip(self) -> $t {
@@ -350,6 +359,14 @@ impl<T: Scalar, const D: usize> Scalar for Dual<T, D> {
     #[inline(always)]
     fn stop_grad(self) -> Self {
         Dual::constant(self.v.stop_grad())
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        let mut d = b.d;
+        for (i, x) in d.iter_mut().enumerate() {
+            *x = self.d[i].mul_add(a.v, self.v.mul_add(a.d[i], *x));
+        }
+        Dual { v: self.v.mul_add(a.v, b.v), d }
     }
     #[inline(always)]
     fn select_ge(a: Self, b: Self, t: Self, e: Self) -> Self {

@@ -357,6 +357,10 @@ impl Scalar for F32x64 {
     fn stop_grad(self) -> Self {
         self
     }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        self.fma(a, b)
+    }
     /// [`fastmath::exp`], with `vscalefps` for the exact scaling by `2^n`.
     #[inline(always)]
     fn exp(self) -> Self {

@@ -195,7 +195,7 @@ fn adex_core<S: Scalar>(c: &Step<'_, S>, last_v: S, last_w: S, x: S, p: [S; 10])
     let [r, _tau, _tau_w, v_th, v_reset, v_rest, v_t, delta_t, a, b] = p;
     let spk = c.spike((last_v - v_th) * c.h[2]);
     let v_r = c.reset_v(last_v, v_th, v_reset, spk);
-    let w_r = last_w + b * spk;
+    let w_r = b.mul_add(spk, last_w);
     let v = exp_membrane(c, v_r, w_r, x, r, v_rest, v_t, delta_t);
     let w = c.ee_hoisted(w_r, c.h[3], (a * (v - v_rest) - w_r) * c.h[4]);
     (v_r, w_r, v, w)

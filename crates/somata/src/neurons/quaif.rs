@@ -96,7 +96,7 @@ fn adqua_core<S: Scalar>(c: &Step<'_, S>, last_v: S, last_w: S, x: S, p: [S; 10]
     let [r, tau, tau_w, v_th, v_reset, v_rest, v_c, cc, a, b] = p;
     let spk = c.spike((last_v - v_th) / (v_th - v_reset));
     let v_r = c.reset_v(last_v, v_th, v_reset, spk);
-    let w_r = last_w + b * spk;
+    let w_r = b.mul_add(spk, last_w);
     let v = qua_membrane(c, v_r, w_r, x, r, tau, v_rest, v_c, cc);
     let w = c.ee_hoisted(w_r, c.h[0], (a * (v - v_rest) - w_r) / tau_w);
     (v_r, w_r, v, w)
