@@ -61,9 +61,10 @@ pub fn exp(x: f32) -> f32 {
         .mul_add(r, 1.666_666_5e-1)
         .mul_add(r, 0.5);
     let y = p.mul_add(r * r, r) + 1.0;
-    // 2^n = 2^(n−1)·2 with n in [−125, 128]
+    // 2^n = 2·2^(n−1) with n in [−125, 128]; y·2 first, so that y·2^n is exact down to n = −125
+    // (y >= 0.7: a normal result) and overflows only where the true value does
     let s = f32::from_bits(((ni + 126) as u32) << 23);
-    let e = y * s * 2.0;
+    let e = y * 2.0 * s;
     sel(x < EXP_ZERO_BELOW, 0.0, e)
 }
 

@@ -18,8 +18,9 @@
 //! Every operation performs **the same IEEE operations in the same order** as the scalar `f32`
 //! code of [`super::fastmath`] (fused multiply-adds included), so the vector kernel is bit for
 //! bit identical to the scalar one: a layer gives the same numbers on every x86-64 CPU
-//! (tests/simd.rs checks all models). Functions that are rare in hot loops (`expm1`, `tanh`,
-//! `ln`, `powi`, ...) are evaluated lane by lane with the scalar code.
+//! (tests/simd.rs checks all models). `exp`, `expm1`, `exprel`, `tanh`, `sinh`, `cosh` and the
+//! reciprocal are vector code; functions no built-in model calls per step (`ln`, `powi`, the
+//! derivative of `exprel`) are evaluated lane by lane with the scalar code.
 //!
 //! [`NeuronModel::VECTOR`]: super::NeuronModel::VECTOR
 
@@ -245,6 +246,29 @@ impl F32x64 {
         );
         (n, ni)
     }
+    /// 2^k for integer lanes k in [−126, 127] (exact).
+    #[inline(always)]
+    fn pow2(k: [__m512i; R]) -> Self {
+        F32x64(std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), _mm512_cvtepi32_ps(k[i])) },
+        ))
+    }
+    /// Lanes that are NaN.
+    #[inline(always)]
+    fn nan(self) -> M {
+        std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self.0[i], self.0[i]) },
+        )
+    }
+    /// `fastmath::half_exp`.
+    #[inline(always)]
+    fn half_exp(self) -> Self {
+        let lo = F32x64::splat(0.5) * self.exp();
+        let hi = (self - F32x64::splat(fastmath::LN2_HI)).exp() * F32x64::splat(1.000_212_2);
+        F32x64::blend(self.lt(F32x64::splat(88.0)), lo, hi)
+    }
     /// `fastmath::reduce`.
     #[inline(always)]
     fn reduce(self, n: Self) -> Self {
@@ -383,9 +407,36 @@ impl Scalar for F32x64 {
         );
         F32x64::blend(self.lt(F32x64::splat(fastmath::EXP_ZERO_BELOW)), F32x64::splat(0.0), e)
     }
+    /// [`fastmath::expm1`].
     #[inline(always)]
     fn expm1(self) -> Self {
-        self.map(fastmath::expm1)
+        let xc = self.clamp(-18.0, 88.722_8);
+        let (n, ni) = xc.round_log2();
+        let r = xc.reduce(n);
+        let q = F32x64::splat(1.0 / 40320.0)
+            .fma(r, F32x64::splat(1.0 / 5040.0))
+            .fma(r, F32x64::splat(1.0 / 720.0))
+            .fma(r, F32x64::splat(1.0 / 120.0))
+            .fma(r, F32x64::splat(1.0 / 24.0))
+            .fma(r, F32x64::splat(1.0 / 6.0))
+            .fma(r, F32x64::splat(0.5));
+        let p = (q * r).fma(r, r);
+        let a = ibin(
+            ni,
+            #[inline(always)]
+            |b| unsafe { _mm512_srai_epi32::<1>(b) },
+        );
+        let b: [__m512i; R] = std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_sub_epi32(ni[i], a[i]) },
+        );
+        let (sa, sb) = (F32x64::pow2(a), F32x64::pow2(b));
+        let one = F32x64::splat(1.0);
+        let t = sa * sb;
+        let e = F32x64::blend(F32x64::splat(0.5).lt(n), (one + p) * sa * sb - one, t.fma(p, t - one));
+        let e = F32x64::blend(F32x64::splat(88.722_84).lt(self), F32x64::splat(f32::INFINITY), e);
+        let e = F32x64::blend(self.lt(F32x64::splat(-18.0)), F32x64::splat(-1.0), e);
+        F32x64::blend(self.nan(), self, e)
     }
     #[inline(always)]
     fn ln(self) -> Self {
@@ -399,17 +450,37 @@ impl Scalar for F32x64 {
             |x| unsafe { _mm512_sqrt_ps(x) },
         )
     }
+    /// [`fastmath::tanh`].
     #[inline(always)]
     fn tanh(self) -> Self {
-        self.map(fastmath::tanh)
+        let a = un(
+            self.fabs(),
+            #[inline(always)]
+            |x| unsafe { _mm512_min_ps(x, _mm512_set1_ps(9.0)) },
+        );
+        let e = (F32x64::splat(2.0) * a).expm1();
+        let t = e / (e + F32x64::splat(2.0));
+        let t = F32x64::blend(self.lt(F32x64::splat(0.0)), -t, t);
+        F32x64::blend(self.nan(), self, t)
     }
+    /// [`fastmath::cosh`].
     #[inline(always)]
     fn cosh(self) -> Self {
-        self.map(fastmath::cosh)
+        let a = self.fabs();
+        a.half_exp() + F32x64::splat(0.5) * (-a).exp()
     }
+    /// [`fastmath::sinh`].
     #[inline(always)]
     fn sinh(self) -> Self {
-        self.map(fastmath::sinh)
+        let a = self.fabs();
+        let small = F32x64::splat(0.5) * (a.expm1() - (-a).expm1());
+        let big = a.half_exp() - F32x64::splat(0.5) * (-a).exp();
+        let le: M = std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_cmp_ps_mask::<_CMP_LE_OQ>(a.0[i], _mm512_set1_ps(0.35)) },
+        );
+        let s = F32x64::blend(le, small, big);
+        F32x64::blend(self.lt(F32x64::splat(0.0)), -s, s)
     }
     #[inline(always)]
     fn powi(self, n: i32) -> Self {
@@ -475,6 +546,82 @@ impl Scalar for F32x64 {
             e()
         } else {
             F32x64::blend(m, t(), e())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{F32x64, LANES};
+    use crate::dynamics::{fastmath, Scalar};
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    unsafe fn vector(x: [f32; LANES]) -> [[f32; LANES]; 7] {
+        let v = F32x64::from_lanes(x);
+        [v.exp(), v.expm1(), v.exprel(), v.tanh(), v.sinh(), v.cosh(), v.recip()].map(F32x64::lanes)
+    }
+
+    /// Every vector function gives the bits of its scalar `fastmath` counterpart, on a sweep of
+    /// the float line and on the branch boundaries and special values of each function.
+    #[test]
+    fn vector_functions_equal_fastmath_bit_for_bit() {
+        if !crate::engine::kernel::cpu_avx512() {
+            return;
+        }
+        let scalar: [fn(f32) -> f32; 7] =
+            [fastmath::exp, fastmath::expm1, fastmath::exprel, fastmath::tanh, fastmath::sinh, fastmath::cosh, fastmath::recip];
+        let mut xs: Vec<f32> = vec![
+            0.0,
+            -0.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+            1e-40,
+            -1e-40,
+            0.35,
+            -0.35,
+            9.0,
+            -9.0,
+            88.0,
+            88.722_84,
+            88.722_8,
+            89.0,
+            -18.0,
+            -18.000_002,
+            -86.98,
+            -87.0,
+            1.0,
+            -1.0,
+            0.3465,
+            1e30,
+            -1e30,
+        ];
+        let mut x = -120.0f32;
+        while x < 120.0 {
+            xs.push(x);
+            x += 0.013_7;
+        }
+        for bits in (0..0x7F80_0000u32).step_by(0x1_0001) {
+            xs.push(f32::from_bits(bits));
+            xs.push(-f32::from_bits(bits));
+        }
+        for chunk in xs.chunks(LANES) {
+            let mut lanes = [0.5f32; LANES];
+            lanes[..chunk.len()].copy_from_slice(chunk);
+            // SAFETY: AVX-512 checked above.
+            let got = unsafe { vector(lanes) };
+            for (f, (g, sf)) in got.iter().zip(scalar.iter()).enumerate() {
+                for (l, &z) in lanes.iter().enumerate() {
+                    let want = sf(z);
+                    assert!(
+                        g[l].to_bits() == want.to_bits() || (g[l].is_nan() && want.is_nan()),
+                        "function {f} at {z:e}: vector {:e}, scalar {want:e}",
+                        g[l]
+                    );
+                }
+            }
         }
     }
 }

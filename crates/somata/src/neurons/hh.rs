@@ -225,7 +225,7 @@ impl NeuronModel for MorrisLecar {
     ];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "uA";
-    const N_HOIST: usize = 1;
+    const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> crate::Result<()> {
         super::distinct(Self::NAME, "V_th", p[12], 0.0, "0")?;
@@ -235,16 +235,20 @@ impl NeuronModel for MorrisLecar {
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
         h[0] = S::lit(1.0) / p[6];
+        h[1] = S::lit(1.0) / p[8];
+        h[2] = S::lit(1.0) / p[10];
+        h[3] = S::lit(1.0) / (S::lit(2.0) * p[10]);
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        unpack!(c.p; v_ca, g_ca, v_k, g_k, v_leak, g_leak, _cap, v1, v2, v3, v4, phi, v_th);
+        unpack!(c.p; v_ca, g_ca, v_k, g_k, v_leak, g_leak, _cap, v1, _v2, v3, _v4, phi, v_th);
         let (last_v, last_w) = (s[0], s[1]);
         let half = S::lit(0.5);
-        let m_inf = half * (S::lit(1.0) + ((last_v - v1) / v2).tanh());
-        let w_inf = half * (S::lit(1.0) + ((last_v - v3) / v4).tanh());
+        // divisions by V2, V4 and 2·V4 as multiplications by hoisted reciprocals (within 1 ulp)
+        let m_inf = half * (S::lit(1.0) + ((last_v - v1) * c.h[1]).tanh());
+        let w_inf = half * (S::lit(1.0) + ((last_v - v3) * c.h[2]).tanh());
         // 1/τ_W: the W equation is linear, dW/dt = (W∞ − W)/τ_W
-        let inv_tau_w = phi * ((last_v - v3) / (S::lit(2.0) * v4)).cosh();
+        let inv_tau_w = phi * ((last_v - v3) * c.h[3]).cosh();
         let v = membrane(c, last_v, [(g_ca * m_inf, v_ca), (g_k * last_w, v_k), (g_leak, v_leak)], x, c.h[0]);
         s[0] = v;
         s[1] = c.ee_linear(last_w, w_inf * inv_tau_w, inv_tau_w);
