@@ -265,9 +265,15 @@ impl F32x64 {
     /// `fastmath::half_exp`.
     #[inline(always)]
     fn half_exp(self) -> Self {
-        let lo = F32x64::splat(0.5) * self.exp();
-        let hi = (self - F32x64::splat(fastmath::LN2_HI)).exp() * F32x64::splat(1.000_212_2);
-        F32x64::blend(self.lt(F32x64::splat(88.0)), lo, hi)
+        // the overflow-avoiding branch only when some lane needs it
+        F32x64::select_lt_with(
+            self,
+            F32x64::splat(88.0),
+            #[inline(always)]
+            || F32x64::splat(0.5) * self.exp(),
+            #[inline(always)]
+            || (self - F32x64::splat(fastmath::LN2_HI)).exp() * F32x64::splat(1.000_212_2),
+        )
     }
     /// `fastmath::reduce`.
     #[inline(always)]
