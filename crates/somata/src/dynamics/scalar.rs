@@ -61,7 +61,8 @@ pub trait Scalar:
     fn recip(self) -> Self {
         Self::lit(1.0) / self
     }
-    /// `self·a + b` with one rounding (a fused multiply-add), as in [`f32::mul_add`].
+    /// `self·a + b`: one rounding (a fused multiply-add, as [`f32::mul_add`]) for `f32`, `f64` and
+    /// the vector scalar; unfused for dual numbers, whose values only serve BPTT's local Jacobians.
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
         self * a + b

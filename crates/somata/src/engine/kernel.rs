@@ -226,7 +226,7 @@ pub(crate) struct RunSpec<'a, M, T> {
 const BLOCK: usize = 64;
 /// Models with at least this many state variables run the blocked scalar loop. Measured (single
 /// thread, `SOMATA_NO_VECTOR=1`): GifRef, six states, is not vectorised unblocked and runs 4×
-/// faster blocked (337 → 76–82 ms); models with four states are vectorised unblocked and run
+/// faster blocked (337 → 71–82 ms); models with four states are vectorised unblocked and run
 /// 0–40% slower blocked (Gif 37 → 57, HH 231 → 262, IzhikevichRef 67 → 87 ms).
 const BLOCKED_STATES: usize = 5;
 
