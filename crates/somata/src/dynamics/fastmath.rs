@@ -122,7 +122,7 @@ pub fn recip(x: f32) -> f32 {
 /// `exprel(z) = (e^z − 1)/z` (1 at 0), the factor of exponential Euler.
 ///
 /// For |z| < 1 (every `dt·J` of a neuron between spikes, and most of them during one) a
-/// degree-9 Taylor polynomial in z ([`exprel_taylor`]: nine fused multiply-adds, no division,
+/// degree-9 Taylor polynomial in z (`exprel_taylor`: nine fused multiply-adds, no division,
 /// no cancellation; truncation below 0.5 ulp). Otherwise one range reduction
 /// `z = n·ln 2 + r` (|r| <= ln2/2, n ≠ 0), a degree-7 Taylor polynomial `q` for `exprel(r)` and
 /// `(2^n·r·q + (2^n − 1))/z`, the numerator as accurate as `expm1`, the division by Newton's
