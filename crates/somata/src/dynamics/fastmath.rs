@@ -76,13 +76,7 @@ pub fn expm1(x: f32) -> f32 {
     let (n, ni) = round_log2(xc);
     let r = reduce(xc, n);
     // e^r − 1 = r + r²/2 + … + r⁸/8! on |r| ≤ 0.347 (truncation < 4e-10 relative)
-    let q = (1.0f32 / 40320.0)
-        .mul_add(r, 1.0 / 5040.0)
-        .mul_add(r, 1.0 / 720.0)
-        .mul_add(r, 1.0 / 120.0)
-        .mul_add(r, 1.0 / 24.0)
-        .mul_add(r, 1.0 / 6.0)
-        .mul_add(r, 0.5);
+    let q = horner(r, &TAYLOR_EXPREL[2..9]);
     let p = (q * r).mul_add(r, r);
     let a = ni >> 1;
     let (sa, sb) = (f32::from_bits(((a + 127) as u32) << 23), f32::from_bits(((ni - a + 127) as u32) << 23));
@@ -146,32 +140,32 @@ pub fn exprel(z: f32) -> f32 {
 /// Below this |z|, [`exprel`] is [`exprel_taylor`].
 pub(crate) const EXPREL_TAYLOR: f32 = 1.0;
 
+/// Taylor coefficients of `exprel(z) = Σ z^k/(k+1)!`, highest degree first: 1/10!, 1/9!, …,
+/// 1/2, 1. Every polynomial of this module's `exprel` and `expm1` is a slice of it.
+pub(crate) const TAYLOR_EXPREL: [f32; 10] =
+    [1.0 / 3_628_800.0, 1.0 / 362_880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0];
+
+/// `c[0]·x^(n−1) + … + c[n−1]` by Horner's rule with fused multiply-adds (highest degree first).
+#[inline(always)]
+fn horner(x: f32, c: &[f32]) -> f32 {
+    // (the closure inlined: the kernels' target features, hence `fma`, must reach it)
+    c[1..].iter().fold(
+        c[0],
+        #[inline(always)]
+        |acc, &ck| acc.mul_add(x, ck),
+    )
+}
+
 /// `exprel(z)` for |z| < 1: Taylor to z^9 (truncation below 3e-8 relative, under half an ulp).
 #[inline(always)]
 pub(crate) fn exprel_taylor(z: f32) -> f32 {
-    (1.0f32 / 3_628_800.0)
-        .mul_add(z, 1.0 / 362_880.0)
-        .mul_add(z, 1.0 / 40320.0)
-        .mul_add(z, 1.0 / 5040.0)
-        .mul_add(z, 1.0 / 720.0)
-        .mul_add(z, 1.0 / 120.0)
-        .mul_add(z, 1.0 / 24.0)
-        .mul_add(z, 1.0 / 6.0)
-        .mul_add(z, 0.5)
-        .mul_add(z, 1.0)
+    horner(z, &TAYLOR_EXPREL)
 }
 
 /// `exprel(r)` for |r| <= ln2/2: Taylor to r^7 (the reduced argument of [`exprel`]).
 #[inline(always)]
 pub(crate) fn exprel_poly(r: f32) -> f32 {
-    (1.0f32 / 40320.0)
-        .mul_add(r, 1.0 / 5040.0)
-        .mul_add(r, 1.0 / 720.0)
-        .mul_add(r, 1.0 / 120.0)
-        .mul_add(r, 1.0 / 24.0)
-        .mul_add(r, 1.0 / 6.0)
-        .mul_add(r, 0.5)
-        .mul_add(r, 1.0)
+    horner(r, &TAYLOR_EXPREL[2..])
 }
 
 /// Hyperbolic tangent.

@@ -293,31 +293,24 @@ impl F32x64 {
         let y = y.fma(self.fma(-y, one), y);
         y.fma(self.fma(-y, one), y)
     }
+    /// `fastmath::horner`: `c[0]·x^(n−1) + … + c[n−1]`, same fused operations in the same order.
+    #[inline(always)]
+    fn horner(self, c: &[f32]) -> Self {
+        c[1..].iter().fold(
+            F32x64::splat(c[0]),
+            #[inline(always)]
+            |acc, &ck| acc.fma(self, F32x64::splat(ck)),
+        )
+    }
     /// `fastmath::exprel_taylor`.
     #[inline(always)]
     fn exprel_taylor(self) -> Self {
-        F32x64::splat(1.0 / 3_628_800.0)
-            .fma(self, F32x64::splat(1.0 / 362_880.0))
-            .fma(self, F32x64::splat(1.0 / 40320.0))
-            .fma(self, F32x64::splat(1.0 / 5040.0))
-            .fma(self, F32x64::splat(1.0 / 720.0))
-            .fma(self, F32x64::splat(1.0 / 120.0))
-            .fma(self, F32x64::splat(1.0 / 24.0))
-            .fma(self, F32x64::splat(1.0 / 6.0))
-            .fma(self, F32x64::splat(0.5))
-            .fma(self, F32x64::splat(1.0))
+        self.horner(&fastmath::TAYLOR_EXPREL)
     }
     /// `fastmath::exprel_poly`.
     #[inline(always)]
     fn exprel_poly(self) -> Self {
-        F32x64::splat(1.0 / 40320.0)
-            .fma(self, F32x64::splat(1.0 / 5040.0))
-            .fma(self, F32x64::splat(1.0 / 720.0))
-            .fma(self, F32x64::splat(1.0 / 120.0))
-            .fma(self, F32x64::splat(1.0 / 24.0))
-            .fma(self, F32x64::splat(1.0 / 6.0))
-            .fma(self, F32x64::splat(0.5))
-            .fma(self, F32x64::splat(1.0))
+        self.horner(&fastmath::TAYLOR_EXPREL[2..])
     }
 }
 
@@ -419,13 +412,7 @@ impl Scalar for F32x64 {
         let xc = self.clamp(-18.0, 88.722_8);
         let (n, ni) = xc.round_log2();
         let r = xc.reduce(n);
-        let q = F32x64::splat(1.0 / 40320.0)
-            .fma(r, F32x64::splat(1.0 / 5040.0))
-            .fma(r, F32x64::splat(1.0 / 720.0))
-            .fma(r, F32x64::splat(1.0 / 120.0))
-            .fma(r, F32x64::splat(1.0 / 24.0))
-            .fma(r, F32x64::splat(1.0 / 6.0))
-            .fma(r, F32x64::splat(0.5));
+        let q = r.horner(&fastmath::TAYLOR_EXPREL[2..9]);
         let p = (q * r).fma(r, r);
         let a = ibin(
             ni,
