@@ -307,6 +307,35 @@ impl F32x64 {
     fn exprel_taylor(self) -> Self {
         self.horner(&fastmath::TAYLOR_EXPREL)
     }
+    /// `fastmath::exprel` for lanes with |z| >= 1/16: the degree-9 Taylor branch where
+    /// |z| < 1, the range-reduced one elsewhere.
+    #[inline(always)]
+    fn exprel_wide(self) -> Self {
+        let small = self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR));
+        if small == [u16::MAX; R] {
+            return self.exprel_taylor();
+        }
+        let zc = self.clamp(-87.0, 88.0);
+        let (n, _) = zc.round_log2();
+        let r = zc.reduce(n);
+        let q = r.exprel_poly();
+        // 2^n, n in [−126, 127]: exact
+        let t = un(
+            n,
+            #[inline(always)]
+            |b| unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), b) },
+        );
+        let num = t.fma(r * q, t - F32x64::splat(1.0));
+        let rz = self.fabs().clamp(0.25, 1.267_650_6e30).recip_abs().copysign(self);
+        let e = num * rz;
+        let e = if small == [0; R] { e } else { F32x64::blend(small, self.exprel_taylor(), e) };
+        F32x64::blend(F32x64::splat(88.0).lt(self), F32x64::splat(f32::INFINITY), e)
+    }
+    /// `fastmath::exprel_taylor4`.
+    #[inline(always)]
+    fn exprel_taylor4(self) -> Self {
+        self.horner(&fastmath::TAYLOR_EXPREL[5..])
+    }
     /// `fastmath::exprel_poly`.
     #[inline(always)]
     fn exprel_poly(self) -> Self {
@@ -483,25 +512,18 @@ impl Scalar for F32x64 {
     /// reduced path when none has.
     #[inline(always)]
     fn exprel(self) -> Self {
-        let small = self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR));
-        if small == [u16::MAX; R] {
-            return self.exprel_taylor();
+        // Each lane takes the branch `fastmath::exprel` selects for it; a branch is evaluated
+        // only when some lane takes it.
+        let tiny = self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR4));
+        if tiny == [u16::MAX; R] {
+            return self.exprel_taylor4();
         }
-        let zc = self.clamp(-87.0, 88.0);
-        let (n, _) = zc.round_log2();
-        let r = zc.reduce(n);
-        let q = r.exprel_poly();
-        // 2^n, n in [−126, 127]: exact
-        let t = un(
-            n,
-            #[inline(always)]
-            |b| unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), b) },
-        );
-        let num = t.fma(r * q, t - F32x64::splat(1.0));
-        let rz = self.fabs().clamp(0.25, 1.267_650_6e30).recip_abs().copysign(self);
-        let e = num * rz;
-        let e = if small == [0; R] { e } else { F32x64::blend(small, self.exprel_taylor(), e) };
-        F32x64::blend(F32x64::splat(88.0).lt(self), F32x64::splat(f32::INFINITY), e)
+        let e = self.exprel_wide();
+        if tiny == [0; R] {
+            e
+        } else {
+            F32x64::blend(tiny, self.exprel_taylor4(), e)
+        }
     }
     #[inline(always)]
     fn exprel_deriv(self) -> Self {
@@ -588,6 +610,10 @@ mod tests {
             1.0,
             -1.0,
             0.3465,
+            0.0625,
+            -0.0625,
+            0.062_499_996,
+            -0.062_499_996,
             1e30,
             -1e30,
         ];
@@ -595,6 +621,12 @@ mod tests {
         while x < 120.0 {
             xs.push(x);
             x += 0.013_7;
+        }
+        // fine enough that whole vectors fall in one branch of exprel (|z| < 1/16, < 1)
+        let mut x = -1.2f32;
+        while x < 1.2 {
+            xs.push(x);
+            x += 1e-4;
         }
         for bits in (0..0x7F80_0000u32).step_by(0x1_0001) {
             xs.push(f32::from_bits(bits));
