@@ -212,12 +212,13 @@ impl<S: Scalar> Step<'_, S> {
     }
     /// One exponential-Euler step of `dy/dt = f(y)`:
     /// `y + dt·exprel(dt·J)·f(y)`, `J = ∂f/∂y` (evaluated with a dual number, like BrainPy's
-    /// `vector_grad`; the final multiply-add is fused).
+    /// `vector_grad`), computed as `fma(exprel(dt·J), dt·f, y)`: `dt·f` is ready before the
+    /// exprel, so only one fused operation follows it on the dependency chain.
     #[inline(always)]
     pub fn ee(&self, y: S, f: impl FnOnce(Dual<S, 1>) -> Dual<S, 1>) -> S {
         let r = f(Dual::var(y, 0));
         let phi = (self.dt * r.d[0]).exprel();
-        (self.dt * phi).mul_add(r.v, y)
+        phi.mul_add(self.dt * r.v, y)
     }
     /// Exponential Euler for the linear equation `dy/dt = a − b·y` (`a`, `b` not depending on
     /// `y`, e.g. a gating variable `α(1 − y) − βy` with `a = α`, `b = α + β`):
@@ -233,7 +234,7 @@ impl<S: Scalar> Step<'_, S> {
     #[inline(always)]
     pub fn ee_linear(&self, y: S, a: S, b: S) -> S {
         let phi = (-self.dt * b).exprel();
-        (self.dt * phi).mul_add((-b).mul_add(y, a), y)
+        phi.mul_add(self.dt * (-b).mul_add(y, a), y)
     }
     /// Exponential-Euler step with a state-independent Jacobian already folded into
     /// `phi_dt = dt·exprel(dt·J)` (see [`phi_dt`]): `y + phi_dt·f`, one fused multiply-add.

@@ -334,7 +334,9 @@ impl F32x64 {
     /// `fastmath::exprel_taylor4`.
     #[inline(always)]
     fn exprel_taylor4(self) -> Self {
-        self.horner(&fastmath::TAYLOR_EXPREL[5..])
+        let c = |i: usize| F32x64::splat(fastmath::TAYLOR_EXPREL[5 + i]);
+        let q = c(0).fma(self, c(1)).fma(self, c(2));
+        q.fma(self * self, c(3).fma(self, c(4)))
     }
     /// `fastmath::exprel_poly`.
     #[inline(always)]
@@ -419,13 +421,11 @@ impl Scalar for F32x64 {
         let xc = self.clamp(fastmath::EXP_ZERO_BELOW, 89.0);
         let (n, _) = xc.round_log2();
         let r = xc.reduce(n);
-        let p = F32x64::splat(1.987_569_2e-4)
-            .fma(r, F32x64::splat(1.398_199_9e-3))
-            .fma(r, F32x64::splat(8.333_452e-3))
-            .fma(r, F32x64::splat(4.166_579_6e-2))
-            .fma(r, F32x64::splat(1.666_666_5e-1))
-            .fma(r, F32x64::splat(0.5));
-        let y = p.fma(r * r, r) + F32x64::splat(1.0);
+        // fastmath::exp_poly (Estrin)
+        let c = |i: usize| F32x64::splat(fastmath::EXP_P[i]);
+        let r2 = r * r;
+        let p = c(0).fma(r, c(1)).fma(r2, c(2).fma(r, c(3))).fma(r2, c(4).fma(r, c(5)));
+        let y = p.fma(r2, r) + F32x64::splat(1.0);
         // y·2^n is exact (or overflows) for n in [−125, 128], as fastmath's y·2^(n−1)·2
         let e = bin(
             y,
