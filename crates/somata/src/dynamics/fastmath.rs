@@ -125,8 +125,7 @@ pub fn recip(x: f32) -> f32 {
 /// `exprel(z) = (e^z − 1)/z` (1 at 0), the factor of exponential Euler.
 ///
 /// For |z| < 1 (every `dt·J` of a neuron between spikes, and most of them during one) a
-/// Taylor polynomial in z: degree 4 for |z| < 1/16 (`exprel_taylor4`, four fused multiply-adds
-/// and a product:
+/// Taylor polynomial in z: degree 4 for |z| < 1/16 (`exprel_taylor4`, four fused multiply-adds:
 /// AdEx's membrane, HH's h and n gates and most `dt·J` at dt = 0.1 ms fall here) and degree 9
 /// otherwise (`exprel_taylor`, nine); no division, no cancellation, truncation below 0.5 ulp.
 /// Otherwise one range reduction
@@ -181,10 +180,10 @@ pub(crate) fn exprel_taylor(z: f32) -> f32 {
 /// under 0.03 ulp).
 #[inline(always)]
 pub(crate) fn exprel_taylor4(z: f32) -> f32 {
-    // Estrin: (c0·z² + c1·z + c2)·z² + (c3·z + c4), three deep instead of four
-    let c = &TAYLOR_EXPREL[5..];
-    let q = c[0].mul_add(z, c[1]).mul_add(z, c[2]);
-    q.mul_add(z * z, c[3].mul_add(z, c[4]))
+    // Horner, deliberately: these are the last four steps of `exprel_taylor`'s Horner chain
+    // started at 1/5!, so the vector kernel evaluates a register whose lanes straddle 1/16 with
+    // one masked degree-9 chain instead of two polynomials.
+    horner(z, &TAYLOR_EXPREL[5..])
 }
 
 /// `exprel(r)` for |r| <= ln2/2: Taylor to r^7 (the reduced argument of [`exprel`]).

@@ -307,13 +307,13 @@ impl F32x64 {
     fn exprel_taylor(self) -> Self {
         self.horner(&fastmath::TAYLOR_EXPREL)
     }
-    /// `fastmath::exprel` for lanes with |z| >= 1/16: the degree-9 Taylor branch where
-    /// |z| < 1, the range-reduced one elsewhere.
+    /// `fastmath::exprel` when some lane has |z| >= 1/16: the Taylor branches (degree 4 on
+    /// the lanes in `tiny`, 9 on the others) where |z| < 1, the range-reduced one elsewhere.
     #[inline(always)]
-    fn exprel_wide(self) -> Self {
+    fn exprel_wide(self, tiny: M) -> Self {
         let small = self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR));
         if small == [u16::MAX; R] {
-            return self.exprel_taylor();
+            return self.exprel_taylor_tiered(tiny);
         }
         let zc = self.clamp(-87.0, 88.0);
         let (n, _) = zc.round_log2();
@@ -328,15 +328,38 @@ impl F32x64 {
         let num = t.fma(r * q, t - F32x64::splat(1.0));
         let rz = self.fabs().clamp(0.25, 1.267_650_6e30).recip_abs().copysign(self);
         let e = num * rz;
-        let e = if small == [0; R] { e } else { F32x64::blend(small, self.exprel_taylor(), e) };
+        let e = if small == [0; R] { e } else { F32x64::blend(small, self.exprel_taylor_tiered(tiny), e) };
         F32x64::blend(F32x64::splat(88.0).lt(self), F32x64::splat(f32::INFINITY), e)
     }
     /// `fastmath::exprel_taylor4`.
     #[inline(always)]
     fn exprel_taylor4(self) -> Self {
-        let c = |i: usize| F32x64::splat(fastmath::TAYLOR_EXPREL[5 + i]);
-        let q = c(0).fma(self, c(1)).fma(self, c(2));
-        q.fma(self * self, c(3).fma(self, c(4)))
+        self.horner(&fastmath::TAYLOR_EXPREL[5..])
+    }
+    /// `exprel_taylor` on lanes outside `tiny`, `exprel_taylor4` on lanes in it, bit for bit,
+    /// in one chain: a `tiny` lane starts at 1/5! and skips the first five steps (merge-masked
+    /// fused multiply-adds), after which both chains are the same four steps.
+    #[inline(always)]
+    fn exprel_taylor_tiered(self, tiny: M) -> Self {
+        let c = &fastmath::TAYLOR_EXPREL;
+        if tiny == [0; R] {
+            return self.exprel_taylor();
+        }
+        let wide: M = std::array::from_fn(
+            #[inline(always)]
+            |i| !tiny[i],
+        );
+        let mut acc = F32x64::blend(tiny, F32x64::splat(c[5]), F32x64::splat(c[0]));
+        for &ck in &c[1..6] {
+            acc = F32x64(std::array::from_fn(
+                #[inline(always)]
+                |i| unsafe { _mm512_mask_fmadd_ps(acc.0[i], wide[i], self.0[i], _mm512_set1_ps(ck)) },
+            ));
+        }
+        for &ck in &c[6..] {
+            acc = acc.fma(self, F32x64::splat(ck));
+        }
+        acc
     }
     /// `fastmath::exprel_poly`.
     #[inline(always)]
@@ -518,12 +541,7 @@ impl Scalar for F32x64 {
         if tiny == [u16::MAX; R] {
             return self.exprel_taylor4();
         }
-        let e = self.exprel_wide();
-        if tiny == [0; R] {
-            e
-        } else {
-            F32x64::blend(tiny, self.exprel_taylor4(), e)
-        }
+        self.exprel_wide(tiny)
     }
     #[inline(always)]
     fn exprel_deriv(self) -> Self {
