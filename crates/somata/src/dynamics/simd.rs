@@ -51,6 +51,27 @@ impl std::fmt::Debug for F32x64 {
 
 type M = [__mmask16; R];
 
+/// Every lane of `m` set: the registers' masks combined with `kandw` (mask-register operations,
+/// not four moves to general registers and their shifts).
+#[inline(always)]
+fn all(m: M) -> bool {
+    let mut a = m[0];
+    for &k in &m[1..] {
+        a = unsafe { _kand_mask16(a, k) };
+    }
+    a == u16::MAX
+}
+
+/// No lane of `m` set (`korw`).
+#[inline(always)]
+fn none(m: M) -> bool {
+    let mut a = m[0];
+    for &k in &m[1..] {
+        a = unsafe { _kor_mask16(a, k) };
+    }
+    a == 0
+}
+
 #[inline(always)]
 fn un(a: F32x64, f: impl Fn(__m512) -> __m512) -> F32x64 {
     F32x64(std::array::from_fn(
@@ -312,7 +333,7 @@ impl F32x64 {
     #[inline(always)]
     fn exprel_wide(self, tiny: M) -> Self {
         let small = self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR));
-        if small == [u16::MAX; R] {
+        if all(small) {
             return self.exprel_taylor_tiered(tiny);
         }
         let zc = self.clamp(-87.0, 88.0);
@@ -328,7 +349,7 @@ impl F32x64 {
         let num = t.fma(r * q, t - F32x64::splat(1.0));
         let rz = self.fabs().clamp(0.25, 1.267_650_6e30).recip_abs().copysign(self);
         let e = num * rz;
-        let e = if small == [0; R] { e } else { F32x64::blend(small, self.exprel_taylor_tiered(tiny), e) };
+        let e = if none(small) { e } else { F32x64::blend(small, self.exprel_taylor_tiered(tiny), e) };
         F32x64::blend(F32x64::splat(88.0).lt(self), F32x64::splat(f32::INFINITY), e)
     }
     /// `fastmath::exprel_taylor4`.
@@ -342,7 +363,7 @@ impl F32x64 {
     #[inline(always)]
     fn exprel_taylor_tiered(self, tiny: M) -> Self {
         let c = &fastmath::TAYLOR_EXPREL;
-        if tiny == [0; R] {
+        if none(tiny) {
             return self.exprel_taylor();
         }
         let wide: M = std::array::from_fn(
@@ -539,7 +560,7 @@ impl Scalar for F32x64 {
         // Each lane takes the branch `fastmath::exprel` selects for it; a branch is evaluated
         // only when some lane takes it.
         let tiny = self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR4));
-        if tiny == [u16::MAX; R] {
+        if all(tiny) {
             return self.exprel_taylor4();
         }
         self.exprel_wide(tiny)
@@ -574,9 +595,9 @@ impl Scalar for F32x64 {
     #[inline(always)]
     fn select_lt_with(a: Self, b: Self, t: impl FnOnce() -> Self, e: impl FnOnce() -> Self) -> Self {
         let m = a.lt(b);
-        if m == [u16::MAX; R] {
+        if all(m) {
             t()
-        } else if m == [0; R] {
+        } else if none(m) {
             e()
         } else {
             F32x64::blend(m, t(), e())
