@@ -62,6 +62,12 @@ fn all(m: M) -> bool {
     a == u16::MAX
 }
 
+/// Lanes of `v` below `c` (ordered compare: NaN is not below).
+#[inline(always)]
+fn lanes_lt(v: __m512, c: f32) -> __mmask16 {
+    unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_set1_ps(c)) }
+}
+
 /// No lane of `m` set (`korw`).
 #[inline(always)]
 fn none(m: M) -> bool {
@@ -205,6 +211,17 @@ impl F32x64 {
             |x| unsafe { _mm512_abs_ps(x) },
         )
     }
+    /// The registers folded lane-wise by `vrangeps` with `IMM`: `0b1011` gives the largest
+    /// magnitude, `0b1010` the smallest (sign cleared; a NaN propagates).
+    #[inline(always)]
+    fn abs_fold<const IMM: i32>(self) -> __m512 {
+        let mut m = self.0[0];
+        for &b in &self.0[1..] {
+            m = unsafe { _mm512_range_ps::<IMM>(m, b) };
+        }
+        // with one register there is nothing to fold; clear the sign as vrangeps would
+        unsafe { _mm512_abs_ps(m) }
+    }
     /// `f32::clamp(lo, hi)`; NaN stays NaN (`vmaxps`/`vminps` return their second operand when
     /// one is NaN, and equal values keep `self` as Rust's `clamp` does).
     #[inline(always)]
@@ -328,14 +345,12 @@ impl F32x64 {
     fn exprel_taylor(self) -> Self {
         self.horner(&fastmath::TAYLOR_EXPREL)
     }
-    /// `fastmath::exprel` when some lane has |z| >= 1/16: the Taylor branches (degree 4 on
-    /// the lanes in `tiny`, 9 on the others) where |z| < 1, the range-reduced one elsewhere.
+    /// `fastmath::exprel` when some lane has |z| >= 1 (or is NaN): the Taylor branches
+    /// (degree 4 on the lanes in `tiny`, 9 on the others) where |z| < 1, the range-reduced one
+    /// elsewhere.
     #[inline(always)]
     fn exprel_wide(self, tiny: M) -> Self {
         let small = self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR));
-        if all(small) {
-            return self.exprel_taylor_tiered(tiny);
-        }
         let zc = self.clamp(-87.0, 88.0);
         let (n, _) = zc.round_log2();
         let r = zc.reduce(n);
@@ -349,7 +364,13 @@ impl F32x64 {
         let num = t.fma(r * q, t - F32x64::splat(1.0));
         let rz = self.fabs().clamp(0.25, 1.267_650_6e30).recip_abs().copysign(self);
         let e = num * rz;
-        let e = if none(small) { e } else { F32x64::blend(small, self.exprel_taylor_tiered(tiny), e) };
+        let e = if none(small) {
+            e
+        } else if none(tiny) {
+            F32x64::blend(small, self.exprel_taylor(), e)
+        } else {
+            F32x64::blend(small, self.exprel_taylor_tiered(tiny), e)
+        };
         F32x64::blend(F32x64::splat(88.0).lt(self), F32x64::splat(f32::INFINITY), e)
     }
     /// `fastmath::exprel_taylor4`.
@@ -363,9 +384,6 @@ impl F32x64 {
     #[inline(always)]
     fn exprel_taylor_tiered(self, tiny: M) -> Self {
         let c = &fastmath::TAYLOR_EXPREL;
-        if none(tiny) {
-            return self.exprel_taylor();
-        }
         let wide: M = std::array::from_fn(
             #[inline(always)]
             |i| !tiny[i],
@@ -559,11 +577,22 @@ impl Scalar for F32x64 {
     fn exprel(self) -> Self {
         // Each lane takes the branch `fastmath::exprel` selects for it; a branch is evaluated
         // only when some lane takes it.
-        let tiny = self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR4));
-        if all(tiny) {
+        // The branch tests on the lane-wise largest and smallest magnitudes (`vrangeps` folds of
+        // the registers: three instructions, then one compare), so the common cases, all lanes
+        // in one Taylor branch, cost no per-register masks. A NaN lane makes `mx` NaN there and
+        // goes to the general path, as in `fastmath`.
+        let mx = self.abs_fold::<0b1011>();
+        if lanes_lt(mx, fastmath::EXPREL_TAYLOR4) == u16::MAX {
             return self.exprel_taylor4();
         }
-        self.exprel_wide(tiny)
+        let tiny = || self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR4));
+        if lanes_lt(mx, fastmath::EXPREL_TAYLOR) == u16::MAX {
+            if lanes_lt(self.abs_fold::<0b1010>(), fastmath::EXPREL_TAYLOR4) == 0 {
+                return self.exprel_taylor();
+            }
+            return self.exprel_taylor_tiered(tiny());
+        }
+        self.exprel_wide(tiny())
     }
     #[inline(always)]
     fn exprel_deriv(self) -> Self {
