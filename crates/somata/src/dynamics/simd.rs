@@ -488,15 +488,14 @@ impl Scalar for F32x64 {
         let r2 = r * r;
         let p = c(0).fma(r, c(1)).fma(r2, c(2).fma(r, c(3))).fma(r2, c(4).fma(r, c(5)));
         let y = p.fma(r2, r) + F32x64::splat(1.0);
-        // y·2^n is exact (or overflows) for n in [−125, 128], as fastmath's y·2^(n−1)·2; lanes
-        // below EXP_ZERO_BELOW are zeroed by the scale's own mask (`!(x < lo)`, NaN kept)
-        F32x64(std::array::from_fn(
+        // y·2^n is exact (or overflows) for n in [−125, 128], as fastmath's y·2^(n−1)·2
+        let e = bin(
+            y,
+            n,
             #[inline(always)]
-            |i| unsafe {
-                let keep = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(self.0[i], _mm512_set1_ps(fastmath::EXP_ZERO_BELOW));
-                _mm512_maskz_scalef_ps(keep, y.0[i], n.0[i])
-            },
-        ))
+            |a, b| unsafe { _mm512_scalef_ps(a, b) },
+        );
+        F32x64::blend(self.lt(F32x64::splat(fastmath::EXP_ZERO_BELOW)), F32x64::splat(0.0), e)
     }
     /// [`fastmath::expm1`].
     #[inline(always)]
