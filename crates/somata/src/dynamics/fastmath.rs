@@ -144,9 +144,26 @@ pub fn exprel(z: f32) -> f32 {
     let t = f32::from_bits(((ni + 127) as u32) << 23);
     let num = t.mul_add(r * q, t - 1.0);
     let rz = f32::copysign(recip_abs(z.abs().clamp(0.25, 1.267_650_6e30)), z);
-    let e = sel(z.abs() < EXPREL_TAYLOR, exprel_taylor(z), num * rz);
-    let e = sel(z.abs() < EXPREL_TAYLOR4, exprel_taylor4(z), e);
+    let e = sel(z.abs() < EXPREL_TAYLOR, exprel_taylor_tiered(z, z.abs() < EXPREL_TAYLOR4), num * rz);
     sel(z > 88.0, f32::INFINITY, e)
+}
+
+/// Both Taylor branches in one chain: the degree-9 Horner chain of `exprel_taylor`, restarted
+/// at 1/5! after its fifth step when `tiny`, so that its last four steps are `exprel_taylor4`
+/// bit for bit. The selection sits mid-chain, where the compare is long done: one blend more
+/// than a single polynomial, on neither the operation count nor the latency of two.
+#[inline(always)]
+fn exprel_taylor_tiered(z: f32, tiny: bool) -> f32 {
+    let c = &TAYLOR_EXPREL;
+    let mut acc = c[0];
+    for &ck in &c[1..6] {
+        acc = acc.mul_add(z, ck);
+    }
+    acc = sel(tiny, c[5], acc);
+    for &ck in &c[6..] {
+        acc = acc.mul_add(z, ck);
+    }
+    acc
 }
 
 /// Below this |z|, [`exprel`] is [`exprel_taylor`].
@@ -171,14 +188,14 @@ fn horner(x: f32, c: &[f32]) -> f32 {
 }
 
 /// `exprel(z)` for |z| < 1: Taylor to z^9 (truncation below 3e-8 relative, under half an ulp).
-#[inline(always)]
+#[cfg(test)]
 pub(crate) fn exprel_taylor(z: f32) -> f32 {
     horner(z, &TAYLOR_EXPREL)
 }
 
 /// `exprel(z)` for |z| < 1/16: Taylor to z^4 (truncation below |z|^5/6! < 1.4e-9 relative,
 /// under 0.03 ulp).
-#[inline(always)]
+#[cfg(test)]
 pub(crate) fn exprel_taylor4(z: f32) -> f32 {
     // Horner, deliberately: these are the last four steps of `exprel_taylor`'s Horner chain
     // started at 1/5!, so the vector kernel evaluates a register whose lanes straddle 1/16 with
@@ -250,6 +267,10 @@ mod tests {
         assert_eq!(super::exprel_taylor(-0.0), 1.0);
         assert_eq!(super::exprel(0.5), super::exprel_taylor(0.5));
         assert_eq!(super::exprel(0.05), super::exprel_taylor4(0.05));
+        for z in [0.062_499_996f32, -0.03, 1e-3, -1e-20, 0.0] {
+            assert_eq!(super::exprel_taylor_tiered(z, true).to_bits(), super::exprel_taylor4(z).to_bits());
+            assert_eq!(super::exprel_taylor_tiered(z, false).to_bits(), super::exprel_taylor(z).to_bits());
+        }
         assert_eq!(super::exprel(-0.0625), super::exprel_taylor(-0.0625));
     }
 
