@@ -53,17 +53,23 @@ fn exp_hoist<S: Scalar>(tau: S, delta_t: S, v_th: S, v_reset: S, h: &mut [S]) {
 }
 
 /// One exponential-Euler step of the exponential-IF membrane from `v`, with adaptation current
-/// `w` (0 for ExpIF) and input `x`.
+/// `w` (`None` for ExpIF, whose equation has no `−R·w` term: not a multiplication by 0 every
+/// step) and input `x`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: S, x: S, r: S, v_rest: S, v_t: S, delta_t: S) -> S {
+fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: Option<S>, x: S, r: S, v_rest: S, v_t: S, delta_t: S) -> S {
     let (inv_tau, inv_dt) = (c.h[0], c.h[1]);
     c.ee(
         v,
         #[inline(always)]
         |v| {
             let exp_v = ((v - v_t) * inv_dt).min(Dual::constant(S::lit(20.0))).exp() * delta_t;
-            (-(v - v_rest) + exp_v - r * w + r * x) * inv_tau
+            let f = -(v - v_rest) + exp_v;
+            let f = match w {
+                Some(w) => f - r * w,
+                None => f,
+            };
+            (f + r * x) * inv_tau
         },
     )
 }
@@ -109,7 +115,7 @@ impl NeuronModel for ExpIf {
         unpack!(c.p; r, _tau, v_th, v_reset, v_rest, v_t, delta_t);
         let spk = c.spike((s[0] - v_th) * c.h[2]);
         let v = c.reset_v(s[0], v_th, v_reset, spk);
-        let v = exp_membrane(c, v, S::lit(0.0), x, r, v_rest, v_t, delta_t);
+        let v = exp_membrane(c, v, None, x, r, v_rest, v_t, delta_t);
         s[0] = v;
         c.spike((v - v_th) * c.h[2])
     }
@@ -152,7 +158,7 @@ impl NeuronModel for ExpIfRef {
         unpack!(c.p; r, _tau, tau_ref, v_th, v_reset, v_rest, v_t, delta_t);
         let spk = c.spike((s[0] - v_th) * c.h[2]);
         let v_r = c.reset_v(s[0], v_th, v_reset, spk);
-        let v_c = exp_membrane(c, v_r, S::lit(0.0), x, r, v_rest, v_t, delta_t);
+        let v_c = exp_membrane(c, v_r, None, x, r, v_rest, v_t, delta_t);
         let refr = c.refractory_flag(s[1], tau_ref);
         let v = c.pick(refr, v_r, v_c);
         s[0] = v;
@@ -196,7 +202,7 @@ fn adex_core<S: Scalar>(c: &Step<'_, S>, last_v: S, last_w: S, x: S, p: [S; 10])
     let spk = c.spike((last_v - v_th) * c.h[2]);
     let v_r = c.reset_v(last_v, v_th, v_reset, spk);
     let w_r = b.mul_add(spk, last_w);
-    let v = exp_membrane(c, v_r, w_r, x, r, v_rest, v_t, delta_t);
+    let v = exp_membrane(c, v_r, Some(w_r), x, r, v_rest, v_t, delta_t);
     let w = c.ee_hoisted(w_r, c.h[3], (a * (v - v_rest) - w_r) * c.h[4]);
     (v_r, w_r, v, w)
 }
