@@ -38,7 +38,7 @@ const U_STATE: StateSpec = StateSpec::new("u", Dim::VOLTAGE_RATE, "mV / ms", Ini
 fn izh_core<S: Scalar>(c: &Step<'_, S>, s: &[S], x: S) -> (S, S, S, S) {
     unpack!(c.p; a, b, cc, d, v_th);
     let l = S::lit;
-    let spk = c.spike((s[0] - v_th) / v_th);
+    let spk = c.spike((s[0] - v_th) * c.h[0]);
     let v_r = S::select_lt(S::lit(0.0), spk, cc, s[0]);
     let u_r = s[1] + d * spk;
     let v = c.ee(
@@ -78,15 +78,22 @@ impl NeuronModel for Izhikevich {
     const INPUT_UNIT: &'static str = "mV / ms";
     const DEFAULT_RESET: SpikeReset = SpikeReset::Hard;
 
+    /// `h[0] = 1/V_th` (the spike's scale; a product keeps the sign of BrainPy's division).
+    const N_HOIST: usize = 1;
+
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct(Self::NAME, "V_th", p[4], 0.0, "0")
+    }
+    #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
+        h[0] = S::lit(1.0) / p[4];
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         let (_, _, v, u) = izh_core(c, s, x);
         s[0] = v;
         s[1] = u;
-        c.spike((v - c.p[4]) / c.p[4])
+        c.spike((v - c.p[4]) * c.h[0])
     }
 }
 
@@ -117,8 +124,15 @@ impl NeuronModel for IzhikevichRef {
     const INPUT_UNIT: &'static str = "mV / ms";
     const DEFAULT_RESET: SpikeReset = SpikeReset::Hard;
 
+    /// `h[0] = 1/V_th` (the spike's scale; a product keeps the sign of BrainPy's division).
+    const N_HOIST: usize = 1;
+
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct(Self::NAME, "V_th", p[4], 0.0, "0")
+    }
+    #[inline(always)]
+    fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
+        h[0] = S::lit(1.0) / p[4];
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
@@ -128,7 +142,7 @@ impl NeuronModel for IzhikevichRef {
         s[0] = v;
         s[1] = c.pick(refr, u_r, u_c);
         ref_record(c, refr, v, c.p[4], s, 2);
-        c.spike((v - c.p[4]) / c.p[4])
+        c.spike((v - c.p[4]) * c.h[0])
     }
 }
 
