@@ -64,7 +64,7 @@ fn gif_core<S: Scalar>(c: &Step<'_, S>, s: &[S], x: S, currents_after: bool) -> 
     let i2 = c.ee_hoisted(i2_r, c.h[1], -c.p[9] * i2_r);
     let th = c.ee_hoisted(th_r, c.h[2], a * (v_r - v_rest) - b * (th_r - v_th_inf));
     let (ci1, ci2) = if currents_after { (i1, i2) } else { (i1_r, i2_r) };
-    let v = c.ee_hoisted(v_r, c.h[3], (-(v_r - v_rest) + r * (ci1 + ci2 + x)) / c.p[1]);
+    let v = c.ee_hoisted(v_r, c.h[3], (-(v_r - v_rest) + r * (ci1 + ci2 + x)) * c.h[4]);
     ([v_r, i1_r, i2_r, th_r], [v, i1, i2, th])
 }
 
@@ -74,6 +74,9 @@ fn gif_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
     h[1] = phi_dt(dt, -p[9]);
     h[2] = phi_dt(dt, -p[7]);
     h[3] = phi_dt(dt, S::lit(-1.0) / p[1]);
+    // 1/τ: a product instead of a division (at most an ulp apart); the spike's scale
+    // 1/(V_th − V_reset) depends on the threshold state and stays a division
+    h[4] = S::lit(1.0) / p[1];
 }
 
 /// Generalized integrate-and-fire, BrainPy's `Gif`.
@@ -105,7 +108,7 @@ impl NeuronModel for Gif {
     const STATES: &'static [StateSpec] = &STATES;
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 4;
+    const N_HOIST: usize = 5;
 
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
@@ -159,7 +162,7 @@ impl NeuronModel for GifRef {
     const STATES: &'static [StateSpec] = &[STATES[0], STATES[1], STATES[2], STATES[3], LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 4;
+    const N_HOIST: usize = 5;
 
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {

@@ -38,11 +38,23 @@ const COMMON: [ParamSpec; 6] = [
 /// Spike, reset and synaptic decay shared by both: returns (spike-reset V, decayed g).
 #[inline(always)]
 fn syn_prelude<S: Scalar>(c: &Step<'_, S>, s: &[S]) -> (S, S) {
-    unpack!(c.p; _r, _tau, tau_syn, v_th, v_reset);
-    let spk = c.spike((s[0] - v_th) / (v_th - v_reset));
+    unpack!(c.p; _r, _tau, _tau_syn, v_th, v_reset);
+    let spk = c.spike((s[0] - v_th) * c.h[2]);
     let v = c.reset_v(s[0], v_th, v_reset, spk);
-    let g = c.ee_hoisted(s[1], c.h[0], -s[1] / tau_syn);
+    let g = c.ee_hoisted(s[1], c.h[0], -s[1] * c.h[3]);
     (v, g)
+}
+
+/// Hoisted constants of both models: `h[0] = dt·exprel(−dt/τ_syn)`, `h[1] = dt·exprel(−dt/τ)`,
+/// `h[2] = 1/(V_th − V_reset)`, `h[3] = 1/τ_syn`, `h[4] = 1/τ` (products instead of divisions:
+/// at most an ulp apart, spike decisions unchanged).
+#[inline(always)]
+fn syn_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
+    h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
+    h[1] = phi_dt(dt, S::lit(-1.0) / p[1]);
+    h[2] = S::lit(1.0) / (p[3] - p[4]);
+    h[3] = S::lit(1.0) / p[2];
+    h[4] = S::lit(1.0) / p[1];
 }
 
 /// Current-based LIF with an exponential synaptic current, BrainPy's `CubaLIF`.
@@ -70,24 +82,23 @@ impl NeuronModel for CubaLif {
         &[v_state(0.0), StateSpec::new("g", Dim::CURRENT, "mA", InitSpec::Constant(0.0), Some("g_initializer"))];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 2;
+    const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
-        h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
-        h[1] = phi_dt(dt, S::lit(-1.0) / p[1]);
+        syn_hoist(p, dt, h);
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        unpack!(c.p; r, tau, _tau_syn, v_th, v_reset, v_rest);
+        unpack!(c.p; r, _tau, _tau_syn, v_th, _v_reset, v_rest);
         let (v, g) = syn_prelude(c, s);
-        let v = c.ee_hoisted(v, c.h[1], (-(v - v_rest) + r * (g + x)) / tau);
+        let v = c.ee_hoisted(v, c.h[1], (-(v - v_rest) + r * (g + x)) * c.h[4]);
         s[0] = v;
         s[1] = g;
-        c.spike((v - v_th) / (v_th - v_reset))
+        c.spike((v - v_th) * c.h[2])
     }
 }
 
@@ -113,27 +124,28 @@ impl NeuronModel for CobaLif {
         &[v_state(0.0), StateSpec::new("g", Dim::CONDUCTANCE, "S", InitSpec::Constant(0.0), Some("g_initializer"))];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 1;
+    const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
-        h[0] = phi_dt(dt, S::lit(-1.0) / p[2]);
+        syn_hoist(p, dt, h);
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-        unpack!(c.p; r, tau, _tau_syn, v_th, v_reset, v_rest, e);
+        unpack!(c.p; r, _tau, _tau_syn, v_th, _v_reset, v_rest, e);
         let (v, g) = syn_prelude(c, s);
+        let inv_tau = c.h[4];
         let v = c.ee(
             v,
             #[inline(always)]
-            |v| (-(v - v_rest) + (-(v - e) * g + x) * r) / tau,
+            |v| (-(v - v_rest) + (-(v - e) * g + x) * r) * inv_tau,
         );
         s[0] = v;
         s[1] = g;
-        c.spike((v - v_th) / (v_th - v_reset))
+        c.spike((v - v_th) * c.h[2])
     }
 }
 
