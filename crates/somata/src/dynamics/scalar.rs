@@ -41,6 +41,13 @@ pub trait Scalar:
     fn re(self) -> Self::Real;
     /// e^x.
     fn exp(self) -> Self;
+    /// `e^min(x, cap)` (BrainPy's clamped exponentials, e.g. ExpIF's `exp(min(u, 20))`), with
+    /// `jnp.minimum`'s tangent convention of [`Scalar::min`]. `cap` must be at most 88. The vector
+    /// scalar folds the cap into `exp`'s own range clamp (same bits as `min` then `exp`).
+    #[inline(always)]
+    fn exp_min(self, cap: f64) -> Self {
+        self.min(Self::lit(cap)).exp()
+    }
     /// e^x − 1.
     fn expm1(self) -> Self;
     /// Natural logarithm.

@@ -400,6 +400,26 @@ impl F32x64 {
         }
         acc
     }
+    /// e^min(x, hi) for `hi` in (EXP_ZERO_BELOW, 89] (see [`Scalar::exp_min`]).
+    #[inline(always)]
+    fn exp_clamped(self, hi: f32) -> Self {
+        let xc = self.clamp(fastmath::EXP_ZERO_BELOW, hi);
+        let (n, _) = xc.round_log2();
+        let r = xc.reduce(n);
+        // fastmath::exp_poly (Estrin)
+        let c = |i: usize| F32x64::splat(fastmath::EXP_P[i]);
+        let r2 = r * r;
+        let p = c(0).fma(r, c(1)).fma(r2, c(2).fma(r, c(3))).fma(r2, c(4).fma(r, c(5)));
+        let y = p.fma(r2, r) + F32x64::splat(1.0);
+        // y·2^n is exact (or overflows) for n in [−125, 128], as fastmath's y·2^(n−1)·2
+        let e = bin(
+            y,
+            n,
+            #[inline(always)]
+            |a, b| unsafe { _mm512_scalef_ps(a, b) },
+        );
+        F32x64::blend(self.lt(F32x64::splat(fastmath::EXP_ZERO_BELOW)), F32x64::splat(0.0), e)
+    }
     /// `fastmath::exprel_poly`.
     #[inline(always)]
     fn exprel_poly(self) -> Self {
@@ -480,22 +500,16 @@ impl Scalar for F32x64 {
     /// [`fastmath::exp`], with `vscalefps` for the exact scaling by `2^n`.
     #[inline(always)]
     fn exp(self) -> Self {
-        let xc = self.clamp(fastmath::EXP_ZERO_BELOW, 89.0);
-        let (n, _) = xc.round_log2();
-        let r = xc.reduce(n);
-        // fastmath::exp_poly (Estrin)
-        let c = |i: usize| F32x64::splat(fastmath::EXP_P[i]);
-        let r2 = r * r;
-        let p = c(0).fma(r, c(1)).fma(r2, c(2).fma(r, c(3))).fma(r2, c(4).fma(r, c(5)));
-        let y = p.fma(r2, r) + F32x64::splat(1.0);
-        // y·2^n is exact (or overflows) for n in [−125, 128], as fastmath's y·2^(n−1)·2
-        let e = bin(
-            y,
-            n,
-            #[inline(always)]
-            |a, b| unsafe { _mm512_scalef_ps(a, b) },
-        );
-        F32x64::blend(self.lt(F32x64::splat(fastmath::EXP_ZERO_BELOW)), F32x64::splat(0.0), e)
+        self.exp_clamped(89.0)
+    }
+    /// `min(x, cap)` then `exp`, with the cap in `exp`'s own clamp: `max(lo, x)` then
+    /// `min(cap, ·)` is `min(x, cap)` clamped to `[lo, 89]` for `lo < cap <= 89`, NaN staying NaN
+    /// (`vmaxps`/`vminps` return their second operand), so the bits are those of
+    /// `self.min(cap).exp()`; one instruction fewer.
+    #[inline(always)]
+    fn exp_min(self, cap: f64) -> Self {
+        debug_assert!(cap <= 88.0);
+        self.exp_clamped(cap as f32)
     }
     /// [`fastmath::expm1`].
     #[inline(always)]

@@ -25,7 +25,7 @@
 //! ```
 
 use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
-use crate::dynamics::{phi_dt, Check, Dual, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::dynamics::{phi_dt, Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Conductance, Current, Dim, Resistance, Time, Voltage};
 use crate::Result;
 
@@ -42,12 +42,12 @@ const A: ParamSpec = ParamSpec::new("a", Dim::CONDUCTANCE, 1.0, Check::Finite);
 const B: ParamSpec = ParamSpec::new("b", Dim::CURRENT, 1.0, Check::Finite);
 const W_STATE: StateSpec = StateSpec::new("w", Dim::CURRENT, "mA", InitSpec::Constant(0.0), Some("w_initializer"));
 
-/// Hoisted reciprocals shared by the family: `h[0] = 1/τ`, `h[1] = 1/Δ_T`,
+/// Hoisted constants shared by the family: `h[0] = dt/τ`, `h[1] = 1/Δ_T`,
 /// `h[2] = 1/(V_th − V_reset)` (multiplying by them instead of dividing moves results by at most
 /// an ulp; the spike decision is unchanged).
 #[inline(always)]
-fn exp_hoist<S: Scalar>(tau: S, delta_t: S, v_th: S, v_reset: S, h: &mut [S]) {
-    h[0] = S::lit(1.0) / tau;
+fn exp_hoist<S: Scalar>(dt: S, tau: S, delta_t: S, v_th: S, v_reset: S, h: &mut [S]) {
+    h[0] = dt / tau;
     h[1] = S::lit(1.0) / delta_t;
     h[2] = S::lit(1.0) / (v_th - v_reset);
 }
@@ -55,23 +55,28 @@ fn exp_hoist<S: Scalar>(tau: S, delta_t: S, v_th: S, v_reset: S, h: &mut [S]) {
 /// One exponential-Euler step of the exponential-IF membrane from `v`, with adaptation current
 /// `w` (`None` for ExpIF, whose equation has no `−R·w` term: not a multiplication by 0 every
 /// step) and input `x`.
+///
+/// With `u = (V − V_T)/Δ_T` and `e = e^{min(u, 20)}` the drift is
+/// `τ·f = Δ_T·e − (V − V_rest) − R·w + R·I`, and its Jacobian, which BrainPy obtains by
+/// automatic differentiation, is `τ·J = Δ_T·e·(1/Δ_T) − 1` below the clamp and `−1` above it
+/// (the clamp's tangent, as [`Scalar::min`]). Writing `J` out instead of running a dual number
+/// through `f` shares `e` and folds `dt/τ` into one product each for `dt·f` and `dt·J`; the
+/// step is `V + exprel(dt·J)·dt·f`, as [`Step::ee`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: Option<S>, x: S, r: S, v_rest: S, v_t: S, delta_t: S) -> S {
-    let (inv_tau, inv_dt) = (c.h[0], c.h[1]);
-    c.ee(
-        v,
-        #[inline(always)]
-        |v| {
-            let exp_v = ((v - v_t) * inv_dt).min(Dual::constant(S::lit(20.0))).exp() * delta_t;
-            let f = -(v - v_rest) + exp_v;
-            let f = match w {
-                Some(w) => f - r * w,
-                None => f,
-            };
-            (f + r * x) * inv_tau
-        },
-    )
+    let (dt_tau, inv_dt) = (c.h[0], c.h[1]);
+    let u = (v - v_t) * inv_dt;
+    let e = u.exp_min(20.0);
+    let f = e * delta_t - (v - v_rest);
+    let f = match w {
+        Some(w) => (-r).mul_add(w, f),
+        None => f,
+    };
+    let f = r.mul_add(x, f);
+    let de = S::select_lt(S::lit(20.0), u, S::lit(0.0), e * inv_dt);
+    let dt_j = de.mul_add(delta_t, S::lit(-1.0)) * dt_tau;
+    dt_j.exprel().mul_add(f * dt_tau, v)
 }
 
 /// Exponential integrate-and-fire, BrainPy's `ExpIF`.
@@ -107,8 +112,8 @@ impl NeuronModel for ExpIf {
         distinct(Self::NAME, "V_th", p[2], p[3], "V_reset")
     }
     #[inline(always)]
-    fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
-        exp_hoist(p[1], p[6], p[2], p[3], h);
+    fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
+        exp_hoist(dt, p[1], p[6], p[2], p[3], h);
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
@@ -150,8 +155,8 @@ impl NeuronModel for ExpIfRef {
         distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
     }
     #[inline(always)]
-    fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
-        exp_hoist(p[1], p[7], p[3], p[4], h);
+    fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
+        exp_hoist(dt, p[1], p[7], p[3], p[4], h);
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
@@ -203,16 +208,17 @@ fn adex_core<S: Scalar>(c: &Step<'_, S>, last_v: S, last_w: S, x: S, p: [S; 10])
     let v_r = c.reset_v(last_v, v_th, v_reset, spk);
     let w_r = b.mul_add(spk, last_w);
     let v = exp_membrane(c, v_r, Some(w_r), x, r, v_rest, v_t, delta_t);
-    let w = c.ee_hoisted(w_r, c.h[3], (a * (v - v_rest) - w_r) * c.h[4]);
+    let w = c.ee_hoisted(w_r, c.h[3], a.mul_add(v - v_rest, -w_r));
     (v_r, w_r, v, w)
 }
 
-/// AdEx hoisting: the family's reciprocals, `h[3] = dt·exprel(−dt/τ_w)`, `h[4] = 1/τ_w`.
+/// AdEx hoisting: the family's constants and `h[3] = dt·exprel(−dt/τ_w)/τ_w`, so that w's
+/// exponential-Euler step `w + dt·exprel(−dt/τ_w)·(a(V − V_rest) − w)/τ_w` is two fused
+/// multiply-adds.
 #[inline(always)]
 fn adex_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
-    exp_hoist(p[1], p[7], p[3], p[4], h);
-    h[3] = phi_dt(dt, S::lit(-1.0) / p[2]);
-    h[4] = S::lit(1.0) / p[2];
+    exp_hoist(dt, p[1], p[7], p[3], p[4], h);
+    h[3] = phi_dt(dt, S::lit(-1.0) / p[2]) / p[2];
 }
 
 impl NeuronModel for AdExIf {
@@ -222,7 +228,7 @@ impl NeuronModel for AdExIf {
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 5;
+    const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
@@ -263,7 +269,7 @@ impl NeuronModel for AdExIfRef {
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE, LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
     const INPUT_UNIT: &'static str = "mA";
-    const N_HOIST: usize = 5;
+    const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
         distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
