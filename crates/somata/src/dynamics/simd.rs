@@ -256,6 +256,16 @@ impl F32x64 {
             |i| unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0[i], o.0[i]) },
         )
     }
+    /// `!(self < o)`, true where either is NaN: the complement of [`F32x64::lt`] in one
+    /// compare. A blend that keeps `self` where `lt` is false and zeroes elsewhere, written with
+    /// `lt`, compiles to a compare, a `knotw` and a zero-masked move; with `nlt` the `knotw` goes.
+    #[inline(always)]
+    fn nlt(self, o: Self) -> M {
+        std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(self.0[i], o.0[i]) },
+        )
+    }
     #[inline(always)]
     fn ge(self, o: Self) -> M {
         std::array::from_fn(
@@ -418,7 +428,7 @@ impl F32x64 {
             #[inline(always)]
             |a, b| unsafe { _mm512_scalef_ps(a, b) },
         );
-        F32x64::blend(self.lt(F32x64::splat(fastmath::EXP_ZERO_BELOW)), F32x64::splat(0.0), e)
+        F32x64::blend(self.nlt(F32x64::splat(fastmath::EXP_ZERO_BELOW)), e, F32x64::splat(0.0))
     }
     /// `fastmath::exprel_poly`.
     #[inline(always)]
@@ -619,7 +629,7 @@ impl Scalar for F32x64 {
         let a = self.fabs();
         let y = a.clamp(LO, HI).recip_abs();
         let y = F32x64::blend(a.lt(F32x64::splat(LO)), F32x64::splat(f32::INFINITY), y);
-        let y = F32x64::blend(F32x64::splat(HI).lt(a), F32x64::splat(0.0), y);
+        let y = F32x64::blend(F32x64::splat(HI).nlt(a), y, F32x64::splat(0.0));
         y.copysign(self)
     }
     #[inline(always)]
@@ -632,7 +642,8 @@ impl Scalar for F32x64 {
     }
     #[inline(always)]
     fn select_lt(a: Self, b: Self, t: Self, e: Self) -> Self {
-        F32x64::blend(a.lt(b), t, e)
+        // `e` where !(a < b): a zero `t` then needs no mask complement (see `nlt`)
+        F32x64::blend(a.nlt(b), e, t)
     }
     #[inline(always)]
     fn select_lt_with(a: Self, b: Self, t: impl FnOnce() -> Self, e: impl FnOnce() -> Self) -> Self {
