@@ -297,3 +297,46 @@ setters!(AdExIfRef {
     v_reset: Voltage => "V_reset", v_rest: Voltage => "V_rest", v_t: Voltage => "V_T", delta_t: Voltage => "delta_T",
     a: Conductance => "a", b: Current => "b", tau_ref: Time => "tau_ref",
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamics::{Dual, SpikeReset, MAX_HOIST, MAX_PARAMS};
+    use crate::surrogate::Surrogate;
+
+    /// The membrane step with its Jacobian written out equals [`Step::ee`] with the Jacobian from
+    /// a dual number (BrainPy's automatic differentiation) below the exponent's clamp, above it,
+    /// with and without adaptation current, at two time steps.
+    #[test]
+    fn written_out_jacobian_matches_the_dual_number_one() {
+        let defaults: Vec<f64> = AdExIf::PARAMS.iter().map(|p| p.default).collect();
+        let mut p = [0.0f64; MAX_PARAMS];
+        p[..defaults.len()].copy_from_slice(&defaults);
+        let [r, tau, _, _, _, v_rest, v_t, delta_t, ..] = p;
+        let sg = Surrogate::default();
+        let mut checked = 0;
+        for dt in [0.1, 0.01] {
+            let mut h = [0.0f64; MAX_HOIST];
+            AdExIf.hoist(&p, dt, &mut h);
+            let c = Step { p: &p, h: &h, dt, t: 0.0, reset: SpikeReset::Hard, sg: &sg };
+            for i in 0..=400 {
+                // −100 … +60 mV: u = (V − V_T)/Δ_T from −11.5 to +34.5, across the clamp at 20
+                let v = -100.0 + 0.4 * i as f64;
+                for (w, x) in [(None, 0.0), (Some(3.0), 12.0), (Some(-2.0), 40.0)] {
+                    let got = exp_membrane(&c, v, w, x, r, v_rest, v_t, delta_t);
+                    let want = c.ee(v, |y: Dual<f64, 1>| {
+                        let e = ((y - Dual::constant(v_t)) / Dual::constant(delta_t)).min(Dual::constant(20.0)).exp();
+                        let f = -(y - Dual::constant(v_rest)) + e * Dual::constant(delta_t) - Dual::constant(r * w.unwrap_or(0.0))
+                            + Dual::constant(r * x);
+                        f / Dual::constant(tau)
+                    });
+                    // both overflow (to +inf) once dt·J passes exprel's range
+                    let close = got == want || (got - want).abs() <= 1e-12 * want.abs().max(1.0);
+                    assert!(close, "V={v} w={w:?} x={x} dt={dt}: {got} vs {want}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 2 * 401 * 3);
+    }
+}
