@@ -58,10 +58,10 @@ fn exp_hoist<S: Scalar>(dt: S, tau: S, delta_t: S, v_th: S, v_reset: S, h: &mut 
 ///
 /// With `u = (V − V_T)/Δ_T` and `e = e^{min(u, 20)}` the drift is
 /// `τ·f = Δ_T·e − (V − V_rest) − R·w + R·I`, and its Jacobian, which BrainPy obtains by
-/// automatic differentiation, is `τ·J = Δ_T·e·(1/Δ_T) − 1` below the clamp and `−1` above it
-/// (the clamp's tangent, as [`Scalar::min`]). Writing `J` out instead of running a dual number
-/// through `f` shares `e` and folds `dt/τ` into one product each for `dt·f` and `dt·J`; the
-/// step is `V + exprel(dt·J)·dt·f`, as [`Step::ee`].
+/// automatic differentiation, is `τ·J = e − 1` below the clamp and `−1` above it (the clamp's
+/// tangent, as [`Scalar::min`]). Writing `J` out instead of running a dual number through `f`
+/// shares `e`, and `dt·J = dt/τ·(e − 1)` is one fused multiply-add (merge-masked above the
+/// clamp); the step is `V + exprel(dt·J)·dt·f`, as [`Step::ee`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: Option<S>, x: S, r: S, v_rest: S, v_t: S, delta_t: S) -> S {
@@ -74,8 +74,7 @@ fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: Option<S>, x: S, r: S, v_re
         None => f,
     };
     let f = r.mul_add(x, f);
-    let de = S::select_lt(S::lit(20.0), u, S::lit(0.0), e * inv_dt);
-    let dt_j = de.mul_add(delta_t, S::lit(-1.0)) * dt_tau;
+    let dt_j = S::select_lt(S::lit(20.0), u, -dt_tau, e.mul_add(dt_tau, -dt_tau));
     dt_j.exprel().mul_add(f * dt_tau, v)
 }
 
