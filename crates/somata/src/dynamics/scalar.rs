@@ -140,6 +140,22 @@ pub trait Scalar:
     fn select_lt_with(a: Self, b: Self, t: impl FnOnce() -> Self, e: impl FnOnce() -> Self) -> Self {
         Self::select_lt(a, b, t(), e())
     }
+    /// `general()`, or `fast()` where that is known to give the same values: on a vector scalar
+    /// when `a < b` in every lane, never on a plain scalar (whose loop stays branch-free). The
+    /// caller guarantees that `fast` equals `general` bit for bit wherever `a < b`; `fast` is the
+    /// cheaper form that is only valid there (HH's batched reciprocals, valid while a product
+    /// stays in range). Closures must be `#[inline(always)]`, as those of
+    /// [`Scalar::select_lt_with`].
+    #[inline(always)]
+    fn fast_when_all_lt<const N: usize>(
+        a: Self,
+        b: Self,
+        fast: impl FnOnce() -> [Self; N],
+        general: impl FnOnce() -> [Self; N],
+    ) -> [Self; N] {
+        let _ = (a, b, fast);
+        general()
+    }
 }
 
 /// A plain floating-point type: `f32` (default) or `f64`.

@@ -656,6 +656,19 @@ impl Scalar for F32x64 {
             F32x64::blend(m, t(), e())
         }
     }
+    #[inline(always)]
+    fn fast_when_all_lt<const N: usize>(
+        a: Self,
+        b: Self,
+        fast: impl FnOnce() -> [Self; N],
+        general: impl FnOnce() -> [Self; N],
+    ) -> [Self; N] {
+        if all(a.lt(b)) {
+            fast()
+        } else {
+            general()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,19 +29,13 @@ use crate::units::{dim, Capacitance, Conductance, Dim, Frequency, Voltage};
 /// two bits). `e` comes from the caller so that one exponential serves several rates.
 #[inline(always)]
 fn inv_exprel<S: Scalar>(z: S, e: S) -> S {
-    let l = S::lit;
     S::select_lt_with(
         z.abs(),
-        l(1.0),
+        S::lit(1.0),
         #[inline(always)]
-        || {
-            let z2 = z * z;
-            l(1.0) - z * l(0.5)
-                + z2 * (l(1.0 / 12.0)
-                    + z2 * (l(-1.0 / 720.0) + z2 * (l(1.0 / 30240.0) + z2 * (l(-1.0 / 1209600.0) + z2 * l(1.0 / 47900160.0)))))
-        },
+        || bernoulli(z),
         #[inline(always)]
-        || z * (e - l(1.0)).recip(),
+        || z * (e - S::lit(1.0)).recip(),
     )
 }
 
@@ -49,9 +43,9 @@ fn inv_exprel<S: Scalar>(z: S, e: S) -> S {
 ///
 /// Evaluated with three exponentials instead of six: `e^{−(V+40)/10}` serves αm, βh
 /// (`e^{−(V+35)/10} = e^{−(V+40)/10}·e^{1/2}`) and αn (`·e^{−3/2}`); αh's `e^{−(V+65)/20}` is
-/// the 4th power of βn's `e^{−(V+65)/80}`; reciprocals are division-free ([`Scalar::recip`]).
-/// Each rate stays within about 10 ulp of BrainPy's direct evaluation (a few times 1e-7
-/// relative).
+/// the 4th power of βn's `e^{−(V+65)/80}`. The three reciprocals (of `e1 − 1`, `e2 − 1` and
+/// `1 + e1·e^{1/2}`) come from one ([`hh_reciprocals`]). Each rate stays within about 10 ulp of
+/// BrainPy's direct evaluation (a few times 1e-7 relative).
 #[inline(always)]
 fn hh_rates<S: Scalar>(v: S) -> [S; 6] {
     let l = S::lit;
@@ -62,14 +56,79 @@ fn hh_rates<S: Scalar>(v: S) -> [S; 6] {
     let u = -(v + l(65.0));
     let e80 = (u * l(0.0125)).exp();
     let e20 = (e80 * e80) * (e80 * e80);
+    let [inv1, inv2, bh] = hh_reciprocals(z1, e1, z2, e2);
     [
-        inv_exprel(z1, e1),
+        S::select_lt_with(
+            z1.abs(),
+            l(1.0),
+            #[inline(always)]
+            || bernoulli(z1),
+            #[inline(always)]
+            || z1 * inv1,
+        ),
         l(4.0) * (u * l(1.0 / 18.0)).exp(),
         l(0.07) * e20,
-        (l(1.0) + e1 * l(0.5f64.exp())).recip(),
-        l(0.1) * inv_exprel(z2, e2),
+        bh,
+        l(0.1)
+            * S::select_lt_with(
+                z2.abs(),
+                l(1.0),
+                #[inline(always)]
+                || bernoulli(z2),
+                #[inline(always)]
+                || z2 * inv2,
+            ),
         l(0.125) * e80,
     ]
+}
+
+/// `z/(e^z − 1)` for |z| < 1: the Bernoulli series to z^10 (below 0.2 ulp).
+#[inline(always)]
+fn bernoulli<S: Scalar>(z: S) -> S {
+    let l = S::lit;
+    let z2 = z * z;
+    l(1.0) - z * l(0.5)
+        + z2 * (l(1.0 / 12.0) + z2 * (l(-1.0 / 720.0) + z2 * (l(1.0 / 30240.0) + z2 * (l(-1.0 / 1209600.0) + z2 * l(1.0 / 47900160.0)))))
+}
+
+/// `[1/(e1 − 1), 1/(e2 − 1), 1/(1 + e1·e^{1/2})]` for HH's rates, with one reciprocal instead
+/// of three (a vector reciprocal costs about fourteen instructions): with `a = e1 − 1`,
+/// `b = e2 − 1` and `c = 2^-64·(1 + e1·e^{1/2})` (scaled exactly, by a power of two, so that the
+/// product stays in range) and `r = 1/(a·b·c)`, the three are `r·c·b`, `r·c·a` and
+/// `2^-64·r·a·b` (batched inversion; each within a few ulp of its own reciprocal). Where the
+/// Bernoulli series replaces `z/(e − 1)` (|z| < 1, where `e − 1` may be 0), the factor is taken
+/// as 1. The product overflows once e1 passes about 1e19 (V below −480 mV): from z1 = 40
+/// (V = −440 mV) on, where `e1 − 1` rounds to e1 and `1 + e1·e^{1/2}` to `e1·e^{1/2}`, the
+/// reciprocal is that of e1 and the three are `1/e1` times constants. A vector whose lanes are
+/// all above −440 mV skips those selects ([`Scalar::fast_when_all_lt`]).
+#[inline(always)]
+fn hh_reciprocals<S: Scalar>(z1: S, e1: S, z2: S, e2: S) -> [S; 3] {
+    let l = S::lit;
+    const TWO_M64: f64 = 1.0 / 18_446_744_073_709_551_616.0;
+    let a = S::select_lt(z1.abs(), l(1.0), l(1.0), e1 - l(1.0));
+    let b = S::select_lt(z2.abs(), l(1.0), l(1.0), e2 - l(1.0));
+    let c = e1.mul_add(l(0.5f64.exp() * TWO_M64), l(TWO_M64));
+    let ab = a * b;
+    S::fast_when_all_lt(
+        z1,
+        l(40.0),
+        #[inline(always)]
+        || {
+            let r = (ab * c).recip();
+            let rc = r * c;
+            [rc * b, rc * a, (r * ab) * l(TWO_M64)]
+        },
+        #[inline(always)]
+        || {
+            let r = S::select_lt(z1, l(40.0), ab * c, e1).recip();
+            let rc = r * c;
+            [
+                S::select_lt(z1, l(40.0), rc * b, r),
+                S::select_lt(z1, l(40.0), rc * a, r * l(1.5f64.exp())),
+                S::select_lt(z1, l(40.0), (r * ab) * l(TWO_M64), r * l((-0.5f64).exp())),
+            ]
+        },
+    )
 }
 
 /// Exponential-Euler step of a membrane `C dV/dt = −Σ g_k (V − E_k) + I` whose conductances are
@@ -343,3 +402,111 @@ setters!(WangBuzsakiHh {
     e_na: Voltage => "ENa", g_na: Conductance => "gNa", e_k: Voltage => "EK", g_k: Conductance => "gK",
     e_l: Voltage => "EL", g_l: Conductance => "gL", v_th: Voltage => "V_th", c: Capacitance => "C",
 });
+
+#[cfg(test)]
+mod tests {
+    use super::hh_rates;
+
+    /// `x/(1 − e^{−x/10})`, 10 at x = 0.
+    fn ratio(x: f64) -> f64 {
+        if x == 0.0 {
+            10.0
+        } else {
+            x / -(-x / 10.0).exp_m1()
+        }
+    }
+
+    /// BrainPy's rate functions, directly, in f64.
+    fn direct(v: f64) -> [f64; 6] {
+        [
+            0.1 * ratio(v + 40.0),
+            4.0 * (-(v + 65.0) / 18.0).exp(),
+            0.07 * (-(v + 65.0) / 20.0).exp(),
+            1.0 / (1.0 + (-(v + 35.0) / 10.0).exp()),
+            0.01 * ratio(v + 55.0),
+            0.125 * (-(v + 65.0) / 80.0).exp(),
+        ]
+    }
+
+    fn voltages() -> Vec<f32> {
+        // −600 … +150 mV every 0.01 mV, the removable singularities and their neighbours, and
+        // the ends of the range where the batched reciprocal hands over (−440 mV) and overflows
+        let mut vs: Vec<f32> = (0..=75_000).map(|i| -600.0 + 0.01 * i as f32).collect();
+        for c in [-40.0f32, -55.0, -440.0, -480.0, -30.0, -50.0, -45.0, -65.0] {
+            let mut x = c;
+            for _ in 0..20 {
+                vs.extend([x, -x.abs() - (c.abs() - x.abs()).abs()]);
+                x = f32::from_bits(x.to_bits() + 1);
+            }
+        }
+        vs.extend([-900.0, -1000.0, -2000.0, 1000.0]);
+        vs
+    }
+
+    /// Every rate within 12 ulp (1.5e-6 relative: the shared exponentials and the batched
+    /// reciprocal together) of the exact value at the same f32 voltage, plus the f32 rounding of
+    /// its exponent's argument `z` (about 1.5 ulp of z, which moves e^z by |z|·2^-23 relative:
+    /// BrainPy's float32 evaluation has the same), wherever the exact value is a normal f32;
+    /// rates that underflow in f32 stay below 1e-36.
+    #[test]
+    fn rates_match_direct_evaluation() {
+        let mut worst = [0.0f64; 6];
+        for v in voltages() {
+            let got = hh_rates(v);
+            let want = direct(v as f64);
+            for k in 0..6 {
+                let (g, w) = (got[k] as f64, want[k]);
+                if w.abs() < f32::MIN_POSITIVE as f64 {
+                    assert!(g.abs() < 1e-36, "rate {k} at V={v}: {g} vs {w}");
+                    continue;
+                }
+                if w > f32::MAX as f64 {
+                    assert!(g.is_infinite(), "rate {k} at V={v}: {g} vs {w}");
+                    continue;
+                }
+                let v = v as f64;
+                let z = [v + 40.0, (v + 65.0) / 1.8, (v + 65.0) / 2.0, v + 35.0, v + 55.0, (v + 65.0) / 8.0][k].abs() / 10.0;
+                let rel = ((g - w) / w).abs();
+                worst[k] = worst[k].max(rel);
+                assert!(rel < 1.5e-6 + 2.0 * z * f32::EPSILON as f64, "rate {k} at V={v}: {g} vs {w} (rel {rel:e})");
+            }
+        }
+        // the comparison is not vacuous: every rate was checked on its whole range
+        assert!(worst.iter().all(|&w| w > 0.0), "{worst:?}");
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    unsafe fn vector_rates(x: [f32; crate::dynamics::simd::LANES]) -> [[f32; crate::dynamics::simd::LANES]; 6] {
+        hh_rates(crate::dynamics::simd::F32x64::from_lanes(x)).map(crate::dynamics::simd::F32x64::lanes)
+    }
+
+    /// The vector kernel's rates are the scalar kernel's bit for bit, whether all 64 lanes take
+    /// the batched reciprocal, none does (all below −440 mV) or they are mixed.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_rates_equal_scalar_bit_for_bit() {
+        use crate::dynamics::simd::LANES;
+        if !crate::engine::kernel::cpu_avx512() {
+            return;
+        }
+        let vs = voltages();
+        let mut mixed: Vec<f32> = Vec::new();
+        for (i, &v) in vs.iter().enumerate().step_by(97) {
+            mixed.push(if i % 3 == 0 { -450.0 - (i % 50) as f32 } else { v });
+        }
+        for set in [&vs, &mixed] {
+            for chunk in set.chunks(LANES) {
+                let mut x = [-65.0f32; LANES];
+                x[..chunk.len()].copy_from_slice(chunk);
+                let vec = unsafe { vector_rates(x) };
+                for (l, &v) in x.iter().enumerate() {
+                    let s = hh_rates(v);
+                    for k in 0..6 {
+                        assert_eq!(vec[k][l].to_bits(), s[k].to_bits(), "rate {k} at V={v}: {} vs {}", vec[k][l], s[k]);
+                    }
+                }
+            }
+        }
+    }
+}
