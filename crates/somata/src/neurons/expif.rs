@@ -8,7 +8,9 @@
 //!
 //! The exponent is clamped at 20 as in BrainPy (the clamp also zeroes its Jacobian contribution).
 //! Because the drift depends on V non-linearly, exponential Euler's `J = ∂f/∂V` is evaluated every
-//! step ([`Step::ee`]). Update order: reset from the stored V's spike (`V − (V_th − V_reset)·spk`
+//! step: `τ·J = e^u − 1` (`u = (V − V_T)/Δ_T`; `−1` above the clamp), written out rather than obtained from a
+//! dual number as [`Step::ee`] would (same function, so BPTT differentiates it the same way;
+//! fewer operations). Update order: reset from the stored V's spike (`V − (V_th − V_reset)·spk`
 //! soft, `V_reset` hard; AdEx also `w += b·spk`), then V, then (AdEx) w from the **new** V.
 //! With soft reset the runaway upswing can diverge to inf/NaN, exactly as in BrainPy; use
 //! `RunOptions::check_finite` to have it reported.
