@@ -24,27 +24,12 @@ use super::{rising_edge, setters, unpack};
 use crate::dynamics::{Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Capacitance, Conductance, Dim, Frequency, Voltage};
 
-/// `z/(e^z − 1) = 1/exprel(z)` given `e = e^z`: the Bernoulli series (to z^10, below 0.2 ulp) for
-/// |z| < 1, `z/(e − 1)` otherwise (|e − 1| >= 0.63 there, so the subtraction loses at most
-/// two bits). `e` comes from the caller so that one exponential serves several rates.
-#[inline(always)]
-fn inv_exprel<S: Scalar>(z: S, e: S) -> S {
-    S::select_lt_with(
-        z.abs(),
-        S::lit(1.0),
-        #[inline(always)]
-        || bernoulli(z),
-        #[inline(always)]
-        || z * (e - S::lit(1.0)).recip(),
-    )
-}
-
 /// HH rate functions at `v` (mV), in 1/ms: (αm, βm, αh, βh, αn, βn).
 ///
 /// Evaluated with three exponentials instead of six: `e^{−(V+40)/10}` serves αm, βh
 /// (`e^{−(V+35)/10} = e^{−(V+40)/10}·e^{1/2}`) and αn (`·e^{−3/2}`); αh's `e^{−(V+65)/20}` is
 /// the 4th power of βn's `e^{−(V+65)/80}`. The three reciprocals (of `e1 − 1`, `e2 − 1` and
-/// `1 + e1·e^{1/2}`) come from one ([`hh_reciprocals`]). Each rate stays within about 10 ulp of
+/// `1 + e1·e^{1/2}`) come from one ([`batched_reciprocals`]). Each rate stays within about 10 ulp of
 /// BrainPy's direct evaluation (a few times 1e-7 relative).
 #[inline(always)]
 fn hh_rates<S: Scalar>(v: S) -> [S; 6] {
@@ -56,28 +41,32 @@ fn hh_rates<S: Scalar>(v: S) -> [S; 6] {
     let u = -(v + l(65.0));
     let e80 = (u * l(0.0125)).exp();
     let e20 = (e80 * e80) * (e80 * e80);
-    let [inv1, inv2, bh] = hh_reciprocals(z1, e1, z2, e2);
+    let [inv1, inv2, bh] = batched_reciprocals(z1, e1, z2, e2, -1.5, 0.5);
+    [inv_exprel_with(z1, inv1), l(4.0) * (u * l(1.0 / 18.0)).exp(), l(0.07) * e20, bh, l(0.1) * inv_exprel_with(z2, inv2), l(0.125) * e80]
+}
+
+/// Wang–Buzsáki rate functions at `v` (mV), in 1/ms, before the factor φ: (αm, βm, αh, βh, αn,
+/// βn), with αm = 0.1(V+35)/(1 − e^{−(V+35)/10}), βm = 4e^{−(V+60)/18},
+/// αh = 0.07e^{−(V+58)/20}, βh = 1/(1 + e^{−(V+28)/10}), αn = 0.01(V+34)/(1 − e^{−(V+34)/10}),
+/// βn = 0.125e^{−(V+44)/80}. As [`hh_rates`]: one `e^{−(V+35)/10}` serves αm, βh and αn, αh's
+/// exponential is `e^{−(V+44)/80}`'s 4th power times `e^{−0.7}`, and one reciprocal serves three
+/// rates.
+#[inline(always)]
+fn wb_rates<S: Scalar>(v: S) -> [S; 6] {
+    let l = S::lit;
+    let z1 = l(-0.1) * (v + l(35.0));
+    let e1 = z1.exp();
+    let z2 = l(-0.1) * (v + l(34.0));
+    let e2 = e1 * l(0.1f64.exp());
+    let e80 = (-(v + l(44.0)) * l(0.0125)).exp();
+    let e20 = ((e80 * e80) * (e80 * e80)) * l((-0.7f64).exp());
+    let [inv1, inv2, bh] = batched_reciprocals(z1, e1, z2, e2, 0.1, 0.7);
     [
-        S::select_lt_with(
-            z1.abs(),
-            l(1.0),
-            #[inline(always)]
-            || bernoulli(z1),
-            #[inline(always)]
-            || z1 * inv1,
-        ),
-        l(4.0) * (u * l(1.0 / 18.0)).exp(),
+        inv_exprel_with(z1, inv1),
+        l(4.0) * (-(v + l(60.0)) * l(1.0 / 18.0)).exp(),
         l(0.07) * e20,
         bh,
-        l(0.1)
-            * S::select_lt_with(
-                z2.abs(),
-                l(1.0),
-                #[inline(always)]
-                || bernoulli(z2),
-                #[inline(always)]
-                || z2 * inv2,
-            ),
+        l(0.1) * inv_exprel_with(z2, inv2),
         l(0.125) * e80,
     ]
 }
@@ -91,23 +80,25 @@ fn bernoulli<S: Scalar>(z: S) -> S {
         + z2 * (l(1.0 / 12.0) + z2 * (l(-1.0 / 720.0) + z2 * (l(1.0 / 30240.0) + z2 * (l(-1.0 / 1209600.0) + z2 * l(1.0 / 47900160.0)))))
 }
 
-/// `[1/(e1 − 1), 1/(e2 − 1), 1/(1 + e1·e^{1/2})]` for HH's rates, with one reciprocal instead
-/// of three (a vector reciprocal costs about fourteen instructions): with `a = e1 − 1`,
-/// `b = e2 − 1` and `c = 2^-64·(1 + e1·e^{1/2})` (scaled exactly, by a power of two, so that the
-/// product stays in range) and `r = 1/(a·b·c)`, the three are `r·c·b`, `r·c·a` and
-/// `2^-64·r·a·b` (batched inversion; each within a few ulp of its own reciprocal). Where the
-/// Bernoulli series replaces `z/(e − 1)` (|z| < 1, where `e − 1` may be 0), the factor is taken
-/// as 1. The product overflows once e1 passes about 1e19 (V below −480 mV): from z1 = 40
-/// (V = −440 mV) on, where `e1 − 1` rounds to e1 and `1 + e1·e^{1/2}` to `e1·e^{1/2}`, the
-/// reciprocal is that of e1 and the three are `1/e1` times constants. A vector whose lanes are
-/// all above −440 mV skips those selects ([`Scalar::fast_when_all_lt`]).
+/// `[1/(e1 − 1), 1/(e2 − 1), 1/(1 + e1·k_c)]` for the HH family's rates, where
+/// `e2 = e1·k_2` (`k_2 = e^{ln_k2}`, `k_c = e^{ln_kc}`), with one reciprocal instead of three (a
+/// vector reciprocal costs about fourteen instructions): with `a = e1 − 1`, `b = e2 − 1` and
+/// `c = 2^-64·(1 + e1·k_c)` (scaled exactly, by a power of two, so that the product stays in
+/// range) and `r = 1/(a·b·c)`, the three are `r·c·b`, `r·c·a` and `2^-64·r·a·b` (batched
+/// inversion; each within a few ulp of its own reciprocal). Where the Bernoulli series replaces
+/// `z/(e − 1)` (|z| < 1, where `e − 1` may be 0), the factor is taken as 1. For HH and
+/// Wang–Buzsáki (k_2, k_c ≤ e^{0.7}) the product overflows once e1 passes about 1e19 (V below
+/// −480 mV): from z1 = 40 (V ≈ −440 mV) on, where `e1 − 1` rounds to e1, `e2 − 1` to e2 and
+/// `1 + e1·k_c` to `e1·k_c`, the reciprocal is that of e1 and the three are `1/e1` times
+/// `1`, `1/k_2`, `1/k_c`. A vector whose lanes are all above that skips those selects
+/// ([`Scalar::fast_when_all_lt`]).
 #[inline(always)]
-fn hh_reciprocals<S: Scalar>(z1: S, e1: S, z2: S, e2: S) -> [S; 3] {
+fn batched_reciprocals<S: Scalar>(z1: S, e1: S, z2: S, e2: S, ln_k2: f64, ln_kc: f64) -> [S; 3] {
     let l = S::lit;
     const TWO_M64: f64 = 1.0 / 18_446_744_073_709_551_616.0;
     let a = S::select_lt(z1.abs(), l(1.0), l(1.0), e1 - l(1.0));
     let b = S::select_lt(z2.abs(), l(1.0), l(1.0), e2 - l(1.0));
-    let c = e1.mul_add(l(0.5f64.exp() * TWO_M64), l(TWO_M64));
+    let c = e1.mul_add(l(ln_kc.exp() * TWO_M64), l(TWO_M64));
     let ab = a * b;
     S::fast_when_all_lt(
         z1,
@@ -124,10 +115,23 @@ fn hh_reciprocals<S: Scalar>(z1: S, e1: S, z2: S, e2: S) -> [S; 3] {
             let rc = r * c;
             [
                 S::select_lt(z1, l(40.0), rc * b, r),
-                S::select_lt(z1, l(40.0), rc * a, r * l(1.5f64.exp())),
-                S::select_lt(z1, l(40.0), (r * ab) * l(TWO_M64), r * l((-0.5f64).exp())),
+                S::select_lt(z1, l(40.0), rc * a, r * l((-ln_k2).exp())),
+                S::select_lt(z1, l(40.0), (r * ab) * l(TWO_M64), r * l((-ln_kc).exp())),
             ]
         },
+    )
+}
+
+/// `z/(e^z − 1)`: [`bernoulli`] for |z| < 1, `z·inv` (`inv = 1/(e^z − 1)`) otherwise.
+#[inline(always)]
+fn inv_exprel_with<S: Scalar>(z: S, inv: S) -> S {
+    S::select_lt_with(
+        z.abs(),
+        S::lit(1.0),
+        #[inline(always)]
+        || bernoulli(z),
+        #[inline(always)]
+        || z * inv,
     )
 }
 
@@ -376,20 +380,11 @@ impl NeuronModel for WangBuzsakiHh {
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         unpack!(c.p; e_na, g_na, e_k, g_k, e_l, g_l, v_th, phi);
-        let l = S::lit;
         let (last_v, h, n) = (s[0], s[1], s[2]);
-        // one exponential for αm, βh and αn (see `hh_rates`)
-        let z1 = l(-0.1) * (last_v + l(35.0));
-        let e1 = z1.exp();
-        let am = inv_exprel(z1, e1);
-        let bm = l(4.0) * (-(last_v + l(60.0)) * l(1.0 / 18.0)).exp();
+        let [am, bm, ah, bh, an, bn] = wb_rates(last_v);
         let m_inf = am * (am + bm).recip();
         let g_na_eff = g_na * m_inf * m_inf * m_inf * h;
         let g_k_eff = g_k * (n * n) * (n * n);
-        let ah = l(0.07) * (-(last_v + l(58.0)) * l(0.05)).exp();
-        let bh = (e1 * l(0.7f64.exp()) + l(1.0)).recip();
-        let an = l(0.1) * inv_exprel(l(-0.1) * (last_v + l(34.0)), e1 * l(0.1f64.exp()));
-        let bn = l(0.125) * (-(last_v + l(44.0)) * l(0.0125)).exp();
         let v = membrane(c, last_v, [(g_na_eff, e_na), (g_k_eff, e_k), (g_l, e_l)], x, c.h[0]);
         s[0] = v;
         s[1] = gate(c, h, ah, bh, phi);
@@ -405,7 +400,7 @@ setters!(WangBuzsakiHh {
 
 #[cfg(test)]
 mod tests {
-    use super::hh_rates;
+    use super::{hh_rates, wb_rates};
 
     /// `x/(1 − e^{−x/10})`, 10 at x = 0.
     fn ratio(x: f64) -> f64 {
@@ -416,15 +411,27 @@ mod tests {
         }
     }
 
-    /// BrainPy's rate functions, directly, in f64.
-    fn direct(v: f64) -> [f64; 6] {
+    /// BrainPy's HH rate functions, directly, in f64, and each one's exponent `|z|`.
+    fn hh_direct(v: f64) -> [(f64, f64); 6] {
         [
-            0.1 * ratio(v + 40.0),
-            4.0 * (-(v + 65.0) / 18.0).exp(),
-            0.07 * (-(v + 65.0) / 20.0).exp(),
-            1.0 / (1.0 + (-(v + 35.0) / 10.0).exp()),
-            0.01 * ratio(v + 55.0),
-            0.125 * (-(v + 65.0) / 80.0).exp(),
+            (0.1 * ratio(v + 40.0), (v + 40.0) / 10.0),
+            (4.0 * (-(v + 65.0) / 18.0).exp(), (v + 65.0) / 18.0),
+            (0.07 * (-(v + 65.0) / 20.0).exp(), (v + 65.0) / 20.0),
+            (1.0 / (1.0 + (-(v + 35.0) / 10.0).exp()), (v + 35.0) / 10.0),
+            (0.01 * ratio(v + 55.0), (v + 55.0) / 10.0),
+            (0.125 * (-(v + 65.0) / 80.0).exp(), (v + 65.0) / 80.0),
+        ]
+    }
+
+    /// The same for Wang–Buzsáki's rates (before φ).
+    fn wb_direct(v: f64) -> [(f64, f64); 6] {
+        [
+            (0.1 * ratio(v + 35.0), (v + 35.0) / 10.0),
+            (4.0 * (-(v + 60.0) / 18.0).exp(), (v + 60.0) / 18.0),
+            (0.07 * (-(v + 58.0) / 20.0).exp(), (v + 58.0) / 20.0),
+            (1.0 / (1.0 + (-(v + 28.0) / 10.0).exp()), (v + 28.0) / 10.0),
+            (0.01 * ratio(v + 34.0), (v + 34.0) / 10.0),
+            (0.125 * (-(v + 44.0) / 80.0).exp(), (v + 44.0) / 80.0),
         ]
     }
 
@@ -432,7 +439,7 @@ mod tests {
         // −600 … +150 mV every 0.01 mV, the removable singularities and their neighbours, and
         // the ends of the range where the batched reciprocal hands over (−440 mV) and overflows
         let mut vs: Vec<f32> = (0..=75_000).map(|i| -600.0 + 0.01 * i as f32).collect();
-        for c in [-40.0f32, -55.0, -440.0, -480.0, -30.0, -50.0, -45.0, -65.0] {
+        for c in [-40.0f32, -55.0, -35.0, -34.0, -440.0, -435.0, -480.0, -30.0, -50.0, -45.0, -65.0] {
             let mut x = c;
             for _ in 0..20 {
                 vs.extend([x, -x.abs() - (c.abs() - x.abs()).abs()]);
@@ -448,37 +455,43 @@ mod tests {
     /// its exponent's argument `z` (about 1.5 ulp of z, which moves e^z by |z|·2^-23 relative:
     /// BrainPy's float32 evaluation has the same), wherever the exact value is a normal f32;
     /// rates that underflow in f32 stay below 1e-36.
-    #[test]
-    fn rates_match_direct_evaluation() {
+    fn check_rates(name: &str, rates: fn(f32) -> [f32; 6], direct: fn(f64) -> [(f64, f64); 6]) {
         let mut worst = [0.0f64; 6];
         for v in voltages() {
-            let got = hh_rates(v);
+            let got = rates(v);
             let want = direct(v as f64);
             for k in 0..6 {
-                let (g, w) = (got[k] as f64, want[k]);
+                let (g, (w, z)) = (got[k] as f64, want[k]);
                 if w.abs() < f32::MIN_POSITIVE as f64 {
-                    assert!(g.abs() < 1e-36, "rate {k} at V={v}: {g} vs {w}");
+                    assert!(g.abs() < 1e-36, "{name} rate {k} at V={v}: {g} vs {w}");
                     continue;
                 }
                 if w > f32::MAX as f64 {
-                    assert!(g.is_infinite(), "rate {k} at V={v}: {g} vs {w}");
+                    assert!(g.is_infinite(), "{name} rate {k} at V={v}: {g} vs {w}");
                     continue;
                 }
-                let v = v as f64;
-                let z = [v + 40.0, (v + 65.0) / 1.8, (v + 65.0) / 2.0, v + 35.0, v + 55.0, (v + 65.0) / 8.0][k].abs() / 10.0;
                 let rel = ((g - w) / w).abs();
                 worst[k] = worst[k].max(rel);
-                assert!(rel < 1.5e-6 + 2.0 * z * f32::EPSILON as f64, "rate {k} at V={v}: {g} vs {w} (rel {rel:e})");
+                let tol = 1.5e-6 + 2.0 * z.abs() * f32::EPSILON as f64;
+                assert!(rel < tol, "{name} rate {k} at V={v}: {g} vs {w} (rel {rel:e})");
             }
         }
         // the comparison is not vacuous: every rate was checked on its whole range
-        assert!(worst.iter().all(|&w| w > 0.0), "{worst:?}");
+        assert!(worst.iter().all(|&w| w > 0.0), "{name}: {worst:?}");
+    }
+
+    #[test]
+    fn rates_match_direct_evaluation() {
+        check_rates("HH", hh_rates::<f32>, hh_direct);
+        check_rates("WangBuzsakiHH", wb_rates::<f32>, wb_direct);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-    unsafe fn vector_rates(x: [f32; crate::dynamics::simd::LANES]) -> [[f32; crate::dynamics::simd::LANES]; 6] {
-        hh_rates(crate::dynamics::simd::F32x64::from_lanes(x)).map(crate::dynamics::simd::F32x64::lanes)
+    unsafe fn vector_rates(wb: bool, x: [f32; crate::dynamics::simd::LANES]) -> [[f32; crate::dynamics::simd::LANES]; 6] {
+        let v = crate::dynamics::simd::F32x64::from_lanes(x);
+        let r = if wb { wb_rates(v) } else { hh_rates(v) };
+        r.map(crate::dynamics::simd::F32x64::lanes)
     }
 
     /// The vector kernel's rates are the scalar kernel's bit for bit, whether all 64 lanes take
@@ -495,15 +508,18 @@ mod tests {
         for (i, &v) in vs.iter().enumerate().step_by(97) {
             mixed.push(if i % 3 == 0 { -450.0 - (i % 50) as f32 } else { v });
         }
-        for set in [&vs, &mixed] {
-            for chunk in set.chunks(LANES) {
-                let mut x = [-65.0f32; LANES];
-                x[..chunk.len()].copy_from_slice(chunk);
-                let vec = unsafe { vector_rates(x) };
-                for (l, &v) in x.iter().enumerate() {
-                    let s = hh_rates(v);
-                    for k in 0..6 {
-                        assert_eq!(vec[k][l].to_bits(), s[k].to_bits(), "rate {k} at V={v}: {} vs {}", vec[k][l], s[k]);
+        for wb in [false, true] {
+            let scalar: fn(f32) -> [f32; 6] = if wb { wb_rates::<f32> } else { hh_rates::<f32> };
+            for set in [&vs, &mixed] {
+                for chunk in set.chunks(LANES) {
+                    let mut x = [-65.0f32; LANES];
+                    x[..chunk.len()].copy_from_slice(chunk);
+                    let vec = unsafe { vector_rates(wb, x) };
+                    for (l, &v) in x.iter().enumerate() {
+                        let s = scalar(v);
+                        for k in 0..6 {
+                            assert_eq!(vec[k][l].to_bits(), s[k].to_bits(), "wb={wb} rate {k} at V={v}: {} vs {}", vec[k][l], s[k]);
+                        }
                     }
                 }
             }
