@@ -138,7 +138,7 @@ fn inv_exprel_with<S: Scalar>(z: S, inv: S) -> S {
 /// Exponential-Euler step of a membrane `C dV/dt = −Σ g_k (V − E_k) + I` whose conductances are
 /// evaluated at the previous V: linear in V, so [`Step::ee_linear`] with
 /// `b = Σ g_k / C`, `a = (Σ g_k E_k + I)/C` (BrainPy's Jacobian, without a dual number and
-/// without dividing by C each step). HH itself keeps the dual form, measured faster there.
+/// without dividing by C each step).
 #[inline(always)]
 fn membrane<S: Scalar>(c: &Step<'_, S>, v: S, g: [(S, S); 3], x: S, inv_c: S) -> S {
     let b = (g[0].0 + g[1].0 + g[2].0) * inv_c;
@@ -221,11 +221,7 @@ impl NeuronModel for Hh {
         let g_na_eff = g_na * m * m * m * h;
         let g_k_eff = g_k * (n * n) * (n * n);
         let inv_c = c.h[0];
-        let v = c.ee(
-            last_v,
-            #[inline(always)]
-            |v| (-(v - e_na) * g_na_eff - (v - e_k) * g_k_eff - (v - e_l) * g_l + x) * inv_c,
-        );
+        let v = membrane(c, last_v, [(g_na_eff, e_na), (g_k_eff, e_k), (g_l, e_l)], x, inv_c);
         let [am, bm, ah, bh, an, bn] = hh_rates(last_v);
         let one = S::lit(1.0);
         s[0] = v;
