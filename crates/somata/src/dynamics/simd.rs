@@ -677,9 +677,9 @@ mod tests {
     use crate::dynamics::{fastmath, Scalar};
 
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-    unsafe fn vector(x: [f32; LANES]) -> [[f32; LANES]; 7] {
+    unsafe fn vector(x: [f32; LANES]) -> [[f32; LANES]; 9] {
         let v = F32x64::from_lanes(x);
-        [v.exp(), v.expm1(), v.exprel(), v.tanh(), v.sinh(), v.cosh(), v.recip()].map(F32x64::lanes)
+        [v.exp(), v.expm1(), v.exprel(), v.tanh(), v.sinh(), v.cosh(), v.recip(), v.exp_min(20.0), v.exp_min(-3.5)].map(F32x64::lanes)
     }
 
     /// Every vector function gives the bits of its scalar `fastmath` counterpart, on a sweep of
@@ -689,8 +689,18 @@ mod tests {
         if !crate::engine::kernel::cpu_avx512() {
             return;
         }
-        let scalar: [fn(f32) -> f32; 7] =
-            [fastmath::exp, fastmath::expm1, fastmath::exprel, fastmath::tanh, fastmath::sinh, fastmath::cosh, fastmath::recip];
+        // `exp_min` against the generic `min` then `exp` of the f32 scalar
+        let scalar: [fn(f32) -> f32; 9] = [
+            fastmath::exp,
+            fastmath::expm1,
+            fastmath::exprel,
+            fastmath::tanh,
+            fastmath::sinh,
+            fastmath::cosh,
+            fastmath::recip,
+            |x| <f32 as Scalar>::exp(<f32 as Scalar>::min(x, 20.0)),
+            |x| <f32 as Scalar>::exp(<f32 as Scalar>::min(x, -3.5)),
+        ];
         let mut xs: Vec<f32> = vec![
             0.0,
             -0.0,
