@@ -67,8 +67,8 @@ fn exp_hoist<S: Scalar>(dt: S, tau: S, delta_t: S, v_th: S, v_reset: S, h: &mut 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: Option<S>, x: S, r: S, v_rest: S, v_t: S, delta_t: S) -> S {
-    let (dt_tau, inv_dt) = (c.h[0], c.h[1]);
-    let u = (v - v_t) * inv_dt;
+    let (dt_tau, inv_delta_t) = (c.h[0], c.h[1]);
+    let u = (v - v_t) * inv_delta_t;
     let e = u.exp_min(20.0);
     let f = e * delta_t - (v - v_rest);
     let f = match w {
