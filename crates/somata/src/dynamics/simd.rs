@@ -383,6 +383,13 @@ impl F32x64 {
         };
         F32x64::blend(F32x64::splat(88.0).lt(self), F32x64::splat(f32::INFINITY), e)
     }
+    /// The lanes where `fastmath::exprel` takes its degree-4 branch. (A method, not a closure in
+    /// `exprel`: a closure does not inherit the kernel's target features, so an outlined one
+    /// called every intrinsic out of line.)
+    #[inline(always)]
+    fn tiny(self) -> M {
+        self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR4))
+    }
     /// `fastmath::exprel_taylor4`.
     #[inline(always)]
     fn exprel_taylor4(self) -> Self {
@@ -608,14 +615,13 @@ impl Scalar for F32x64 {
         if lanes_lt(mx, fastmath::EXPREL_TAYLOR4) == u16::MAX {
             return self.exprel_taylor4();
         }
-        let tiny = || self.fabs().lt(F32x64::splat(fastmath::EXPREL_TAYLOR4));
         if lanes_lt(mx, fastmath::EXPREL_TAYLOR) == u16::MAX {
             if lanes_lt(self.abs_fold::<0b1010>(), fastmath::EXPREL_TAYLOR4) == 0 {
                 return self.exprel_taylor();
             }
-            return self.exprel_taylor_tiered(tiny());
+            return self.exprel_taylor_tiered(self.tiny());
         }
-        self.exprel_wide(tiny())
+        self.exprel_wide(self.tiny())
     }
     #[inline(always)]
     fn exprel_deriv(self) -> Self {
