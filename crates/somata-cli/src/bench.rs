@@ -13,6 +13,7 @@ pub const BENCHES: &[(&str, &str)] = &[
     ("lif-4000", "LIF layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
     ("lif-bptt", "LIF layer, 256 neurons, T=100, batch 64: forward + BPTT, input and tau gradients, f32"),
     ("hh-4000", "HH layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
+    ("hh-exact-4000", "hh-4000 with gate_tables(false): BrainPy's rate formulas every step, no gate tables"),
     ("adex-4000", "AdExIF layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
     ("fwd:MODEL", "any model by name (`somata models`), as hh-4000: 4000 neurons, 10,000 steps, inputs spread from 0"),
 ];
@@ -24,7 +25,7 @@ impl ModelFn for Fwd {
     fn call<M: NeuronModel + Default>(self) -> Self::Out {
         // inputs from 0 to `somata fi`'s default maximum, converted to canonical units
         let scale = crate::fi::default_max(M::INPUT_UNIT) * somata::units::Unit::parse(M::INPUT_UNIT)?.scale;
-        let f = forward_4000::<M>(scale as f32, 7).map_err(somata::SomataError::Format)?;
+        let f = forward_4000::<M>(scale as f32, 7, true).map_err(somata::SomataError::Format)?;
         Ok(Box::new(f))
     }
 }
@@ -46,9 +47,9 @@ fn spread(n: usize, scale: f32) -> Vec<f32> {
 }
 
 /// A 4000-neuron, 10,000-step forward run of any model under constant, neuron-varying input.
-fn forward_4000<M: NeuronModel + Default>(scale: f32, seed: u64) -> Result<impl FnMut() -> Result<(), String>, String> {
+fn forward_4000<M: NeuronModel + Default>(scale: f32, seed: u64, tables: bool) -> Result<impl FnMut() -> Result<(), String>, String> {
     let n = 4000;
-    let mut layer: NeuronLayer<M> = LayerBuilder::new(M::default(), n).seed(seed).build().map_err(|e| e.to_string())?;
+    let mut layer: NeuronLayer<M> = LayerBuilder::new(M::default(), n).seed(seed).gate_tables(tables).build().map_err(|e| e.to_string())?;
     let x = spread(n, scale);
     Ok(move || {
         layer.init_state(None).map_err(|e| e.to_string())?;
@@ -88,12 +89,13 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
     let runs = runs.max(1);
     let times = match name {
         // LIF: 0..3 mA spans rest to fast firing
-        "lif-4000" => time_runs(runs, forward_4000::<Lif>(3.0, 0)?)?,
+        "lif-4000" => time_runs(runs, forward_4000::<Lif>(3.0, 0, true)?)?,
         "lif-bptt" => time_runs(runs, lif_bptt()?)?,
         // HH: 0..20 uA (canonical mA: 0..0.02) spans rest to tonic firing
-        "hh-4000" => time_runs(runs, forward_4000::<Hh>(0.02, 7)?)?,
+        "hh-4000" => time_runs(runs, forward_4000::<Hh>(0.02, 7, true)?)?,
+        "hh-exact-4000" => time_runs(runs, forward_4000::<Hh>(0.02, 7, false)?)?,
         // AdEx (hard reset keeps the upswing finite): 0..20 mA spans rest to tonic firing
-        "adex-4000" => time_runs(runs, forward_4000::<AdExIf>(20.0, 7)?)?,
+        "adex-4000" => time_runs(runs, forward_4000::<AdExIf>(20.0, 7, true)?)?,
         _ if name.starts_with("fwd:") => time_runs(runs, dispatch(&name[4..], Fwd).map_err(|e| e.to_string())?)?,
         _ => {
             let known: Vec<&str> = BENCHES.iter().map(|b| b.0).collect();

@@ -19,9 +19,11 @@ pub mod fastmath;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod simd;
+pub mod table;
 
 pub use dual::Dual;
 pub use scalar::{Real, Scalar};
+pub use table::GateTable;
 
 use crate::error::{Result, SomataError};
 use crate::surrogate::Surrogate;
@@ -202,6 +204,10 @@ pub struct Step<'a, S: Scalar> {
     pub reset: SpikeReset,
     /// Surrogate used by [`Step::spike`].
     pub sg: &'a Surrogate,
+    /// The model's table of functions of V for this run's `dt` ([`NeuronModel::gate_table`]),
+    /// read through [`Scalar::tabulated`]; `None` where the model has none or the layer asked
+    /// for exact evaluation.
+    pub table: Option<&'a GateTable>,
 }
 
 impl<S: Scalar> Step<'_, S> {
@@ -325,6 +331,14 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     /// State-independent constants (functions of parameters and `dt` only).
     #[inline(always)]
     fn hoist<S: Scalar>(&self, _p: &[S], _dt: S, _h: &mut [S]) {}
+    /// Functions of V to tabulate for a run at `dt_ms` with parameters `p` (canonical units,
+    /// shared by every neuron: only the vector kernel reads tables, and it requires shared
+    /// parameters), passed to the step as [`Step::table`]; `None` (the default) for none. The
+    /// HH family's gate propagators ([`GateTable`]). The layer caches the table per `dt` and
+    /// parameter values.
+    fn gate_table(&self, _p: &[f64], _dt_ms: f64) -> Option<GateTable> {
+        None
+    }
     /// One update of one neuron: reads and writes the state `s` (order of `STATES`), takes the
     /// external input `x`, returns the spike (0/1 with a surrogate gradient).
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S;

@@ -18,14 +18,18 @@
 //! Every operation performs **the same IEEE operations in the same order** as the scalar `f32`
 //! code of [`super::fastmath`] (fused multiply-adds included), so the vector kernel is bit for
 //! bit identical to the scalar one: a layer gives the same numbers on every x86-64 CPU
-//! (tests/simd.rs checks all models). `exp`, `expm1`, `exprel`, `tanh`, `sinh`, `cosh` and the
-//! reciprocal are vector code; functions no built-in model calls per step (`ln`, `powi`, the
-//! derivative of `exprel`) are evaluated lane by lane with the scalar code.
+//! (tests/simd.rs checks all models). The one exception is [`Scalar::tabulated`]: only this
+//! scalar reads a model's [`super::GateTable`] (HH's gates), which plain scalar loops cannot
+//! do fast; a layer built with `gate_tables(false)` keeps identical bits. `exp`, `expm1`,
+//! `exprel`, `tanh`, `sinh`, `cosh` and the reciprocal are vector code; functions no built-in
+//! model calls per step (`ln`, `powi`, the derivative of `exprel`) are evaluated lane by lane
+//! with the scalar code.
 //!
 //! [`NeuronModel::VECTOR`]: super::NeuronModel::VECTOR
 
 use super::fastmath;
 use super::scalar::{exprel_deriv_generic, Scalar};
+use super::table::{GateTable, COEFS, FUNCS, INV_WIDTH};
 use crate::surrogate::SurrogateGrad;
 use std::arch::x86_64::*;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -437,6 +441,52 @@ impl F32x64 {
         );
         F32x64::blend(self.nlt(F32x64::splat(fastmath::EXP_ZERO_BELOW)), e, F32x64::splat(0.0))
     }
+    /// One function of a [`GateTable`]: Horner on the coefficients `rows[k][idx mod 32]`.
+    #[inline(always)]
+    fn table_poly(rows: &[[f32; 32]; COEFS], idx: [__m512i; R], u: Self) -> Self {
+        let mut acc = F32x64::permute32(&rows[0], idx);
+        for row in &rows[1..] {
+            acc = acc.fma(u, F32x64::permute32(row, idx));
+        }
+        acc
+    }
+    /// `row[idx mod 32]` on every lane (`vpermt2ps` on the row's two registers).
+    #[inline(always)]
+    fn permute32(row: &[f32; 32], idx: [__m512i; R]) -> Self {
+        // SAFETY: `row` is 32 f32, 64-byte aligned (`GateTable` is `align(64)` and every row
+        // starts a multiple of 128 bytes from its start)
+        let (lo, hi) = unsafe { (_mm512_load_ps(row.as_ptr()), _mm512_load_ps(row.as_ptr().add(16))) };
+        F32x64(std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_permutex2var_ps(lo, idx[i], hi) },
+        ))
+    }
+    /// `GateTable::eval_unchecked` on every lane: `x = v/8`, `u = x − round(x)` in one
+    /// `vreduceps`, the slot `round(x) mod 32` from `vcvtps2dq` (ties to even, as the scalar's
+    /// rounding), each coefficient from the table's two registers by `vpermt2ps`.
+    #[inline(always)]
+    fn table_eval(self, t: &GateTable) -> [Self; FUNCS] {
+        let x = self * F32x64::splat(INV_WIDTH);
+        let u = un(
+            x,
+            #[inline(always)]
+            |a| unsafe { _mm512_reduce_ps::<0>(a) },
+        );
+        let idx: [__m512i; R] = std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe { _mm512_cvtps_epi32(x.0[i]) },
+        );
+        // A loop: `array::from_fn`'s wrapper closure of a body this size is not inlined (and
+        // would run without the kernel's target features); the six written out in a row were
+        // 50% slower (LLVM hoists all 72 loop-invariant table loads and spills them). The
+        // array starts uninitialised: filling it first cost 24 stores per step.
+        let mut out = [std::mem::MaybeUninit::<F32x64>::uninit(); FUNCS];
+        for (o, rows) in out.iter_mut().zip(&t.coef) {
+            o.write(F32x64::table_poly(rows, idx, u));
+        }
+        // SAFETY: every element was written above
+        out.map(|o| unsafe { o.assume_init() })
+    }
     /// `fastmath::exprel_poly`.
     #[inline(always)]
     fn exprel_poly(self) -> Self {
@@ -673,6 +723,35 @@ impl Scalar for F32x64 {
             fast()
         } else {
             general()
+        }
+    }
+    #[inline(always)]
+    fn tabulated<const N: usize>(
+        self,
+        t: &GateTable,
+        from_table: impl FnOnce([Self; FUNCS]) -> [Self; N],
+        exact: impl FnOnce() -> [Self; N],
+    ) -> [Self; N] {
+        let (lo, hi) = t.range();
+        let m: M = std::array::from_fn(
+            #[inline(always)]
+            |i| unsafe {
+                _kand_mask16(
+                    _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_set1_ps(lo), self.0[i]),
+                    _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0[i], _mm512_set1_ps(hi)),
+                )
+            },
+        );
+        if all(m) {
+            from_table(self.table_eval(t))
+        } else if none(m) {
+            exact()
+        } else {
+            let (tv, e) = (from_table(self.table_eval(t)), exact());
+            std::array::from_fn(
+                #[inline(always)]
+                |f| F32x64::blend(m, tv[f], e[f]),
+            )
         }
     }
 }

@@ -324,7 +324,7 @@ fn back_chunk<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>,
         for e in 0..len {
             let g = base + e;
             let (p, h) = if j.prep.shared { (&pl, &hl) } else { (j.prep.p_of(nidx), j.prep.h_of(nidx)) };
-            let c = Step { p, h, dt: Dual::constant(j.dt), t: Dual::constant(t), reset: layer.spk_reset, sg: &layer.spk_fun };
+            let c = Step { p, h, dt: Dual::constant(j.dt), t: Dual::constant(t), reset: layer.spk_reset, sg: &layer.spk_fun, table: None };
             for (i, si) in s.iter_mut().enumerate().take(ns) {
                 *si = Dual::var(tape.traj[(k * ns + i) * bn + g], i);
             }

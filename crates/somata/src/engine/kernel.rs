@@ -46,6 +46,8 @@ pub(crate) struct Prepared<S> {
     pub p: Vec<[S; MAX_PARAMS]>,
     /// One row (shared) or one per neuron.
     pub h: Vec<[S; MAX_HOIST]>,
+    /// The model's table for this run's `dt` ([`NeuronModel::gate_table`]), if any.
+    pub table: Option<std::sync::Arc<crate::dynamics::GateTable>>,
 }
 
 impl<S: Scalar> Prepared<S> {
@@ -67,7 +69,7 @@ impl<S: Scalar> Prepared<S> {
             p.push(pr);
             h.push(hr);
         }
-        Prepared { shared, p, h }
+        Prepared { shared, p, h, table: None }
     }
     #[inline(always)]
     pub fn p_of(&self, n: usize) -> &[S; MAX_PARAMS] {
@@ -248,7 +250,7 @@ unsafe fn chunk_generic<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, 
             // (The gather-step-scatter body is written out in each of the three loops on
             // purpose: one shared generic helper, measured 2026-11-26, kept LIF and HH at their
             // speed but stopped the compiler vectorising this blocked loop, GifRef 67 → 134 ms.)
-            let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg };
+            let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
             let mut e0 = 0;
             while e0 < len {
                 let n = BLOCK.min(len - e0);
@@ -273,7 +275,7 @@ unsafe fn chunk_generic<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, 
                 e0 += n;
             }
         } else if r.prep.shared {
-            let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg };
+            let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
             for e in 0..len {
                 let mut s = [T::ZERO; MAX_STATES];
                 for j in 0..ns {
@@ -288,7 +290,8 @@ unsafe fn chunk_generic<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, 
         } else {
             let mut nidx = base % r.n;
             for e in 0..len {
-                let c = Step { p: r.prep.p_of(nidx), h: r.prep.h_of(nidx), dt, t, reset: r.reset, sg: r.sg };
+                let c =
+                    Step { p: r.prep.p_of(nidx), h: r.prep.h_of(nidx), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
                 let mut s = [T::ZERO; MAX_STATES];
                 for j in 0..ns {
                     s[j] = vars[j][e];
@@ -334,7 +337,7 @@ unsafe fn chunk_vector<M: NeuronModel, K: Sink<f32>>(r: &RunSpec<'_, M, f32>, si
     let full = len / VL * VL;
     for k in 0..r.steps {
         let t: f32 = r.clock.t_at(t0 + k as u64);
-        let c = Step { p: &p, h: &h, dt, t: F32x64::splat(t), reset: r.reset, sg: r.sg };
+        let c = Step { p: &p, h: &h, dt, t: F32x64::splat(t), reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
         let xrow = x.add(k * r.xs.stride + base);
         for e in (0..full).step_by(VL) {
             lanes_block(r, sink, &c, k, base + e, xrow.add(e), VL);

@@ -2,7 +2,7 @@
 //! update at a time (BrainPy's `update(x)`) or run over whole sequences.
 
 use super::kernel::{self, CountSink, ParamValue, Prepared, RecSink, RunSpec, Sink, SyncPtr, Xs};
-use crate::dynamics::{Check, Clock, InitSpec, NeuronModel, Real, SpikeReset};
+use crate::dynamics::{Check, Clock, GateTable, InitSpec, NeuronModel, Real, SpikeReset};
 use crate::error::{Result, SomataError};
 use crate::init::{Init, Rng};
 use crate::surrogate::Surrogate;
@@ -10,6 +10,7 @@ use crate::units::{Dimension, Quantity};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 static LAYER_ID: AtomicUsize = AtomicUsize::new(0);
 
@@ -115,6 +116,7 @@ pub struct LayerBuilder<M: NeuronModel, T: Real = f32> {
     inits: Vec<Option<Init>>,
     spk_fun: Surrogate,
     spk_reset: SpikeReset,
+    gate_tables: bool,
     name: Option<String>,
     seed: u64,
     error: Option<SomataError>,
@@ -132,6 +134,7 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             inits: vec![None; M::STATES.len()],
             spk_fun: M::default_spk_fun(),
             spk_reset: M::DEFAULT_RESET,
+            gate_tables: true,
             name: None,
             seed: 0,
             error: None,
@@ -234,6 +237,20 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
         self.spk_reset = r;
         self
     }
+    /// Whether the AVX-512 kernel may take the model's gates from a [`GateTable`] (default
+    /// `true`; only the HH family has one, see [`crate::dynamics::table`]). With `false` every
+    /// kernel evaluates BrainPy's formulas each step, and the layer gives the same bits on every
+    /// x86-64 CPU.
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// let hh = Hh::builder(4).gate_tables(false).build().unwrap();
+    /// assert!(!hh.gate_tables());
+    /// ```
+    pub fn gate_tables(mut self, on: bool) -> Self {
+        self.gate_tables = on;
+        self
+    }
     /// A name (default: model name plus a unique number).
     pub fn name(mut self, n: impl Into<String>) -> Self {
         self.name = Some(n.into());
@@ -253,6 +270,7 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             inits: self.inits,
             spk_fun: self.spk_fun,
             spk_reset: self.spk_reset,
+            gate_tables: self.gate_tables,
             name: self.name,
             seed: self.seed,
             error: self.error,
@@ -319,12 +337,50 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             inits: self.inits,
             spk_fun: self.spk_fun,
             spk_reset: self.spk_reset,
+            gate_tables: self.gate_tables,
+            table_cache: TableCache::default(),
             rng: Rng::new(self.seed),
             batch: None,
             state: Vec::new(),
             initialized: false,
             xbuf: Vec::new(),
         })
+    }
+}
+
+/// The key of a cached table: `dt` and the shared parameter values, as bits.
+type TableKey = (u64, Vec<u64>);
+
+/// The model's [`GateTable`] for the last `dt` and parameters it was asked for: fitting one
+/// takes about 0.7 ms, far more than a step of a small layer, so `update` called step by step
+/// must not refit.
+#[derive(Default)]
+struct TableCache(Mutex<Option<(TableKey, Option<Arc<GateTable>>)>>);
+
+impl TableCache {
+    fn get<M: NeuronModel>(&self, model: &M, p: &[f64], dt_ms: f64) -> Option<Arc<GateTable>> {
+        let key = (dt_ms.to_bits(), p.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        let mut c = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match &*c {
+            Some((k, t)) if *k == key => t.clone(),
+            _ => {
+                let t = model.gate_table(p, dt_ms).map(Arc::new);
+                *c = Some((key, t.clone()));
+                t
+            }
+        }
+    }
+}
+
+impl Clone for TableCache {
+    fn clone(&self) -> Self {
+        TableCache(Mutex::new(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()))
+    }
+}
+
+impl std::fmt::Debug for TableCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TableCache")
     }
 }
 
@@ -342,6 +398,8 @@ pub struct NeuronLayer<M: NeuronModel, T: Real = f32> {
     inits: Vec<Option<Init>>,
     pub(crate) spk_fun: Surrogate,
     pub(crate) spk_reset: SpikeReset,
+    gate_tables: bool,
+    table_cache: TableCache,
     rng: Rng,
     batch: Option<usize>,
     /// `[n_states][batch·N]`
@@ -374,6 +432,14 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     /// The model.
     pub fn model(&self) -> &M {
         &self.model
+    }
+    /// Whether the AVX-512 kernel may use the model's [`GateTable`] ([`LayerBuilder::gate_tables`]).
+    pub fn gate_tables(&self) -> bool {
+        self.gate_tables
+    }
+    /// Switch [`GateTable`]s on or off (see [`LayerBuilder::gate_tables`]).
+    pub fn set_gate_tables(&mut self, on: bool) {
+        self.gate_tables = on;
     }
     /// The surrogate.
     pub fn spk_fun(&self) -> &Surrogate {
@@ -543,7 +609,12 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     }
 
     pub(crate) fn prepare(&self, clock: &Clock) -> Prepared<T> {
-        Prepared::new(&self.model, &self.params, self.n, T::from_f64(clock.dt_ms()), |_, v| T::from_f64(v))
+        let mut p = Prepared::new(&self.model, &self.params, self.n, T::from_f64(clock.dt_ms()), |_, v| T::from_f64(v));
+        if self.gate_tables && p.shared {
+            let shared: Vec<f64> = self.params.iter().map(|v| v.at(0)).collect();
+            p.table = self.table_cache.get(&self.model, &shared, clock.dt_ms());
+        }
+        p
     }
 
     /// One update at the clock's current step (BrainPy's `update(x)`): returns the spikes, shape

@@ -319,7 +319,7 @@ mod tests {
         for dt in [0.1, 0.01] {
             let mut h = [0.0f64; MAX_HOIST];
             AdExIf.hoist(&p, dt, &mut h);
-            let c = Step { p: &p, h: &h, dt, t: 0.0, reset: SpikeReset::Hard, sg: &sg };
+            let c = Step { p: &p, h: &h, dt, t: 0.0, reset: SpikeReset::Hard, sg: &sg, table: None };
             for i in 0..=400 {
                 // −100 … +60 mV: u = (V − V_T)/Δ_T from −11.5 to +34.5, across the clamp at 20
                 let v = -100.0 + 0.4 * i as f64;
