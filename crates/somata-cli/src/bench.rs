@@ -81,8 +81,9 @@ fn lif_bptt() -> Result<impl FnMut() -> Result<(), String>, String> {
 
 pub fn bench(name: &str, runs: usize) -> Result<(), String> {
     if name == "list" {
+        let w = BENCHES.iter().map(|b| b.0.len()).max().unwrap_or(0);
         for (n, d) in BENCHES {
-            println!("{n:12} {d}");
+            println!("{n:w$}  {d}");
         }
         return Ok(());
     }

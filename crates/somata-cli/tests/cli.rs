@@ -87,7 +87,7 @@ fn trace_errors_exit_nonzero_with_a_message() {
 
 #[test]
 fn bench_last_line_contract() {
-    for name in ["lif-4000", "lif-bptt", "adex-4000", "fwd:Izhikevich"] {
+    for name in ["lif-4000", "lif-bptt", "adex-4000", "hh-exact-4000", "fwd:Izhikevich"] {
         let (code, out, err) = somata(&["bench", name, "--runs", "1"], None);
         assert_eq!(code, 0, "{err}");
         let last = out.lines().last().unwrap();
