@@ -484,8 +484,9 @@ impl F32x64 {
         for (o, rows) in out.iter_mut().zip(&t.coef) {
             o.write(F32x64::table_poly(rows, idx, u));
         }
-        // SAFETY: every element was written above
-        out.map(|o| unsafe { o.assume_init() })
+        // SAFETY: every element was written above. (A transmute, not `out.map(assume_init)`:
+        // that closure was outlined in one build, a `memmove` and a call per step, HH 15% slower.)
+        unsafe { std::mem::transmute::<[std::mem::MaybeUninit<F32x64>; FUNCS], [F32x64; FUNCS]>(out) }
     }
     /// `fastmath::exprel_poly`.
     #[inline(always)]

@@ -164,34 +164,20 @@ impl GateTable {
         self.lo < v && v < self.hi
     }
 
-    /// The six functions at `v`, or `None` outside the covered range.
+    /// The six functions at `v`, or `None` outside the covered range: the vector kernel's
+    /// values, by the same operations (the reference its tests compare with; plain scalar
+    /// kernels do not read tables): `x = v/8` (exact), `r = round(x)` (ties to even, as
+    /// `vreduceps` and `vcvtps2dq`), `u = x − r` (exact), slot `r mod 32`, Horner with fused
+    /// multiply-adds.
     pub fn eval(&self, v: f32) -> Option<[f32; FUNCS]> {
-        self.covers(v).then(|| self.eval_unchecked(v))
-    }
-
-    /// The six functions at `v` for `v` in the covered range; any other `v` gives some finite or
-    /// NaN values (the index stays in bounds), branch-free. Same operations as the vector
-    /// kernel's: `x = v/8` (exact), `r = round(x)` (ties to even, as `vreduceps` and
-    /// `vcvtps2dq`), `u = x − r` (exact), slot `r mod 32`, Horner with fused multiply-adds.
-    #[inline(always)]
-    pub fn eval_unchecked(&self, v: f32) -> [f32; FUNCS] {
-        const ROUND: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds |x| < 2^22 to an integer
-        let x = v * INV_WIDTH;
-        let m = x + ROUND;
-        let slot = (m.to_bits() as usize) & (SLOTS - 1);
-        let u = x - (m - ROUND);
-        // loops, not `array::from_fn` with closures: those are not always inlined, and an
-        // outlined one runs without the kernel's target features (`mul_add` becomes a call)
-        let mut out = [0.0; FUNCS];
-        for (fi, o) in out.iter_mut().enumerate() {
-            let c = &self.coef[fi];
-            let mut acc = c[0][slot];
-            for row in &c[1..] {
-                acc = acc.mul_add(u, row[slot]);
-            }
-            *o = acc;
+        if !self.covers(v) {
+            return None;
         }
-        out
+        let x = v * INV_WIDTH;
+        let r = x.round_ties_even();
+        let slot = (r as i32).rem_euclid(SLOTS as i32) as usize;
+        let u = x - r;
+        Some(std::array::from_fn(|f| horner(|k| self.coef[f][k][slot], u)))
     }
 }
 

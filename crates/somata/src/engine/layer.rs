@@ -348,27 +348,35 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
     }
 }
 
-/// The key of a cached table: `dt` and the shared parameter values, as bits.
-type TableKey = (u64, Vec<u64>);
+/// A cached table with what it was fitted for: `dt` and the shared parameter values.
+#[derive(Clone)]
+struct CachedTable {
+    dt_ms: f64,
+    params: Vec<f64>,
+    table: Option<Arc<GateTable>>,
+}
 
 /// The model's [`GateTable`] for the last `dt` and parameters it was asked for: fitting one
 /// takes about 0.7 ms, far more than a step of a small layer, so `update` called step by step
 /// must not refit.
 #[derive(Default)]
-struct TableCache(Mutex<Option<(TableKey, Option<Arc<GateTable>>)>>);
+struct TableCache(Mutex<Option<CachedTable>>);
 
 impl TableCache {
-    fn get<M: NeuronModel>(&self, model: &M, p: &[f64], dt_ms: f64) -> Option<Arc<GateTable>> {
-        let key = (dt_ms.to_bits(), p.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    fn get<M: NeuronModel>(&self, model: &M, params: &[ParamValue], dt_ms: f64) -> Option<Arc<GateTable>> {
         let mut c = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match &*c {
-            Some((k, t)) if *k == key => t.clone(),
-            _ => {
-                let t = model.gate_table(p, dt_ms).map(Arc::new);
-                *c = Some((key, t.clone()));
-                t
-            }
+        let same = |e: &CachedTable| {
+            e.dt_ms.to_bits() == dt_ms.to_bits()
+                && e.params.len() == params.len()
+                && e.params.iter().zip(params).all(|(a, b)| a.to_bits() == b.at(0).to_bits())
+        };
+        if let Some(e) = c.as_ref().filter(|e| same(e)) {
+            return e.table.clone();
         }
+        let p: Vec<f64> = params.iter().map(|v| v.at(0)).collect();
+        let table = model.gate_table(&p, dt_ms).map(Arc::new);
+        *c = Some(CachedTable { dt_ms, params: p, table: table.clone() });
+        table
     }
 }
 
@@ -610,9 +618,9 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
 
     pub(crate) fn prepare(&self, clock: &Clock) -> Prepared<T> {
         let mut p = Prepared::new(&self.model, &self.params, self.n, T::from_f64(clock.dt_ms()), |_, v| T::from_f64(v));
-        if self.gate_tables && p.shared {
-            let shared: Vec<f64> = self.params.iter().map(|v| v.at(0)).collect();
-            p.table = self.table_cache.get(&self.model, &shared, clock.dt_ms());
+        // only the vector kernel reads tables (and it requires shared parameters)
+        if self.gate_tables && self.uses_vector_kernel() {
+            p.table = self.table_cache.get(&self.model, &self.params, clock.dt_ms());
         }
         p
     }

@@ -532,16 +532,12 @@ mod tests {
         }
     }
 
-    /// BrainPy's HH rate functions, directly, in f64, and each one's exponent `|z|`.
+    /// BrainPy's HH rate functions, directly, in f64 ([`hh_rates_f64`], what the gate table
+    /// fits), and each one's exponent `|z|`.
     fn hh_direct(v: f64) -> [(f64, f64); 6] {
-        [
-            (0.1 * ratio(v + 40.0), (v + 40.0) / 10.0),
-            (4.0 * (-(v + 65.0) / 18.0).exp(), (v + 65.0) / 18.0),
-            (0.07 * (-(v + 65.0) / 20.0).exp(), (v + 65.0) / 20.0),
-            (1.0 / (1.0 + (-(v + 35.0) / 10.0).exp()), (v + 35.0) / 10.0),
-            (0.01 * ratio(v + 55.0), (v + 55.0) / 10.0),
-            (0.125 * (-(v + 65.0) / 80.0).exp(), (v + 65.0) / 80.0),
-        ]
+        let z = [(v + 40.0) / 10.0, (v + 65.0) / 18.0, (v + 65.0) / 20.0, (v + 35.0) / 10.0, (v + 55.0) / 10.0, (v + 65.0) / 80.0];
+        let r = hh_rates_f64(v);
+        std::array::from_fn(|k| (r[k], z[k]))
     }
 
     /// The same for Wang–Buzsáki's rates (before φ).
