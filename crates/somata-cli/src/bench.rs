@@ -23,8 +23,8 @@ struct Fwd;
 impl ModelFn for Fwd {
     type Out = somata::Result<Box<dyn FnMut() -> Result<(), String>>>;
     fn call<M: NeuronModel + Default>(self) -> Self::Out {
-        // inputs from 0 to `somata fi`'s default maximum, converted to canonical units
-        let scale = crate::fi::default_max(M::INPUT_UNIT) * somata::units::Unit::parse(M::INPUT_UNIT)?.scale;
+        // inputs from 0 to `somata fi`'s default maximum, in the model's input unit
+        let scale = crate::fi::default_max(M::INPUT_UNIT);
         let f = forward_4000::<M>(scale as f32, 7, true).map_err(somata::SomataError::Format)?;
         Ok(Box::new(f))
     }
@@ -93,8 +93,8 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
         "lif-4000" => time_runs(runs, forward_4000::<Lif>(3.0, 0, true)?)?,
         "lif-bptt" => time_runs(runs, lif_bptt()?)?,
         // HH: 0..20 uA (canonical mA: 0..0.02) spans rest to tonic firing
-        "hh-4000" => time_runs(runs, forward_4000::<Hh>(0.02, 7, true)?)?,
-        "hh-exact-4000" => time_runs(runs, forward_4000::<Hh>(0.02, 7, false)?)?,
+        "hh-4000" => time_runs(runs, forward_4000::<Hh>(20.0, 7, true)?)?,
+        "hh-exact-4000" => time_runs(runs, forward_4000::<Hh>(20.0, 7, false)?)?,
         // AdEx (hard reset keeps the upswing finite): 0..20 mA spans rest to tonic firing
         "adex-4000" => time_runs(runs, forward_4000::<AdExIf>(20.0, 7, true)?)?,
         _ if name.starts_with("fwd:") => time_runs(runs, dispatch(&name[4..], Fwd).map_err(|e| e.to_string())?)?,

@@ -76,10 +76,10 @@ pub fn run(a: &RunArgs) -> Result<(), String> {
         a.tau_ms, a.reset, a.dt_ms, a.duration_ms, a.onset_ms, a.offset_ms, a.i_min, a.i_max
     );
     println!("{:>7} {:>9} {:>7} {:>10}", "neuron", "I (mA)", "spikes", "rate (Hz)");
-    for (i, amp) in amps.iter().enumerate() {
+    for (i, level) in amps.iter().enumerate() {
         let total = before.spike_counts[i] + during.spike_counts[i] + after.spike_counts[i];
         let rate = if on_s > 0.0 { during.spike_counts[i] as f64 / on_s } else { 0.0 };
-        println!("{i:>7} {amp:>9.3} {total:>7} {rate:>10.1}");
+        println!("{i:>7} {level:>9.3} {total:>7} {rate:>10.1}");
     }
     let total: u64 = [&before, &during, &after].iter().flat_map(|o| o.spike_counts.iter()).map(|&c| c as u64).sum();
     let neuron_steps = (n * s_end) as f64;

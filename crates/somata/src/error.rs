@@ -34,6 +34,27 @@ pub enum SomataError {
         /// Comma-separated list of valid names.
         known: String,
     },
+    /// A state variable name the model does not have.
+    #[error("unknown state `{name}` of model {model}; its states are: {known}")]
+    UnknownState {
+        /// Model name.
+        model: String,
+        /// The unknown name.
+        name: String,
+        /// Comma-separated list of the model's states.
+        known: String,
+    },
+    /// An update at a step the layer has already run (the clock rule): the clock was not
+    /// advanced, or went back without `reset_state`.
+    #[error("layer `{layer}` was already updated at step {last} and is asked to update at step {step}: call clock.advance() once per step (update never advances the clock), or reset_state() to start over")]
+    ClockNotAdvanced {
+        /// The layer's name.
+        layer: String,
+        /// The clock's step.
+        step: u64,
+        /// The layer's last step.
+        last: u64,
+    },
     /// A per-neuron array whose length does not match the layer.
     #[error("shape mismatch in {what}: expected {expected:?}, got {got:?}")]
     ShapeMismatch {

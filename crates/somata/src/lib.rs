@@ -16,10 +16,16 @@ pub mod sim;
 /// Everything a typical program needs: `use somata::prelude::*;`.
 pub mod prelude {
     pub use crate::dynamics::{Clock, NeuronModel, Real, Scalar, SpikeReset, Step};
-    pub use crate::engine::{Build, Input, LayerBuilder, NeuronLayer, RunOptions, SeqInput};
+    pub use crate::engine::{
+        Build, Input, LayerBuilder, NeuronLayer, QInput, RunOptions, RunOutput, SeqInput, SpikeMonitor, SpikeTrains, StateMonitor,
+        StateTrace,
+    };
     pub use crate::error::{Result, SomataError};
     pub use crate::init::Init;
     pub use crate::neurons::*;
     pub use crate::surrogate::*;
-    pub use crate::units::{kHz, kohm, mA, mF, mM, mS, mV, ms, nA, nF, nS, ohm, pA, pF, uA, uF, uS, us, Hz, Mohm, Quantity};
+    pub use crate::units::{
+        amp, dim, farad, kHz, kohm, mA, mF, mM, mS, mV, molar, ms, nA, nF, nS, ohm, pA, pF, second, siemens, uA, uF, uM, uS, uV, us, volt,
+        Capacitance, Conductance, Current, Dimensionless, Frequency, Gohm, Hz, Mohm, Quantity, Resistance, Time, Voltage, VoltageRate,
+    };
 }

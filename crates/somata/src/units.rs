@@ -135,14 +135,16 @@ impl Dim {
 pub trait Dimension: Copy + 'static {
     /// The exponents.
     const DIM: Dim;
+    /// The canonical unit's spelling (saiunit's), e.g. `"mA"` for a current.
+    const UNIT: &'static str;
 }
 
 macro_rules! dims {
-    ($($(#[$m:meta])* $marker:ident = $konst:ident => $alias:ident;)*) => {
+    ($($(#[$m:meta])* $marker:ident = $konst:ident, $unit:literal => $alias:ident;)*) => {
         /// Dimension marker types.
         pub mod dim {
             $( $(#[$m])* #[derive(Debug, Clone, Copy, PartialEq)] pub struct $marker;
-               impl super::Dimension for $marker { const DIM: super::Dim = super::Dim::$konst; } )*
+               impl super::Dimension for $marker { const DIM: super::Dim = super::Dim::$konst; const UNIT: &'static str = $unit; } )*
         }
         $( $(#[$m])* pub type $alias = Quantity<dim::$marker>; )*
     };
@@ -150,37 +152,38 @@ macro_rules! dims {
 
 dims! {
     /// Dimensionless (a plain number, e.g. the reduced models' V and input).
-    One = ONE => Dimensionless;
+    One = ONE, "1" => Dimensionless;
     /// Time, canonical ms.
-    T = TIME => Time;
+    T = TIME, "ms" => Time;
     /// Voltage, canonical mV.
-    V = VOLTAGE => Voltage;
+    V = VOLTAGE, "mV" => Voltage;
     /// Current, canonical mA.
-    I = CURRENT => Current;
+    I = CURRENT, "mA" => Current;
     /// Concentration, canonical mM.
-    C = CONCENTRATION => Concentration;
+    C = CONCENTRATION, "mM" => Concentration;
     /// Resistance, canonical ohm.
-    R = RESISTANCE => Resistance;
+    R = RESISTANCE, "ohm" => Resistance;
     /// Conductance, canonical S.
-    G = CONDUCTANCE => Conductance;
+    G = CONDUCTANCE, "S" => Conductance;
     /// Capacitance, canonical mF.
-    Cap = CAPACITANCE => Capacitance;
+    Cap = CAPACITANCE, "mF" => Capacitance;
     /// Charge, canonical uC.
-    Q = CHARGE => Charge;
+    Q = CHARGE, "uC" => Charge;
     /// Frequency, canonical 1/ms (kHz).
-    F = FREQUENCY => Frequency;
+    F = FREQUENCY, "kHz" => Frequency;
     /// Voltage per time, canonical mV/ms.
-    VRate = VOLTAGE_RATE => VoltageRate;
+    VRate = VOLTAGE_RATE, "mV / ms" => VoltageRate;
     /// Inverse voltage, canonical 1/mV.
-    InvV = INV_VOLTAGE => InvVoltage;
+    InvV = INV_VOLTAGE, "1 / mV" => InvVoltage;
     /// Rate per concentration, canonical 1/(ms·mM).
-    RateConc = RATE_PER_CONC => RatePerConcentration;
+    RateConc = RATE_PER_CONC, "1 / (ms * mM)" => RatePerConcentration;
     /// Rate per voltage, canonical 1/(ms·mV).
-    RateV = RATE_PER_VOLTAGE => RatePerVoltage;
+    RateV = RATE_PER_VOLTAGE, "1 / (ms * mV)" => RatePerVoltage;
 }
 
 /// A physical quantity of dimension `D`, stored as an `f64` in canonical units (table above).
 #[derive(Clone, Copy, PartialEq, PartialOrd)]
+#[repr(transparent)]
 pub struct Quantity<D: Dimension>(f64, PhantomData<D>);
 
 impl<D: Dimension> Quantity<D> {
@@ -215,6 +218,17 @@ impl<D: Dimension> Quantity<D> {
     /// True if the number is finite.
     pub fn is_finite(self) -> bool {
         self.0.is_finite()
+    }
+    /// A slice of quantities as their canonical numbers, without copying.
+    ///
+    /// ```
+    /// use somata::units::*;
+    /// let i = [1.0 * nA, 2.0 * uA];
+    /// assert_eq!(Current::canonical_slice(&i), &[1e-6, 2e-3]);
+    /// ```
+    pub fn canonical_slice(qs: &[Self]) -> &[f64] {
+        // SAFETY: `Quantity<D>` is `repr(transparent)` over `f64` (PhantomData is zero-sized).
+        unsafe { std::slice::from_raw_parts(qs.as_ptr() as *const f64, qs.len()) }
     }
 }
 
@@ -600,7 +614,7 @@ fn symbol(sym: &str) -> Option<Unit> {
 }
 
 /// Format a canonical dimension the way saiunit spells it in the goldens (for trace output).
-pub fn canonical_unit_name(d: Dim) -> &'static str {
+pub const fn canonical_unit_name(d: Dim) -> &'static str {
     match d {
         Dim::ONE => "1",
         Dim::TIME => "ms",
@@ -613,6 +627,9 @@ pub fn canonical_unit_name(d: Dim) -> &'static str {
         Dim::FREQUENCY => "kHz",
         Dim::VOLTAGE_RATE => "mV / ms",
         Dim::INV_VOLTAGE => "1 / mV",
+        Dim::CHARGE => "uC",
+        Dim::RATE_PER_CONC => "1 / (ms * mM)",
+        Dim::RATE_PER_VOLTAGE => "1 / (ms * mV)",
         _ => "?",
     }
 }

@@ -32,7 +32,11 @@ fn step_vs_seq<M: NeuronModel + Default, T: Real>(reset: SpikeReset, per_neuron:
     let mut bl = mk();
     let mut clock2 = Clock::new(0.1 * ms).unwrap();
     let out = bl
-        .run(&mut clock2, SeqInput::Dense(&x, steps), &RunOptions { record_spikes: true, record_states: true, check_finite: true })
+        .run(
+            &mut clock2,
+            SeqInput::Dense(&x, steps),
+            &RunOptions { record_spikes: true, record_states: true, check_finite: true, ..Default::default() },
+        )
         .unwrap();
     assert_eq!(clock2.step(), steps as u64);
     assert_eq!(out.spikes.as_ref().unwrap(), &spikes_a, "{} spikes", M::NAME);
@@ -91,12 +95,14 @@ fn shapes_batches_and_state_access() {
     assert_eq!(l.v().unwrap().shape(), &[2, 3]);
     l.init_state(Some(4)).unwrap();
     assert_eq!(l.v().unwrap().shape(), &[4, 2, 3]);
-    let clock = Clock::new(0.1 * ms).unwrap();
+    let mut clock = Clock::new(0.1 * ms).unwrap();
     // a per-neuron input (broadcast over the batch), a full input, and an ndarray
     let x6 = vec![2.0f32; 6];
     assert_eq!(l.update(&clock, &x6).unwrap().shape(), &[4, 2, 3]);
+    clock.advance();
     let x24 = vec![2.0f32; 24];
     l.update(&clock, &x24).unwrap();
+    clock.advance();
     let arr = ndarray::ArrayD::<f32>::from_elem(ndarray::IxDyn(&[4, 2, 3]), 1.0);
     l.update(&clock, arr.view()).unwrap();
     l.set_state("V", &[0.5; 6]).unwrap();
@@ -136,7 +142,7 @@ fn bad_parameters_are_typed_errors() {
     let e = Lif::builder(3).init("V", Init::Uniform { low: 1.0, high: 0.0 }).build().unwrap_err();
     assert!(matches!(e, SomataError::InvalidInitializer(_)));
     let e = Lif::builder(3).init("w_initializer", Init::Constant(0.0)).build().unwrap_err();
-    assert!(matches!(e, SomataError::UnknownParameter { .. }));
+    assert!(matches!(e, SomataError::UnknownState { .. }), "{e}");
     let _typed: Voltage = 1.0 * mV; // typed setters reject wrong dimensions at compile time
 }
 

@@ -20,14 +20,15 @@ fn run<T: somata::dynamics::Real>(tables: bool, x: &[T], n: usize, steps: usize)
 fn tabulated_hh_tracks_exact_hh() {
     let (n, steps) = (149, 3000);
     let mut rng = Rng::new(11);
-    // mA: every 5th neuron −50 µA (V falls to about −220 mV), the others 2–22 µA with noise
+    // µA (HH's input unit): every 5th neuron −50 µA (V falls to about −220 mV), the others
+    // 2–22 µA with noise
     let x: Vec<f32> = (0..steps * n)
         .map(|k| {
             let i = k % n;
             if i % 5 == 0 {
-                -0.05
+                -50.0
             } else {
-                (0.002 + 0.02 * (i as f64 / n as f64) + 0.002 * rng.uniform()) as f32
+                (2.0 + 20.0 * (i as f64 / n as f64) + 2.0 * rng.uniform()) as f32
             }
         })
         .collect();

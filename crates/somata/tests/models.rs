@@ -6,7 +6,6 @@ use somata::engine::{Gradients, LayerBuilder, RunOptions, SeqInput};
 use somata::init::Rng;
 use somata::neurons::registry::{dispatch, ModelFn, MODEL_NAMES};
 use somata::prelude::*;
-use somata::units::Unit;
 
 const T: usize = 40;
 const B: usize = 2;
@@ -14,10 +13,9 @@ const N: usize = 3;
 
 /// Input scale per model (canonical units) that drives activity within T steps.
 fn scale<M: NeuronModel>() -> f64 {
-    let unit = Unit::parse(M::INPUT_UNIT).unwrap();
     match M::INPUT_UNIT {
         "mA" => 8.0,
-        "uA" => 30.0 * unit.scale,
+        "uA" => 30.0, // raw inputs are in the model's input unit (µA)
         "mV / ms" => 30.0,
         _ => 1.5,
     }

@@ -25,7 +25,7 @@ impl ModelFn for SameBits {
         let (n, steps) = (2 * LANES + 21, 300);
         let scale = match M::INPUT_UNIT {
             "mA" => 10.0,
-            "uA" => 0.02,
+            "uA" => 20.0,
             "mV / ms" => 20.0,
             _ => 2.0,
         };

@@ -12,14 +12,22 @@ use somata::surrogate::SurrogateGrad;
 #[test]
 fn simple_neuron_simulates_as_written() {
     let mut layer = LayerBuilder::<SimpleNeuron>::new(SimpleNeuron, [2, 3]).set("V_th", 1.0 * mV).build().unwrap();
+    // BrainPy's base-class default, InvSquareGrad(alpha=100), with no line of the model saying so
     assert_eq!(layer.spk_fun().name(), "InvSquareGrad");
+    let isq = InvSquareGrad { alpha: 100.0 };
+    for x in [-0.3, 0.0, 0.02, 1.0] {
+        assert_eq!(layer.spk_fun().grad(x), isq.grad(x), "alpha = 100 at x = {x}");
+    }
+    // the input unit comes from the input dimension, said once
+    assert_eq!(<SimpleNeuron as somata::dynamics::NeuronModel>::INPUT_UNIT, "mV");
     layer.init_state(Some(4)).unwrap();
-    let clock = Clock::new(0.1 * ms).unwrap();
+    let mut clock = Clock::new(0.1 * ms).unwrap();
     let mut fired = Vec::new();
     for _ in 0..5 {
         let s = layer.update_q(&clock, 0.3 * mV).unwrap();
         assert_eq!(s.shape(), &[4, 2, 3]);
         fired.push(s[[0, 0, 0]]);
+        clock.advance();
     }
     // V = 0.3, 0.6, 0.9, 1.2, 1.5: no reset, spikes from the fourth step on
     assert_eq!(fired, vec![0.0, 0.0, 0.0, 1.0, 1.0]);

@@ -146,6 +146,114 @@ impl ParamSpec {
     pub const fn new(name: &'static str, dim: Dim, default: f64, check: Check) -> ParamSpec {
         ParamSpec { name, dim, default, check }
     }
+    /// Any finite value: `ParamSpec::finite("V_th", Dim::VOLTAGE, 1.0)`.
+    pub const fn finite(name: &'static str, dim: Dim, default: f64) -> ParamSpec {
+        ParamSpec::new(name, dim, default, Check::Finite)
+    }
+    /// Finite and > 0 (time constants, capacitances): `ParamSpec::positive("tau", Dim::TIME, 10.0)`.
+    pub const fn positive(name: &'static str, dim: Dim, default: f64) -> ParamSpec {
+        ParamSpec::new(name, dim, default, Check::Positive)
+    }
+}
+
+/// Position of a parameter in a `PARAMS` table, at compile time (see [`param!`](crate::param)).
+pub const fn param_position(specs: &[ParamSpec], name: &str) -> usize {
+    let mut i = 0;
+    while i < specs.len() {
+        if const_str_eq(specs[i].name, name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("unknown parameter name: not in the model's PARAMS table")
+}
+
+/// Position of a state in a `STATES` table, at compile time (see [`state!`](crate::state)).
+pub const fn state_position(specs: &[StateSpec], name: &str) -> usize {
+    let mut i = 0;
+    while i < specs.len() {
+        if const_str_eq(specs[i].name, name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("unknown state name: not in the model's STATES table")
+}
+
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The value of a parameter by its name inside a model's `step`, resolved at compile time:
+/// `let v_th = param!(c, "V_th");` is `c.p[i]` with `i` the position of `"V_th"` in
+/// `Self::PARAMS`, with no run-time cost. Use inside `impl NeuronModel for ...`. A misspelt name
+/// is a compile error where the model is first used (`cargo build`; as with every constant of a
+/// generic function, `cargo check` alone does not evaluate it).
+///
+/// ```
+/// use somata::prelude::*;
+/// use somata::dynamics::{ParamSpec, StateSpec};
+/// use somata::units::{dim, Dim};
+/// #[derive(Debug, Clone, Copy, Default)]
+/// struct Integrator;
+/// impl NeuronModel for Integrator {
+///     const NAME: &'static str = "Integrator";
+///     const PARAMS: &'static [ParamSpec] = &[ParamSpec::finite("V_th", Dim::VOLTAGE, 1.0)];
+///     const STATES: &'static [StateSpec] = &[StateSpec::of("V", Dim::VOLTAGE)];
+///     type Input = dim::V;
+///     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+///         let v_th = somata::param!(c, "V_th");
+///         s[somata::state!("V")] += x;
+///         c.spike((s[somata::state!("V")] - v_th) / v_th)
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail
+/// # use somata::prelude::*;
+/// # use somata::dynamics::{ParamSpec, StateSpec};
+/// # use somata::units::{dim, Dim};
+/// # #[derive(Debug, Clone, Copy, Default)]
+/// # struct Integrator;
+/// # impl NeuronModel for Integrator {
+/// #     const NAME: &'static str = "Integrator";
+/// #     const PARAMS: &'static [ParamSpec] = &[ParamSpec::finite("V_th", Dim::VOLTAGE, 1.0)];
+/// #     const STATES: &'static [StateSpec] = &[StateSpec::of("V", Dim::VOLTAGE)];
+/// #     type Input = dim::V;
+/// fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+///     let v_th = somata::param!(c, "Vth"); // misspelt: a compile error
+///     c.spike(s[0] - v_th)
+/// }
+/// # }
+/// let mut layer = Integrator::builder(1).build().unwrap();
+/// layer.init_state(None).unwrap();
+/// layer.update(&Clock::new(0.1 * ms).unwrap(), 1.0f32).unwrap();
+/// ```
+#[macro_export]
+macro_rules! param {
+    ($c:expr, $name:literal) => {
+        $c.p[const { $crate::dynamics::param_position(<Self as $crate::dynamics::NeuronModel>::PARAMS, $name) }]
+    };
+}
+
+/// The index of a state variable by its name inside a model's `step` or `derive_init`, resolved
+/// at compile time: `s[state!("V")]`. See [`param!`](crate::param) for an example.
+#[macro_export]
+macro_rules! state {
+    ($name:literal) => {
+        const { $crate::dynamics::state_position(<Self as $crate::dynamics::NeuronModel>::STATES, $name) }
+    };
 }
 
 /// Default initializer of a state variable.
@@ -177,7 +285,42 @@ pub struct StateSpec {
 }
 
 impl StateSpec {
-    /// A state spec.
+    /// A state variable `name` of dimension `dim`, initially 0 (canonical units), with no
+    /// BrainPy initializer argument (the layer builder's `init(name, ...)` still sets it):
+    /// `StateSpec::of("V", Dim::VOLTAGE)`; chain [`StateSpec::init_const`],
+    /// [`StateSpec::init_uniform`], [`StateSpec::derived`] or [`StateSpec::initializer`].
+    pub const fn of(name: &'static str, dim: Dim) -> StateSpec {
+        StateSpec {
+            name,
+            dim,
+            unit: crate::units::canonical_unit_name(dim),
+            init: InitSpec::Constant(0.0),
+            init_param: None,
+            visible_if: None,
+        }
+    }
+    /// Initially the constant `v` (canonical units).
+    pub const fn init_const(mut self, v: f64) -> StateSpec {
+        self.init = InitSpec::Constant(v);
+        self
+    }
+    /// Initially uniform on `[low, high)` (canonical units), from the layer's seeded RNG.
+    pub const fn init_uniform(mut self, low: f64, high: f64) -> StateSpec {
+        self.init = InitSpec::Uniform(low, high);
+        self
+    }
+    /// Initialized by [`NeuronModel::derive_init`] from the other states.
+    pub const fn derived(mut self) -> StateSpec {
+        self.init = InitSpec::Derived;
+        self
+    }
+    /// The BrainPy constructor argument that sets the initializer (`"V_initializer"`), accepted
+    /// by the layer builder's `init` and by trace files beside the state's own name.
+    pub const fn initializer(mut self, arg: &'static str) -> StateSpec {
+        self.init_param = Some(arg);
+        self
+    }
+    /// A state spec with every field given.
     pub const fn new(name: &'static str, dim: Dim, unit: &'static str, init: InitSpec, init_param: Option<&'static str>) -> StateSpec {
         StateSpec { name, dim, unit, init, init_param, visible_if: None }
     }
@@ -297,8 +440,12 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     type Input: Dimension;
     /// The same, as a value.
     const INPUT_DIM: Dim = <Self::Input as Dimension>::DIM;
-    /// Unit spelling of the input (for trace files).
-    const INPUT_UNIT: &'static str;
+    /// The unit in which raw input numbers are read (`update(clock, 10.0)` on a model whose
+    /// input unit is `"uA"` means 10 µA). Defaults to the canonical unit of [`NeuronModel::Input`]
+    /// (`"mA"` for a current, `"mV"` for a voltage, ...); a model whose documented input unit is
+    /// another multiple of the same dimension (the HH family: `"uA"`) overrides it, and the layer
+    /// converts raw numbers with that factor. Typed quantities are never rescaled.
+    const INPUT_UNIT: &'static str = <Self::Input as Dimension>::UNIT;
     /// Number of hoisted constants written by [`NeuronModel::hoist`].
     const N_HOIST: usize = 0;
     /// Default reset mode.
@@ -318,10 +465,11 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     /// (BENCHMARKS.md). Default: false.
     const VECTOR: bool = false;
 
-    /// Default surrogate: `ReluGrad()` as every concrete BrainPy model (the abstract base class
-    /// uses `InvSquareGrad()`; a user model may return that).
+    /// Default surrogate. For a user-defined model this is BrainPy's base class `Neuron`'s
+    /// default, `InvSquareGrad(alpha=100)`; every built-in model overrides it with `ReluGrad()`,
+    /// as every concrete BrainPy model does.
     fn default_spk_fun() -> Surrogate {
-        Surrogate::default()
+        crate::surrogate::InvSquareGrad::default().into()
     }
 
     /// Cross-parameter checks (one neuron's parameters, canonical units), beyond [`Check`].

@@ -91,7 +91,8 @@ impl ParamGrad {
 /// Gradients of a loss with respect to inputs, parameters and initial state.
 #[derive(Debug, Clone, Default)]
 pub struct Gradients<T> {
-    /// `∂L/∂x`, `[step][element]`, per canonical input unit.
+    /// `∂L/∂x`, `[step][element]`, per unit of the model's input unit
+    /// ([`NeuronModel::INPUT_UNIT`](crate::dynamics::NeuronModel::INPUT_UNIT): per mA for LIF, per µA for HH).
     pub input: Vec<T>,
     /// `(name, ∂L/∂θ)` for each trainable parameter, per canonical unit.
     pub params: Vec<(String, ParamGrad)>,
@@ -120,6 +121,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         if self.state.is_empty() && self.num_elements() > 0 {
             return Err(SomataError::NotInitialized(self.name().to_string()));
         }
+        self.check_clock_pub(clock)?;
         let (stride, steps) = self.seq_input_into(&x, &mut tape.x)?;
         let bn = self.num_elements();
         let ns = M::STATES.len();
@@ -133,6 +135,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             let sink = TapeSink { bn, ns, traj: SyncPtr(tape.traj.as_mut_ptr()), spikes: SyncPtr(tape.spikes.as_mut_ptr()) };
             kernel::run(&spec, &sink);
         }
+        self.mark_steps(clock.step(), steps);
         clock.set_step(clock.step() + steps as u64);
         tape.steps = steps;
         tape.bn = bn;
@@ -212,6 +215,13 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             9..=16 => self.backward_d::<16>(tape, grad_spikes, grad_states, &idx, out),
             17..=32 => self.backward_d::<32>(tape, grad_spikes, grad_states, &idx, out),
             _ => return Err(SomataError::Format(format!("too many trainable parameters ({})", idx.len()))),
+        }
+        // ∂L/∂x per unit of the model's input unit (the unit raw inputs are read in)
+        let scale = self.input_scale();
+        if scale != 1.0 {
+            for g in out.input.iter_mut() {
+                *g = T::from_f64(g.to_f64() * scale);
+            }
         }
         Ok(())
     }

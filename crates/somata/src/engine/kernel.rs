@@ -167,6 +167,8 @@ pub(crate) struct RecSink<T> {
     pub states: Option<SyncPtr<T>>,
     /// per element: first step with a non-finite state (u32::MAX if none), and which variable
     pub bad: Option<(SyncPtr<u32>, SyncPtr<u8>)>,
+    /// state monitors (sampled states on a subset of elements)
+    pub mon: Option<super::monitor::MonSink<T>>,
 }
 impl<T: Real> Sink<T> for RecSink<T> {
     #[inline(always)]
@@ -179,6 +181,9 @@ impl<T: Real> Sink<T> for RecSink<T> {
             for (j, v) in s.iter().enumerate() {
                 *st.0.add((k * self.ns + j) * self.bn + g) = *v;
             }
+        }
+        if let Some(m) = &self.mon {
+            m.put(k, g, s);
         }
         if let Some((first, var)) = self.bad {
             if *first.0.add(g) == u32::MAX {

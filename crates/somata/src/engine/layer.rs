@@ -2,11 +2,12 @@
 //! update at a time (BrainPy's `update(x)`) or run over whole sequences.
 
 use super::kernel::{self, CountSink, ParamValue, Prepared, RecSink, RunSpec, Sink, SyncPtr, Xs};
+use super::monitor::{RunOptions, RunOutput};
 use crate::dynamics::{Check, Clock, GateTable, InitSpec, NeuronModel, Real, SpikeReset};
 use crate::error::{Result, SomataError};
 use crate::init::{Init, Rng};
 use crate::surrogate::Surrogate;
-use crate::units::{Dimension, Quantity};
+use crate::units::{Dim, Dimension, Quantity, Unit};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,14 +41,40 @@ impl From<&[usize]> for Shape {
 }
 
 /// The external input of one step.
+///
+/// **Raw numbers are read in the model's input unit** ([`NeuronModel::INPUT_UNIT`]): mA for the
+/// LIF, exponential, quadratic and generalized families, **µA for `HH`, `MorrisLecar` and
+/// `WangBuzsakiHH`** (BrainPy's convention), mV/ms for Izhikevich, unitless for the reduced
+/// models. So `hh.update(&clock, 10.0)` is 10 µA, the number a BrainPy user types. Typed values
+/// ([`Input::quantity`], [`Input::quantities`], or [`NeuronLayer::update_q`], which checks the
+/// dimension at compile time) carry their own unit and are never rescaled.
 #[derive(Debug, Clone)]
 pub enum Input<'a, T> {
-    /// The same value for every neuron (canonical units of the model's input).
+    /// The same value for every neuron, in the model's input unit.
     Scalar(T),
-    /// `N` values (broadcast over the batch) or `batch × N` values, batch-major.
+    /// `N` values (broadcast over the batch) or `batch × N` values, batch-major, in the model's
+    /// input unit.
     Slice(&'a [T]),
-    /// An array of shape `in_size`, `(batch, *in_size)` or `()`.
+    /// An array of shape `in_size`, `(batch, *in_size)` or `()`, in the model's input unit.
     Array(ArrayViewD<'a, T>),
+    /// A typed quantity for every neuron: its canonical value and dimension (checked against the
+    /// model's input dimension when used). Build with [`Input::quantity`].
+    Quantity(f64, Dim),
+    /// Typed values, `N` or `batch × N`, canonical, with their dimension. Build with
+    /// [`Input::quantities`].
+    Quantities(&'a [f64], Dim),
+}
+
+impl<'a, T> Input<'a, T> {
+    /// A typed quantity broadcast to every neuron: `Input::quantity(10.0 * uA)`.
+    pub fn quantity<D: Dimension>(q: Quantity<D>) -> Self {
+        Input::Quantity(q.canonical(), D::DIM)
+    }
+    /// Typed per-neuron values (`N`, broadcast over the batch, or `batch × N`):
+    /// `Input::quantities(&[1.0 * nA, 2.0 * nA])`.
+    pub fn quantities<D: Dimension>(q: &'a [Quantity<D>]) -> Self {
+        Input::Quantities(Quantity::canonical_slice(q), D::DIM)
+    }
 }
 
 impl<T> From<T> for Input<'_, T> {
@@ -71,40 +98,85 @@ impl<'a, T> From<ArrayViewD<'a, T>> for Input<'a, T> {
     }
 }
 
-/// The inputs of a sequence run.
+/// A typed input of dimension `D` for [`NeuronLayer::update_q`]: one quantity for every neuron
+/// or one per neuron (`N` or `batch × N`). A quantity of the wrong dimension does not compile.
+///
+/// ```
+/// use somata::prelude::*;
+/// let mut hh = Hh::builder(3).build().unwrap();
+/// hh.init_state(None).unwrap();
+/// let mut clock = Clock::new(0.01 * ms).unwrap();
+/// hh.update_q(&clock, 10.0 * uA).unwrap();                      // every neuron
+/// clock.advance();
+/// hh.update_q(&clock, &[0.0 * uA, 5.0 * uA, 10.0 * uA]).unwrap(); // one per neuron
+/// ```
+///
+/// ```compile_fail
+/// use somata::prelude::*;
+/// let mut hh = Hh::builder(3).build().unwrap();
+/// hh.init_state(None).unwrap();
+/// let clock = Clock::new(0.01 * ms).unwrap();
+/// hh.update_q(&clock, 10.0 * mV).unwrap(); // a voltage is not a current: does not compile
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub enum QInput<'a, D: Dimension> {
+    /// The same quantity for every neuron.
+    Scalar(Quantity<D>),
+    /// One quantity per neuron (`N`) or per element (`batch × N`).
+    Slice(&'a [Quantity<D>]),
+}
+impl<D: Dimension> From<Quantity<D>> for QInput<'_, D> {
+    fn from(q: Quantity<D>) -> Self {
+        QInput::Scalar(q)
+    }
+}
+impl<'a, D: Dimension> From<&'a [Quantity<D>]> for QInput<'a, D> {
+    fn from(q: &'a [Quantity<D>]) -> Self {
+        QInput::Slice(q)
+    }
+}
+impl<'a, D: Dimension, const K: usize> From<&'a [Quantity<D>; K]> for QInput<'a, D> {
+    fn from(q: &'a [Quantity<D>; K]) -> Self {
+        QInput::Slice(q)
+    }
+}
+impl<'a, D: Dimension> From<&'a Vec<Quantity<D>>> for QInput<'a, D> {
+    fn from(q: &'a Vec<Quantity<D>>) -> Self {
+        QInput::Slice(q)
+    }
+}
+impl<'a, D: Dimension> QInput<'a, D> {
+    fn erase<T>(self) -> Input<'a, T> {
+        match self {
+            QInput::Scalar(q) => Input::quantity(q),
+            QInput::Slice(q) => Input::quantities(q),
+        }
+    }
+}
+
+/// The inputs of a sequence run (raw numbers in the model's input unit, as [`Input`]).
 #[derive(Debug, Clone)]
 pub enum SeqInput<'a, T> {
     /// The same input at every one of `steps` steps.
     Constant(Input<'a, T>, usize),
-    /// `steps × N` or `steps × batch × N` values, time-major.
+    /// `steps × N` or `steps × batch × N` values, time-major, in the model's input unit.
     Dense(&'a [T], usize),
+    /// Typed values, `steps × N` or `steps × batch × N`, canonical, with their dimension. Build
+    /// with [`SeqInput::dense_q`].
+    DenseQ(&'a [f64], Dim, usize),
 }
 
-/// What a sequence run records.
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    /// Keep the spike raster (`steps × batch × N` bytes).
-    pub record_spikes: bool,
-    /// Keep every state after every step (`steps × n_states × batch × N`).
-    pub record_states: bool,
-    /// Report the first non-finite state (model, variable, step, batch row, neuron).
-    pub check_finite: bool,
-}
-
-/// The result of a sequence run. Elements are indexed batch-major (`b·N + n`).
-#[derive(Debug, Clone)]
-pub struct RunOutput<T> {
-    /// Number of steps run.
-    pub steps: usize,
-    /// Spikes per element.
-    pub spike_counts: Vec<u32>,
-    /// `[step][element]` 0/1, if recorded.
-    pub spikes: Option<Vec<u8>>,
-    /// `[step][state][element]`, if recorded.
-    pub states: Option<Vec<T>>,
-    /// The first non-finite state, if `check_finite` was set and one occurred
-    /// ([`SomataError::Diverged`]).
-    pub divergence: Option<SomataError>,
+impl<'a, T> SeqInput<'a, T> {
+    /// A typed dense sequence, `steps × N` or `steps × batch × N` quantities, time-major:
+    /// `SeqInput::dense_q(&currents, steps)` with `currents: Vec<Current>`. The dimension is
+    /// checked against the model's input when the sequence is run.
+    pub fn dense_q<D: Dimension>(q: &'a [Quantity<D>], steps: usize) -> Self {
+        SeqInput::DenseQ(Quantity::canonical_slice(q), D::DIM, steps)
+    }
+    /// One typed quantity for every neuron at each of `steps` steps.
+    pub fn constant_q<D: Dimension>(q: Quantity<D>, steps: usize) -> Self {
+        SeqInput::Constant(Input::quantity(q), steps)
+    }
 }
 
 /// Builder of a [`NeuronLayer`]; parameters are checked in [`LayerBuilder::build`].
@@ -117,6 +189,7 @@ pub struct LayerBuilder<M: NeuronModel, T: Real = f32> {
     spk_fun: Surrogate,
     spk_reset: SpikeReset,
     gate_tables: bool,
+    check_finite: bool,
     name: Option<String>,
     seed: u64,
     error: Option<SomataError>,
@@ -124,8 +197,9 @@ pub struct LayerBuilder<M: NeuronModel, T: Real = f32> {
 }
 
 impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
-    /// A builder with every parameter at BrainPy's default, `spk_fun = ReluGrad()`,
-    /// `spk_reset` the model's default.
+    /// A builder with every parameter at BrainPy's default, `spk_fun` the model's default
+    /// (`ReluGrad()` for the built-in models, `InvSquareGrad(alpha=100)` for a user model that
+    /// does not say otherwise, as BrainPy's base class), `spk_reset` the model's default.
     pub fn new(model: M, in_size: impl Into<Shape>) -> Self {
         LayerBuilder {
             model,
@@ -135,6 +209,7 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             spk_fun: M::default_spk_fun(),
             spk_reset: M::DEFAULT_RESET,
             gate_tables: true,
+            check_finite: false,
             name: None,
             seed: 0,
             error: None,
@@ -207,27 +282,48 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
         self.set_raw(name, if on { 1.0 } else { 0.0 })
     }
 
-    /// Initializer of a state variable, by state name (`"V"`) or BrainPy argument name
-    /// (`"V_initializer"`), canonical units.
+    /// Initializer of a state variable, by state name (`"V"`, `"w"`) or BrainPy argument name
+    /// (`"V_initializer"`), canonical units of the state (see [`crate::units`]).
     pub fn init(mut self, state: &str, init: Init) -> Self {
-        let pos = M::STATES.iter().position(|s| s.name == state || s.init_param == Some(state));
-        match pos {
-            Some(i) if M::STATES[i].init_param.is_some() => {
+        match M::STATES.iter().position(|s| s.name == state || s.init_param == Some(state)) {
+            Some(i) => {
                 self.inits[i] = Some(init);
                 self
             }
-            _ => {
-                let e = SomataError::UnknownParameter {
-                    model: M::NAME.into(),
-                    name: state.into(),
-                    known: M::STATES.iter().filter_map(|s| s.init_param).collect::<Vec<_>>().join(", "),
-                };
+            None => {
+                let e = SomataError::UnknownState { model: M::NAME.into(), name: state.into(), known: state_names::<M>() };
                 self.fail(e)
             }
         }
     }
 
-    /// The surrogate gradient function of the spike (default `ReluGrad()`).
+    /// Per-neuron initial values of a state from typed quantities (`N` values):
+    /// `.init_q("V", &[-65.0 * mV, -60.0 * mV])`. The dimension is checked against the state's.
+    pub fn init_q<D: Dimension>(self, state: &str, values: &[Quantity<D>]) -> Self {
+        if let Some(sp) = M::STATES.iter().find(|s| s.name == state || s.init_param == Some(state)) {
+            if sp.dim != D::DIM {
+                let e = SomataError::DimensionMismatch {
+                    what: format!("initial {}.{}", M::NAME, sp.name),
+                    expected: sp.dim.describe(),
+                    got: D::DIM.describe(),
+                };
+                return self.fail(e);
+            }
+        }
+        self.init(state, Init::Values(Quantity::canonical_slice(values).to_vec()))
+    }
+
+    /// Check every state after every [`NeuronLayer::update`] and [`NeuronLayer::run`] and
+    /// return [`SomataError::Diverged`] (model, variable, step, batch row, neuron, value) at the
+    /// first non-finite value, instead of carrying NaN or infinity on silently. Default `false`
+    /// (the check reads every state once per step: about 5–15% of a LIF step).
+    pub fn check_finite(mut self, on: bool) -> Self {
+        self.check_finite = on;
+        self
+    }
+
+    /// The surrogate gradient function of the spike (default: the model's,
+    /// [`NeuronModel::default_spk_fun`]).
     pub fn spk_fun(mut self, s: impl Into<Surrogate>) -> Self {
         self.spk_fun = s.into();
         self
@@ -271,6 +367,7 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             spk_fun: self.spk_fun,
             spk_reset: self.spk_reset,
             gate_tables: self.gate_tables,
+            check_finite: self.check_finite,
             name: self.name,
             seed: self.seed,
             error: self.error,
@@ -327,8 +424,19 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
                 i.validate(spec.init_param.unwrap_or(spec.name))?;
             }
         }
+        let input_unit = Unit::parse(M::INPUT_UNIT)?;
+        if input_unit.dim != M::INPUT_DIM {
+            return Err(SomataError::DimensionMismatch {
+                what: format!("{}::INPUT_UNIT", M::NAME),
+                expected: M::INPUT_DIM.describe(),
+                got: M::INPUT_UNIT.into(),
+            });
+        }
         let id = LAYER_ID.fetch_add(1, Ordering::Relaxed);
         Ok(NeuronLayer {
+            input_scale: input_unit.scale,
+            check_finite: self.check_finite,
+            last_step: None,
             name: self.name.unwrap_or_else(|| format!("{}{}", M::NAME, id)),
             model: self.model,
             n,
@@ -414,6 +522,11 @@ pub struct NeuronLayer<M: NeuronModel, T: Real = f32> {
     pub(crate) state: Vec<T>,
     initialized: bool,
     xbuf: Vec<T>,
+    /// Canonical value of one raw input number (`INPUT_UNIT`'s scale: 1e-3 for µA).
+    input_scale: f64,
+    check_finite: bool,
+    /// The last step this layer was updated at (the clock rule), `None` after `init_state`.
+    last_step: Option<u64>,
 }
 
 impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
@@ -465,9 +578,95 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     pub fn spk_reset(&self) -> SpikeReset {
         self.spk_reset
     }
-    /// A parameter value (canonical units).
+    /// A parameter value in canonical units (see [`crate::units`]: 1 mS is 0.001 S). To read
+    /// it in the unit of the model's documentation, use [`NeuronLayer::param_in`].
     pub fn param(&self, name: &str) -> Option<&ParamValue> {
         M::param_index(name).map(|i| &self.params[i])
+    }
+
+    fn param_checked<D: Dimension>(&self, name: &str) -> Result<&ParamValue> {
+        let i = M::param_index(name).ok_or_else(|| SomataError::UnknownParameter {
+            model: M::NAME.into(),
+            name: name.into(),
+            known: M::PARAMS.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+        })?;
+        if M::PARAMS[i].dim != D::DIM {
+            return Err(SomataError::DimensionMismatch {
+                what: format!("{}.{}", M::NAME, name),
+                expected: M::PARAMS[i].dim.describe(),
+                got: D::DIM.describe(),
+            });
+        }
+        Ok(&self.params[i])
+    }
+
+    /// A shared parameter as a typed quantity: `hh.param_q::<dim::G>("gNa")?.value_in(mS)` is
+    /// 120. Errors: unknown name, wrong dimension, or a per-neuron parameter
+    /// ([`NeuronLayer::param_per_neuron_in`]).
+    pub fn param_q<D: Dimension>(&self, name: &str) -> Result<Quantity<D>> {
+        match self.param_checked::<D>(name)? {
+            ParamValue::Shared(v) => Ok(Quantity::from_canonical(*v)),
+            ParamValue::PerNeuron(_) => Err(SomataError::Format(format!(
+                "parameter `{name}` of layer {} is per neuron: read it with param_per_neuron_in",
+                self.name
+            ))),
+        }
+    }
+
+    /// A shared parameter as a number in `unit` (a quantity of the parameter's dimension):
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// let hh = Hh::builder(1).build().unwrap();
+    /// assert!((hh.param_in("gNa", mS).unwrap() - 120.0).abs() < 1e-9);
+    /// assert!((hh.param_in("C", uF).unwrap() - 1.0).abs() < 1e-12);
+    /// assert!(hh.param_in("gNa", mV).is_err()); // not a voltage: a clear error
+    /// ```
+    pub fn param_in<D: Dimension>(&self, name: &str, unit: Quantity<D>) -> Result<f64> {
+        Ok(self.param_q::<D>(name)?.value_in(unit))
+    }
+
+    /// A parameter's value for every neuron (shared ones repeated), as numbers in `unit`.
+    pub fn param_per_neuron_in<D: Dimension>(&self, name: &str, unit: Quantity<D>) -> Result<Vec<f64>> {
+        let pv = self.param_checked::<D>(name)?;
+        Ok((0..self.n).map(|i| pv.at(i) / unit.canonical()).collect())
+    }
+
+    /// Whether every update checks the state for non-finite values ([`LayerBuilder::check_finite`]).
+    pub fn checks_finite(&self) -> bool {
+        self.check_finite
+    }
+    /// Switch the divergence check on or off ([`LayerBuilder::check_finite`]).
+    pub fn set_check_finite(&mut self, on: bool) {
+        self.check_finite = on;
+    }
+    /// The step of this layer's last update (`None` since `init_state`/`reset_state`): the next
+    /// update must run at a later step (the clock rule, [`Clock`]).
+    pub fn last_step(&self) -> Option<u64> {
+        self.last_step
+    }
+    /// The canonical value of one raw input number (the scale of [`NeuronModel::INPUT_UNIT`]).
+    pub fn input_scale(&self) -> f64 {
+        self.input_scale
+    }
+
+    /// The clock rule: an update, a run or a tape must start at a step after the layer's last
+    /// one. Running twice at one step (a forgotten `clock.advance()`) or going back in time
+    /// without `reset_state` is an error, never a silent repeat.
+    pub(crate) fn check_clock_pub(&self, clock: &Clock) -> Result<()> {
+        self.check_clock(clock)
+    }
+    /// Record that steps `start..start + steps` ran.
+    pub(crate) fn mark_steps(&mut self, start: u64, steps: usize) {
+        if steps > 0 {
+            self.last_step = Some(start + steps as u64 - 1);
+        }
+    }
+    fn check_clock(&self, clock: &Clock) -> Result<()> {
+        match self.last_step {
+            Some(last) if clock.step() <= last => Err(SomataError::ClockNotAdvanced { layer: self.name.clone(), step: clock.step(), last }),
+            _ => Ok(()),
+        }
     }
 
     /// Create the state for `batch` rows (None: no batch axis), from the initializers.
@@ -510,6 +709,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         }
         self.state = vals.into_iter().map(T::from_f64).collect();
         self.initialized = true;
+        self.last_step = None;
         Ok(())
     }
 
@@ -535,32 +735,55 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         sh
     }
 
-    /// A state variable by name (`"V"`), shape `(batch?, *in_size)`, canonical units.
-    pub fn state(&self, name: &str) -> Result<ArrayViewD<'_, T>> {
-        self.check_init()?;
-        let j = M::state_index(name).ok_or_else(|| SomataError::UnknownParameter {
+    fn state_idx(&self, name: &str) -> Result<usize> {
+        M::state_index(name).ok_or_else(|| SomataError::UnknownState {
             model: M::NAME.into(),
             name: name.into(),
-            known: M::STATES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
-        })?;
+            known: state_names::<M>(),
+        })
+    }
+
+    /// A state variable by name (`"V"`), shape `(batch?, *in_size)`, canonical units (mV for
+    /// voltages, ms for times, ...; [`NeuronLayer::state_in`] converts).
+    pub fn state(&self, name: &str) -> Result<ArrayViewD<'_, T>> {
+        self.check_init()?;
+        let j = self.state_idx(name)?;
         let bn = self.num_elements();
         let sh = self.state_shape();
         Ok(ArrayViewD::from_shape(IxDyn(&sh), &self.state[j * bn..(j + 1) * bn]).expect("state shape"))
     }
 
-    /// The membrane potential `V`.
+    /// The membrane potential `V` (mV).
     pub fn v(&self) -> Result<ArrayViewD<'_, T>> {
         self.state("V")
     }
 
-    /// Overwrite a state variable (`batch × N` values or `N` values broadcast).
+    /// A state variable as numbers in `unit` (a quantity of the state's dimension), shape
+    /// `(batch?, *in_size)`: `layer.state_in("V", mV)`, `adex.state_in("w", pA)`. A unit of
+    /// another dimension is an error.
+    pub fn state_in<D: Dimension>(&self, name: &str, unit: Quantity<D>) -> Result<ArrayD<f64>> {
+        let a = self.state(name)?;
+        let dim = M::STATES[self.state_idx(name)?].dim;
+        if dim != D::DIM {
+            return Err(SomataError::DimensionMismatch {
+                what: format!("state {}.{name}", M::NAME),
+                expected: dim.describe(),
+                got: D::DIM.describe(),
+            });
+        }
+        let u = unit.canonical();
+        Ok(a.mapv(|v| v.to_f64() / u))
+    }
+
+    /// A state variable as typed quantities, shape `(batch?, *in_size)`.
+    pub fn state_q<D: Dimension>(&self, name: &str) -> Result<ArrayD<Quantity<D>>> {
+        Ok(self.state_in(name, Quantity::<D>::from_canonical(1.0))?.mapv(Quantity::from_canonical))
+    }
+
+    /// Overwrite a state variable (`batch × N` values or `N` values broadcast), canonical units.
     pub fn set_state(&mut self, name: &str, values: &[T]) -> Result<()> {
         self.check_init()?;
-        let j = M::state_index(name).ok_or_else(|| SomataError::UnknownParameter {
-            model: M::NAME.into(),
-            name: name.into(),
-            known: M::STATES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
-        })?;
+        let j = self.state_idx(name)?;
         let bn = self.num_elements();
         let dst = &mut self.state[j * bn..(j + 1) * bn];
         if values.len() == bn {
@@ -575,41 +798,79 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         Ok(())
     }
 
-    /// Materialize one step's input into `out` (`batch × N`).
-    pub(crate) fn fill_input(&self, x: &Input<'_, T>, out: &mut Vec<T>) -> Result<()> {
+    /// Copy `src` (`bn` or `N` values, broadcast over the batch) into `out` through `conv`.
+    fn broadcast<U: Copy>(&self, src: &[U], conv: impl Fn(U) -> T, out: &mut Vec<T>, what: &str) -> Result<()> {
         let bn = self.num_elements();
-        out.clear();
-        let mismatch = |got: Vec<usize>| {
+        if src.len() == bn {
+            out.extend(src.iter().map(|&v| conv(v)));
+        } else if src.len() == self.n {
+            for g in 0..bn {
+                out.push(conv(src[g % self.n]));
+            }
+        } else {
             let mut exp = self.state_shape();
             if exp.is_empty() {
                 exp.push(1);
             }
-            Err(SomataError::ShapeMismatch { what: format!("input of layer {}", self.name), expected: exp, got })
-        };
+            return Err(SomataError::ShapeMismatch { what: format!("{what} of layer {}", self.name), expected: exp, got: vec![src.len()] });
+        }
+        Ok(())
+    }
+
+    /// The input dimension check of typed values.
+    fn check_input_dim(&self, dim: Dim) -> Result<()> {
+        if dim != M::INPUT_DIM {
+            return Err(SomataError::DimensionMismatch {
+                what: format!("input of {} layer {}", M::NAME, self.name),
+                expected: M::INPUT_DIM.describe(),
+                got: dim.describe(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A raw number in the model's input unit, as the canonical value the kernels read.
+    #[inline]
+    fn raw(&self) -> impl Fn(T) -> T {
+        let scale = self.input_scale;
+        move |v: T| if scale == 1.0 { v } else { T::from_f64(v.to_f64() * scale) }
+    }
+
+    /// Materialize one step's input into `out` (`batch × N`, canonical units).
+    pub(crate) fn fill_input(&self, x: &Input<'_, T>, out: &mut Vec<T>) -> Result<()> {
+        let bn = self.num_elements();
+        out.clear();
         match x {
-            Input::Scalar(v) => out.resize(bn, *v),
-            Input::Slice(s) => {
-                if s.len() == bn {
-                    out.extend_from_slice(s);
-                } else if s.len() == self.n {
-                    for g in 0..bn {
-                        out.push(s[g % self.n]);
-                    }
-                } else {
-                    return mismatch(vec![s.len()]);
-                }
+            Input::Scalar(v) => out.resize(bn, self.raw()(*v)),
+            Input::Slice(s) => self.broadcast(s, self.raw(), out, "input")?,
+            Input::Quantity(v, dim) => {
+                self.check_input_dim(*dim)?;
+                out.resize(bn, T::from_f64(*v));
+            }
+            Input::Quantities(s, dim) => {
+                self.check_input_dim(*dim)?;
+                self.broadcast(s, T::from_f64, out, "input")?;
             }
             Input::Array(a) => {
                 let sh = a.shape();
+                let raw = self.raw();
                 if sh.is_empty() {
-                    out.resize(bn, a.iter().next().copied().unwrap_or(T::ZERO));
+                    out.resize(bn, raw(a.iter().next().copied().unwrap_or(T::ZERO)));
                 } else if sh == self.shape.as_slice() || sh == self.state_shape().as_slice() {
                     let flat: Vec<T> = a.iter().copied().collect();
                     for g in 0..bn {
-                        out.push(flat[g % flat.len()]);
+                        out.push(raw(flat[g % flat.len()]));
                     }
                 } else {
-                    return mismatch(sh.to_vec());
+                    let mut exp = self.state_shape();
+                    if exp.is_empty() {
+                        exp.push(1);
+                    }
+                    return Err(SomataError::ShapeMismatch {
+                        what: format!("input of layer {}", self.name),
+                        expected: exp,
+                        got: sh.to_vec(),
+                    });
                 }
             }
         }
@@ -626,12 +887,24 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     }
 
     /// One update at the clock's current step (BrainPy's `update(x)`): returns the spikes, shape
-    /// `(batch?, *in_size)`. The clock is not advanced (several layers share one step).
+    /// `(batch?, *in_size)`. Raw numbers are in the model's input unit ([`Input`]).
+    ///
+    /// **The clock rule.** `update` reads the clock and never advances it, so that every layer
+    /// of a network updates at the same step; the program calls `clock.advance()` once per step.
+    /// A layer refuses a second update at a step it has already run
+    /// ([`SomataError::ClockNotAdvanced`]): a forgotten `advance()` is an error, not a silent
+    /// repeat of time (which changes the results of refractory and time-dependent models).
+    /// [`NeuronLayer::run`] and [`NeuronLayer::forward_tape`] follow the same rule and advance
+    /// the clock by the steps they run.
+    ///
+    /// With [`LayerBuilder::check_finite`] on, a non-finite state is returned as
+    /// [`SomataError::Diverged`] naming the step and neuron.
     pub fn update<'a>(&mut self, clock: &Clock, x: impl Into<Input<'a, T>>) -> Result<ArrayD<T>>
     where
         T: 'a,
     {
         self.check_init()?;
+        self.check_clock(clock)?;
         let mut xb = std::mem::take(&mut self.xbuf);
         let r = self.fill_input(&x.into(), &mut xb);
         if let Err(e) = r {
@@ -647,63 +920,104 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             kernel::run(&spec, &sink);
         }
         self.xbuf = xb;
+        self.last_step = Some(clock.step());
+        if self.check_finite {
+            if let Some(e) = self.first_non_finite(clock.step()) {
+                return Err(e);
+            }
+        }
         Ok(ArrayD::from_shape_vec(IxDyn(&self.state_shape()), out).expect("spike shape"))
     }
 
-    /// One update with a typed input quantity broadcast to every neuron; the dimension is checked
-    /// at compile time (a voltage fed to a current-driven model does not compile).
-    pub fn update_q(&mut self, clock: &Clock, x: Quantity<M::Input>) -> Result<ArrayD<T>> {
-        self.update(clock, T::from_f64(x.canonical()))
+    /// The first non-finite state value (lowest element, then lowest variable), as a
+    /// [`SomataError::Diverged`] at `step`.
+    fn first_non_finite(&self, step: u64) -> Option<SomataError> {
+        let bn = self.num_elements();
+        let ns = M::STATES.len();
+        let g = (0..bn).find(|&g| (0..ns).any(|j| !self.state[j * bn + g].finite()))?;
+        let j = (0..ns).find(|&j| !self.state[j * bn + g].finite())?;
+        Some(SomataError::Diverged {
+            model: M::NAME.into(),
+            variable: M::STATES[j].name.into(),
+            step: step as usize,
+            batch: g / self.n,
+            neuron: g % self.n,
+            value: format!("{}", self.state[j * bn + g]),
+        })
     }
 
-    /// Materialize a sequence input into `out`; returns `(stride, steps)`.
+    /// One update with typed input: one quantity for every neuron (`10.0 * uA`) or one per
+    /// neuron (`&[Current]`, `N` or `batch × N`). The dimension is checked at compile time (a
+    /// voltage fed to a current-driven model does not compile); see [`QInput`].
+    pub fn update_q<'a>(&mut self, clock: &Clock, x: impl Into<QInput<'a, M::Input>>) -> Result<ArrayD<T>>
+    where
+        T: 'a,
+    {
+        self.update(clock, x.into().erase::<T>())
+    }
+
+    /// Materialize a sequence input into `out` (canonical units); returns `(stride, steps)`.
     pub(crate) fn seq_input_into(&self, x: &SeqInput<'_, T>, out: &mut Vec<T>) -> Result<(usize, usize)> {
         let bn = self.num_elements();
-        match x {
+        let (steps, dense) = match x {
             SeqInput::Constant(inp, steps) => {
                 self.fill_input(inp, out)?;
-                Ok((0, *steps))
+                return Ok((0, *steps));
             }
-            SeqInput::Dense(d, steps) => {
-                out.clear();
-                if *steps > 0 && d.len() == steps * bn {
-                    out.extend_from_slice(d);
-                    Ok((bn, *steps))
-                } else if *steps > 0 && d.len() == steps * self.n {
-                    out.reserve(steps * bn);
-                    for k in 0..*steps {
-                        for g in 0..bn {
-                            out.push(d[k * self.n + g % self.n]);
-                        }
-                    }
-                    Ok((bn, *steps))
-                } else {
-                    Err(SomataError::ShapeMismatch {
-                        what: format!("sequence input of layer {}", self.name),
-                        expected: vec![*steps, bn],
-                        got: vec![d.len()],
-                    })
-                }
+            SeqInput::Dense(d, steps) => (*steps, d.len()),
+            SeqInput::DenseQ(d, dim, steps) => {
+                self.check_input_dim(*dim)?;
+                (*steps, d.len())
+            }
+        };
+        out.clear();
+        let per_step = if steps > 0 && dense == steps * bn {
+            bn
+        } else if steps > 0 && dense == steps * self.n {
+            self.n
+        } else {
+            return Err(SomataError::ShapeMismatch {
+                what: format!("sequence input of layer {}", self.name),
+                expected: vec![steps, bn],
+                got: vec![dense],
+            });
+        };
+        out.reserve(steps * bn);
+        for k in 0..steps {
+            let r = k * per_step..(k + 1) * per_step;
+            match x {
+                SeqInput::Dense(d, _) => self.broadcast(&d[r], self.raw(), out, "sequence input")?,
+                SeqInput::DenseQ(d, _, _) => self.broadcast(&d[r], T::from_f64, out, "sequence input")?,
+                SeqInput::Constant(..) => unreachable!("handled above"),
             }
         }
+        Ok((bn, steps))
     }
 
-    /// Run a whole sequence from the clock's current step; advances the clock by `steps`.
-    /// Uses the same kernel as [`NeuronLayer::update`] (bit-identical results).
+    /// Run a whole sequence from the clock's current step and advance the clock by `steps` (the
+    /// clock rule of [`NeuronLayer::update`]). Uses the same kernel as `update`
+    /// (bit-identical results). What is recorded is set by [`RunOptions`] (default: spike counts
+    /// only). A divergence is reported in [`RunOutput::divergence`] when
+    /// [`RunOptions::check_finite`] is set, and returned as an error when the layer's own
+    /// [`LayerBuilder::check_finite`] is on.
     pub fn run(&mut self, clock: &mut Clock, x: SeqInput<'_, T>, opts: &RunOptions) -> Result<RunOutput<T>> {
         self.check_init()?;
+        self.check_clock(clock)?;
         let mut xd = Vec::new();
         let (stride, steps) = self.seq_input_into(&x, &mut xd)?;
         let bn = self.num_elements();
         let ns = M::STATES.len();
+        let mon = super::monitor::MonitorPlan::new::<M>(opts, self.n, bn, steps, clock.step(), clock.dt_ms())?;
         let mut counts = vec![0u32; bn];
         let mut raster = opts.record_spikes.then(|| vec![0u8; steps * bn]);
         let mut states = opts.record_states.then(|| vec![T::ZERO; steps * ns * bn]);
-        let mut first_bad = opts.check_finite.then(|| (vec![u32::MAX; bn], vec![0u8; bn]));
+        let mut mon_data = vec![T::ZERO; mon.len()];
+        let check = opts.check_finite || self.check_finite;
+        let mut first_bad = check.then(|| (vec![u32::MAX; bn], vec![0u8; bn]));
         let prep = self.prepare(clock);
         {
             let spec = run_spec(self, &prep, Xs { data: &xd, stride }, *clock, steps);
-            if raster.is_none() && states.is_none() && first_bad.is_none() {
+            if raster.is_none() && states.is_none() && first_bad.is_none() && mon.is_empty() {
                 kernel::run(&spec, &CountSink(SyncPtr(counts.as_mut_ptr())));
             } else {
                 let sink = RecSink {
@@ -713,6 +1027,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
                     raster: raster.as_mut().map(|r| SyncPtr(r.as_mut_ptr())),
                     states: states.as_mut().map(|s| SyncPtr(s.as_mut_ptr())),
                     bad: first_bad.as_mut().map(|(a, b)| (SyncPtr(a.as_mut_ptr()), SyncPtr(b.as_mut_ptr()))),
+                    mon: (!mon.is_empty()).then(|| mon.sink(SyncPtr(mon_data.as_mut_ptr()))),
                 };
                 kernel::run(&spec, &sink);
             }
@@ -730,9 +1045,33 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
                 value: if bad.is_empty() { "non-finite".into() } else { bad },
             })
         });
-        clock.set_step(clock.step() + steps as u64);
-        Ok(RunOutput { steps, spike_counts: counts, spikes: raster, states, divergence })
+        let start = clock.step();
+        if steps > 0 {
+            self.last_step = Some(start + steps as u64 - 1);
+        }
+        clock.set_step(start + steps as u64);
+        if self.check_finite {
+            if let Some(e) = divergence {
+                return Err(e);
+            }
+        }
+        let monitors = mon.into_traces::<M, T>(mon_data, self.batch);
+        Ok(RunOutput {
+            steps,
+            spike_counts: counts,
+            spikes: raster,
+            states,
+            divergence,
+            start_step: start,
+            dt_ms: clock.dt_ms(),
+            shape: self.state_shape(),
+            monitors,
+        })
     }
+}
+
+fn state_names<M: NeuronModel>() -> String {
+    M::STATES.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
 }
 
 /// The kernel's view of a layer: shared borrows of the model and surrogate, and a pointer to the

@@ -4,7 +4,9 @@
 mod bptt;
 pub(crate) mod kernel;
 mod layer;
+pub mod monitor;
 
 pub use bptt::{Gradients, ParamGrad, Tape};
 pub use kernel::ParamValue;
-pub use layer::{Build, Input, LayerBuilder, NeuronLayer, RunOptions, RunOutput, SeqInput, Shape};
+pub use layer::{Build, Input, LayerBuilder, NeuronLayer, QInput, SeqInput, Shape};
+pub use monitor::{RunOptions, RunOutput, SpikeMonitor, SpikeTrains, StateMonitor, StateTrace};

@@ -221,9 +221,9 @@ impl ModelFn for NeuronTrace<'_> {
         let Common { mut clock, reset, x, steps, b, n, .. } = common::<M>(doc)?;
         let (mut layer, _) = build::<M>(doc, reset, n, None)?;
         layer.init_state(Some(b))?;
-        let xs: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let opts = RunOptions { record_spikes: true, record_states: true, check_finite: false };
-        let out = layer.run(&mut clock, SeqInput::Dense(&xs, steps), &opts)?;
+        let opts = RunOptions { record_spikes: true, record_states: true, ..Default::default() };
+        // canonical values, rounded once to f32 by the layer (typed input: never rescaled)
+        let out = layer.run(&mut clock, SeqInput::DenseQ(&x, M::INPUT_DIM, steps), &opts)?;
         let states = out.states.expect("recorded");
         let spikes = out.spikes.expect("recorded");
         let bn = b * n;
@@ -272,13 +272,14 @@ impl ModelFn for GradTrace<'_> {
         if (ws, wb, wn) != (steps, b, n) {
             return Err(SomataError::ShapeMismatch { what: "loss_weight".into(), expected: vec![steps, b, n], got: vec![ws, wb, wn] });
         }
-        let xs: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let tape = layer.forward_tape(&mut clock, SeqInput::Dense(&xs, steps))?;
+        let tape = layer.forward_tape(&mut clock, SeqInput::DenseQ(&x, M::INPUT_DIM, steps))?;
         let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
         let names: Vec<&str> = trainable.iter().map(|(n, _)| n.as_str()).collect();
         let grads = layer.backward(&tape, &wf, &names)?;
         let loss: f64 = tape.spikes().iter().zip(&w).map(|(&s, &w)| s as f64 * w).sum();
-        let gin: Vec<f32> = grads.input.iter().map(|&g| (g as f64 * scale) as f32).collect();
+        // grads.input is per unit of the model's input unit; the document's unit may differ
+        let to_doc = scale / layer.input_scale();
+        let gin: Vec<f32> = grads.input.iter().map(|&g| if to_doc == 1.0 { g } else { (g as f64 * to_doc) as f32 }).collect();
         let mut out = Map::new();
         out.insert("loss".into(), json!(loss));
         out.insert("spikes".into(), nest(tape.spikes(), steps, b, n));

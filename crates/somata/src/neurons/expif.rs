@@ -100,12 +100,14 @@ pub struct ExpIf;
 
 impl NeuronModel for ExpIf {
     const NAME: &'static str = "ExpIF";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] =
         &[R, TAU, ParamSpec::new("V_th", Dim::VOLTAGE, -30.0, Check::Finite), V_RESET, V_REST, V_T, DELTA_T];
     const STATES: &'static [StateSpec] = &[v_state(-65.0)];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
 
     const N_HOIST: usize = 3;
 
@@ -143,12 +145,14 @@ pub struct ExpIfRef;
 
 impl NeuronModel for ExpIfRef {
     const NAME: &'static str = "ExpIFRef";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] =
         &[R, TAU, TAU_REF, ParamSpec::new("V_th", Dim::VOLTAGE, -30.0, Check::Finite), V_RESET, V_REST, V_T, DELTA_T, REF_VAR];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
 
     const N_HOIST: usize = 3;
 
@@ -224,11 +228,13 @@ fn adex_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
 
 impl NeuronModel for AdExIf {
     const NAME: &'static str = "AdExIF";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, ADEX_V_TH, V_RESET, V_REST, V_T, DELTA_T, A, B];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
@@ -265,11 +271,13 @@ pub struct AdExIfRef;
 
 impl NeuronModel for AdExIfRef {
     const NAME: &'static str = "AdExIFRef";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, ADEX_V_TH, V_RESET, V_REST, V_T, DELTA_T, A, B, TAU_REF, REF_VAR];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE, LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> Result<()> {

@@ -103,11 +103,13 @@ pub struct Gif;
 
 impl NeuronModel for Gif {
     const NAME: &'static str = "Gif";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &PARAMS;
     const STATES: &'static [StateSpec] = &STATES;
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 5;
 
     #[inline(always)]
@@ -157,11 +159,13 @@ const REF_PARAMS: [ParamSpec; 16] = [
 
 impl NeuronModel for GifRef {
     const NAME: &'static str = "GifRef";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &REF_PARAMS;
     const STATES: &'static [StateSpec] = &[STATES[0], STATES[1], STATES[2], STATES[3], LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 5;
 
     #[inline(always)]

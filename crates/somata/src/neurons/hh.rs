@@ -231,10 +231,11 @@ fn gate<S: Scalar>(c: &Step<'_, S>, x: S, alpha: S, beta: S, phi: S) -> S {
 /// let mut exact = Hh::builder(64).seed(3).gate_tables(false).build().unwrap();
 /// fast.init_state(None).unwrap();
 /// exact.init_state(None).unwrap();
-/// let clock = Clock::new(0.05 * ms).unwrap();
+/// let mut clock = Clock::new(0.05 * ms).unwrap();
 /// for _ in 0..200 {
 ///     fast.update_q(&clock, 10.0 * uA).unwrap();
 ///     exact.update_q(&clock, 10.0 * uA).unwrap();
+///     clock.advance();
 /// }
 /// let (a, b) = (fast.state("n").unwrap(), exact.state("n").unwrap());
 /// assert!(a.iter().zip(b.iter()).all(|(x, y)| (x - y).abs() < 1e-4));
@@ -245,6 +246,9 @@ pub struct Hh;
 
 impl NeuronModel for Hh {
     const NAME: &'static str = "HH";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("ENa", Dim::VOLTAGE, 50.0, Check::Finite),
@@ -340,6 +344,9 @@ pub struct MorrisLecar;
 
 impl NeuronModel for MorrisLecar {
     const NAME: &'static str = "MorrisLecar";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("V_Ca", Dim::VOLTAGE, 130.0, Check::Finite),
@@ -423,6 +430,9 @@ pub struct WangBuzsakiHh;
 
 impl NeuronModel for WangBuzsakiHh {
     const NAME: &'static str = "WangBuzsakiHH";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("ENa", Dim::VOLTAGE, 55.0, Check::Finite),

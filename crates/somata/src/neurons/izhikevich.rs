@@ -71,11 +71,13 @@ pub struct Izhikevich;
 
 impl NeuronModel for Izhikevich {
     const NAME: &'static str = "Izhikevich";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &PARAMS;
     const STATES: &'static [StateSpec] = &[v_state(-65.0), U_STATE];
     type Input = dim::VRate;
-    const INPUT_UNIT: &'static str = "mV / ms";
     const DEFAULT_RESET: SpikeReset = SpikeReset::Hard;
 
     /// `h[0] = 1/V_th` (the spike's scale; a product keeps the sign of BrainPy's division).
@@ -109,6 +111,9 @@ pub struct IzhikevichRef;
 
 impl NeuronModel for IzhikevichRef {
     const NAME: &'static str = "IzhikevichRef";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         PARAMS[0],
@@ -121,7 +126,6 @@ impl NeuronModel for IzhikevichRef {
     ];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), U_STATE, LAST_SPIKE, REFRACTORY];
     type Input = dim::VRate;
-    const INPUT_UNIT: &'static str = "mV / ms";
     const DEFAULT_RESET: SpikeReset = SpikeReset::Hard;
 
     /// `h[0] = 1/V_th` (the spike's scale; a product keeps the sign of BrainPy's division).

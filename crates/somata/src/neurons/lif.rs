@@ -47,6 +47,9 @@ pub struct If;
 
 impl NeuronModel for If {
     const NAME: &'static str = "IF";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("R", Dim::RESISTANCE, 1.0, Check::Finite),
         ParamSpec::new("tau", Dim::TIME, 5.0, Check::Positive),
@@ -54,7 +57,6 @@ impl NeuronModel for If {
     ];
     const STATES: &'static [StateSpec] = &[V_STATE];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
@@ -145,10 +147,12 @@ pub struct Lif;
 
 impl NeuronModel for Lif {
     const NAME: &'static str = "LIF";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const PARAMS: &'static [ParamSpec] = &LIF_PARAMS;
     const STATES: &'static [StateSpec] = &[V_STATE];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
@@ -205,6 +209,9 @@ pub struct LifRef;
 
 impl NeuronModel for LifRef {
     const NAME: &'static str = "LIFRef";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const PARAMS: &'static [ParamSpec] = &[
         LIF_PARAMS[0],
         LIF_PARAMS[1],
@@ -215,7 +222,6 @@ impl NeuronModel for LifRef {
     ];
     const STATES: &'static [StateSpec] = &[V_STATE, LAST_SPIKE];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
@@ -275,6 +281,9 @@ pub struct Alif;
 
 impl NeuronModel for Alif {
     const NAME: &'static str = "ALIF";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("R", Dim::RESISTANCE, 1.0, Check::Finite),
         ParamSpec::new("tau", Dim::TIME, 5.0, Check::Positive),
@@ -286,7 +295,6 @@ impl NeuronModel for Alif {
     ];
     const STATES: &'static [StateSpec] = &[V_STATE, StateSpec::new("a", Dim::ONE, "1", InitSpec::Constant(0.0), Some("a_initializer"))];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {

@@ -88,11 +88,13 @@ pub struct QuaIf;
 
 impl NeuronModel for QuaIf {
     const NAME: &'static str = "QuaIF";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[R, TAU, V_TH, V_RESET, V_REST, V_C, C];
     const STATES: &'static [StateSpec] = &[v_state(-65.0)];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
 
     /// `h[0] = 1/τ`, `h[1] = 1/(V_th − V_reset)`.
     const N_HOIST: usize = 2;
@@ -142,11 +144,13 @@ pub struct AdQuaIf;
 
 impl NeuronModel for AdQuaIf {
     const NAME: &'static str = "AdQuaIF";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, V_TH, V_RESET, V_REST, V_C, C, A, B];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
@@ -182,11 +186,13 @@ pub struct AdQuaIfRef;
 
 impl NeuronModel for AdQuaIfRef {
     const NAME: &'static str = "AdQuaIFRef";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[R, TAU, TAU_W, V_TH, V_RESET, V_REST, V_C, C, A, B, TAU_REF, REF_VAR];
     const STATES: &'static [StateSpec] = &[v_state(-65.0), W_STATE, LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> Result<()> {

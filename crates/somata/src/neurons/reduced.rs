@@ -44,6 +44,9 @@ pub struct FitzHughNagumo;
 
 impl NeuronModel for FitzHughNagumo {
     const NAME: &'static str = "FitzHughNagumo";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("a", Dim::ONE, 0.7, Check::Finite),
@@ -54,7 +57,6 @@ impl NeuronModel for FitzHughNagumo {
     ];
     const STATES: &'static [StateSpec] = &[unitless("V", -1.2, "V_initializer"), unitless("w", -0.62, "w_initializer")];
     type Input = dim::One;
-    const INPUT_UNIT: &'static str = "1";
 
     /// `h[0] = 1/τ`, `h[1] = 1/τ_w` (products instead of divisions: at most an ulp apart).
     const N_HOIST: usize = 2;
@@ -110,6 +112,9 @@ pub struct HindmarshRose;
 
 impl NeuronModel for HindmarshRose {
     const NAME: &'static str = "HindmarshRose";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const PARAMS: &'static [ParamSpec] = &[
         ParamSpec::new("a", Dim::ONE, 1.0, Check::Finite),
         ParamSpec::new("b", Dim::ONE, 3.0, Check::Finite),
@@ -124,7 +129,6 @@ impl NeuronModel for HindmarshRose {
     const STATES: &'static [StateSpec] =
         &[unitless("V", -1.6, "V_initializer"), unitless("y", -10.0, "y_initializer"), unitless("z", 0.0, "z_initializer")];
     type Input = dim::One;
-    const INPUT_UNIT: &'static str = "1";
 
     /// `h[0] = 1/τ` (a product instead of a division: at most an ulp apart).
     const N_HOIST: usize = 1;

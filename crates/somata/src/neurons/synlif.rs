@@ -76,12 +76,14 @@ pub struct CubaLif;
 
 impl NeuronModel for CubaLif {
     const NAME: &'static str = "CubaLIF";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] = &COMMON;
     const STATES: &'static [StateSpec] =
         &[v_state(0.0), StateSpec::new("g", Dim::CURRENT, "mA", InitSpec::Constant(0.0), Some("g_initializer"))];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
@@ -117,13 +119,15 @@ pub struct CobaLif;
 
 impl NeuronModel for CobaLif {
     const NAME: &'static str = "CobaLIF";
+    fn default_spk_fun() -> crate::surrogate::Surrogate {
+        crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
+    }
     const VECTOR: bool = true;
     const PARAMS: &'static [ParamSpec] =
         &[COMMON[0], COMMON[1], COMMON[2], COMMON[3], COMMON[4], COMMON[5], ParamSpec::new("E", Dim::VOLTAGE, 0.0, Check::Finite)];
     const STATES: &'static [StateSpec] =
         &[v_state(0.0), StateSpec::new("g", Dim::CONDUCTANCE, "S", InitSpec::Constant(0.0), Some("g_initializer"))];
     type Input = dim::I;
-    const INPUT_UNIT: &'static str = "mA";
     const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {

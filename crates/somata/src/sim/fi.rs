@@ -42,7 +42,8 @@ impl Default for FiOptions {
 /// One point of an f-I curve.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FiPoint {
-    /// Input level, in the model's input unit (canonical: mA, mV/ms or unitless).
+    /// Input level, in the model's input unit ([`NeuronModel::INPUT_UNIT`]: mA, µA for the HH
+    /// family, mV/ms or unitless).
     pub input: f64,
     /// Firing rate in Hz, or `None` if the neuron diverged.
     pub rate_hz: Option<f64>,
@@ -50,7 +51,8 @@ pub struct FiPoint {
     pub spikes: u32,
 }
 
-/// The f-I curve of model `M` (default parameters) at the given input levels (canonical units).
+/// The f-I curve of model `M` (default parameters) at the given input levels, in the model's
+/// input unit ([`NeuronModel::INPUT_UNIT`]: µA for `Hh`).
 pub fn fi_curve<M: NeuronModel + Default>(levels: &[f64], o: &FiOptions) -> Result<Vec<FiPoint>> {
     if !(o.duration_ms.is_finite() && o.skip_ms >= 0.0 && o.skip_ms < o.duration_ms) {
         return Err(SomataError::Format(format!("f-I: need 0 <= skip ({}) < duration ({}) ms", o.skip_ms, o.duration_ms)));
@@ -88,13 +90,7 @@ struct ByName<'a>(&'a [f64], &'a FiOptions);
 impl ModelFn for ByName<'_> {
     type Out = Result<(Vec<FiPoint>, &'static str)>;
     fn call<M: NeuronModel + Default>(self) -> Self::Out {
-        let scale = crate::units::Unit::parse(M::INPUT_UNIT)?.scale;
-        let canonical: Vec<f64> = self.0.iter().map(|v| v * scale).collect();
-        let mut pts = fi_curve::<M>(&canonical, self.1)?;
-        for (p, &v) in pts.iter_mut().zip(self.0) {
-            p.input = v;
-        }
-        Ok((pts, M::INPUT_UNIT))
+        Ok((fi_curve::<M>(self.0, self.1)?, M::INPUT_UNIT))
     }
 }
 
