@@ -22,8 +22,9 @@ enum Cmd {
         /// The case document, or `-` for stdin.
         file: String,
     },
-    /// Simulate a LIF population under a current step and print per-neuron spike counts and timing
-    /// (the main job, on embedded defaults).
+    /// Simulate a population of any built-in model (`--model`, default LIF) under an input step or a
+    /// constant input, levels in the model's input unit; print per-neuron spike counts, rates and
+    /// timing (the main job, on embedded defaults).
     Run(run::RunArgs),
     /// Print the f-I curve (firing rate against constant input) of any model by name.
     Fi(fi::FiArgs),

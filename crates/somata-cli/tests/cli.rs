@@ -139,3 +139,111 @@ fn fi_subcommand_prints_a_curve() {
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 22);
 }
+
+/// The spike count column of a table row (`-` for a diverged neuron).
+fn row_spikes(l: &str) -> Option<u32> {
+    l.split_whitespace().nth(2).unwrap().parse().ok()
+}
+
+#[test]
+fn run_default_is_the_lif_job() {
+    let (code, out, err) = somata(&["run"], None);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "LIF population: 20 neurons, tau 10 ms, soft reset, dt 0.1 ms, 500 ms simulated; current step 100..400 ms, 0.5..3 mA"
+    );
+    assert_eq!(lines[1], " neuron    I (mA)  spikes  rate (Hz)");
+    assert_eq!(lines.len(), 2 + 20 + 1);
+    // `--model LIF` is the same job
+    let (code, out2, err) = somata(&["run", "--model", "LIF"], None);
+    assert_eq!(code, 0, "{err}");
+    let strip = |s: &str| s.lines().filter(|l| !l.starts_with("total ")).map(String::from).collect::<Vec<_>>();
+    assert_eq!(strip(&out), strip(&out2));
+}
+
+#[test]
+fn run_hh_in_microamperes() {
+    // BrainPy: HH with default parameters, 0 for 20 ms then 10 uA for 100 ms at dt 0.01 ms: 7 spikes
+    let args = ["run", "--model", "HH", "--neurons", "3", "--i-min", "0", "--i-max", "10", "--dt-ms", "0.01"];
+    let (code, out, err) = somata(&[&args[..], &["--duration-ms", "120", "--onset-ms", "20", "--offset-ms", "120"]].concat(), None);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("HH population: 3 neurons") && lines[0].contains("0..10 uA"), "{}", lines[0]);
+    assert!(lines[1].contains("I (uA)"), "{}", lines[1]);
+    assert_eq!(row_spikes(lines[2]), Some(0), "{out}"); // 0 uA: silent
+    assert!(lines[4].split_whitespace().nth(1) == Some("10.000"), "{}", lines[4]);
+    assert_eq!(row_spikes(lines[4]), Some(7), "{out}");
+    let rate: f64 = lines[4].split_whitespace().nth(3).unwrap().parse().unwrap();
+    assert_eq!(rate, 70.0); // 7 spikes in the 100 ms step
+}
+
+#[test]
+fn run_every_model_by_name() {
+    let (code, names, _) = somata(&["models"], None);
+    assert_eq!(code, 0);
+    for m in names.lines() {
+        let (code, out, err) = somata(&["run", "--model", m, "--neurons", "2", "--duration-ms", "50"], None);
+        assert_eq!(code, 0, "{m}: {err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with(&format!("{m} population: 2 neurons")), "{m}: {}", lines[0]);
+        assert!(lines[1].contains("I (") && lines[1].contains("rate (Hz)"), "{m}: {}", lines[1]);
+        assert!(lines.last().unwrap().starts_with("total "), "{m}: {out}");
+    }
+    // each model's default levels span silent to firing neurons (constant input, 500 ms)
+    for m in names.lines() {
+        let (code, out, err) = somata(&["run", "--model", m, "--neurons", "5", "--input", "constant"], None);
+        assert_eq!(code, 0, "{m}: {err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(row_spikes(lines[2]), Some(0), "{m}: {out}");
+        assert!(row_spikes(lines[6]).is_none_or(|c| c > 0), "{m}: {out}");
+    }
+}
+
+#[test]
+fn run_input_kinds_and_flag_errors() {
+    // constant input: the rate counts the whole duration
+    let (code, out, err) = somata(&["run", "--neurons", "1", "--i-max", "2", "--input", "constant", "--duration-ms", "200"], None);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("constant input"), "{}", lines[0]);
+    let f: Vec<&str> = lines[2].split_whitespace().collect();
+    let (spikes, rate): (f64, f64) = (f[2].parse().unwrap(), f[3].parse().unwrap());
+    assert!(spikes > 0.0 && (rate - spikes / 0.2).abs() < 0.05, "{}", lines[2]);
+    // Izhikevich reads mV/ms, the reduced models unitless numbers
+    let (_, out, _) = somata(&["run", "--model", "Izhikevich", "--neurons", "2", "--duration-ms", "50"], None);
+    assert!(out.lines().nth(1).unwrap().contains("I (mV / ms)"), "{out}");
+    let (_, out, _) = somata(&["run", "--model", "FitzHughNagumo", "--neurons", "2", "--duration-ms", "50"], None);
+    assert!(out.lines().nth(1).unwrap().contains("I (1)"), "{out}");
+    for (args, what) in [
+        (&["run", "--model", "Nope"][..], "Nope"),
+        (&["run", "--model", "HH", "--tau-ms", "5"][..], "tau"),
+        (&["run", "--input", "constant", "--onset-ms", "10"][..], "onset"),
+        (&["run", "--onset-ms", "450", "--offset-ms", "100"][..], "onset"),
+        (&["run", "--reset", "sideways"][..], "sideways"),
+    ] {
+        let (code, out, err) = somata(args, None);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(what), "{args:?}: expected `{what}` in {err}");
+    }
+    let (_, _, err) = somata(&["run", "--model", "Nope"], None);
+    assert!(err.contains("unknown model") && err.contains("HindmarshRose"), "{err}");
+    // tau applies to models that have one
+    let (code, out, err) = somata(&["run", "--model", "Gif", "--tau-ms", "15", "--neurons", "2", "--duration-ms", "50"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().next().unwrap().contains("tau 15 ms"), "{out}");
+}
+
+#[test]
+fn run_marks_diverged_neurons_and_exits_zero() {
+    // ExpIF's exponential overflows in one step for some levels (f32, as BrainPy)
+    let (code, out, err) =
+        somata(&["run", "--model", "ExpIF", "--neurons", "6", "--i-min", "2.5", "--i-max", "3.5", "--reset", "hard"], None);
+    assert_eq!(code, 0, "{err}");
+    let diverged = out.lines().filter(|l| l.ends_with("diverged")).count();
+    assert!(diverged > 0 && diverged < 6, "{out}");
+    assert!(out.contains("neurons diverged"), "{out}");
+    assert!(out.lines().last().unwrap().starts_with("total "), "{out}");
+}

@@ -1,17 +1,22 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod data;
 pub mod dynamics;
 pub mod engine;
 pub mod error;
 pub mod init;
 pub mod io;
+pub mod optim;
 pub mod surrogate;
 pub mod units;
 
 pub use error::{Result, SomataError};
 pub mod neurons;
 pub mod sim;
+
+#[doc = include_str!("../docs/getting-started.md")]
+pub mod getting_started {}
 
 /// Everything a typical program needs: `use somata::prelude::*;`.
 pub mod prelude {

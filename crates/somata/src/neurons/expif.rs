@@ -3,8 +3,10 @@
 //!
 //! Membrane equation (Fourcaud-Trocmé et al. 2003; adaptive form Brette & Gerstner 2005):
 //!
-//! $$\tau \frac{dV}{dt} = -(V - V_{rest}) + \Delta_T\, e^{\min((V - V_T)/\Delta_T,\ 20)} - R\,w + R\,I$$
-//! $$\tau_w \frac{dw}{dt} = a (V - V_{rest}) - w \qquad \text{(AdEx only)}$$
+//! ```text
+//! τ·dV/dt = −(V − V_rest) + Δ_T·exp(min((V − V_T)/Δ_T, 20)) − R·w + R·I
+//! τ_w·dw/dt = a·(V − V_rest) − w    (AdEx only)
+//! ```
 //!
 //! The exponent is clamped at 20 as in BrainPy (the clamp also zeroes its Jacobian contribution).
 //! Because the drift depends on V non-linearly, exponential Euler's `J = ∂f/∂V` is evaluated every

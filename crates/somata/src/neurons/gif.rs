@@ -1,9 +1,11 @@
 //! Generalized integrate-and-fire (Mihalas & Niebur 2009): [`Gif`], [`GifRef`] (BrainPy
 //! `lif.py`).
 //!
-//! $$\frac{dI_1}{dt} = -k_1 I_1, \quad \frac{dI_2}{dt} = -k_2 I_2$$
-//! $$\frac{dV_{th}}{dt} = a (V - V_{rest}) - b (V_{th} - V_{th,\infty})$$
-//! $$\tau \frac{dV}{dt} = -(V - V_{rest}) + R (I_1 + I_2 + I)$$
+//! ```text
+//! dI_1/dt = −k_1·I_1,    dI_2/dt = −k_2·I_2
+//! dV_th/dt = a·(V − V_rest) − b·(V_th − V_th,∞)
+//! τ·dV/dt = −(V − V_rest) + R·(I_1 + I_2 + I)
+//! ```
 //!
 //! The threshold `V_th` is a **state**; the spike is `(V − V_th)/(V_th − V_reset) ≥ 0`. On a spike
 //! (applied at the next update): `V ← V − (V_th − V_reset)` (soft; hard: `V_reset`),

@@ -198,8 +198,10 @@ fn gate<S: Scalar>(c: &Step<'_, S>, x: S, alpha: S, beta: S, phi: S) -> S {
 
 /// Hodgkin–Huxley neuron, BrainPy's `HH`.
 ///
-/// $$C \frac{dV}{dt} = -g_{Na} m^3 h (V - E_{Na}) - g_K n^4 (V - E_K) - g_L (V - E_L) + I$$
-/// $$\frac{dx}{dt} = \alpha_x(V)(1 - x) - \beta_x(V)\,x, \quad x \in \{m, h, n\}$$
+/// ```text
+/// C·dV/dt = −g_Na·m³·h·(V − E_Na) − g_K·n⁴·(V − E_K) − g_L·(V − E_L) + I
+/// dx/dt = α_x(V)·(1 − x) − β_x(V)·x,    x ∈ {m, h, n}
+/// ```
 ///
 /// with αm = 0.1(V+40)/(1 − e^{−(V+40)/10}), βm = 4e^{−(V+65)/18}, αh = 0.07e^{−(V+65)/20},
 /// βh = 1/(1 + e^{−(V+35)/10}), αn = 0.01(V+55)/(1 − e^{−(V+55)/10}), βn = 0.125e^{−(V+65)/80}.
@@ -321,8 +323,10 @@ setters!(Hh {
 
 /// Morris–Lecar neuron, BrainPy's `MorrisLecar`.
 ///
-/// $$C \frac{dV}{dt} = -g_{Ca} M_\infty (V - V_{Ca}) - g_K W (V - V_K) - g_{leak} (V - V_{leak}) + I$$
-/// $$\frac{dW}{dt} = \frac{W_\infty - W}{\tau_W}$$
+/// ```text
+/// C·dV/dt = −g_Ca·M_∞·(V − V_Ca) − g_K·W·(V − V_K) − g_leak·(V − V_leak) + I
+/// dW/dt = (W_∞ − W)/τ_W
+/// ```
 ///
 /// with M∞ = ½(1 + tanh((V − V1)/V2)), W∞ = ½(1 + tanh((V − V3)/V4)),
 /// τ_W = 1/(φ cosh((V − V3)/(2V4))), all at the previous V.

@@ -1,7 +1,9 @@
 //! Izhikevich neurons (Izhikevich 2003): [`Izhikevich`], [`IzhikevichRef`] (BrainPy
 //! `izhikevich.py`).
 //!
-//! $$\frac{dV}{dt} = 0.04 V^2 + 5 V + 140 - u + I, \qquad \frac{du}{dt} = a (b V - u)$$
+//! ```text
+//! dV/dt = 0.04·V² + 5·V + 140 − u + I,    du/dt = a·(b·V − u)
+//! ```
 //!
 //! (V in mV, t in ms, u and I in mV/ms). Spike when `(V − V_th)/V_th ≥ 0`; at the next update
 //! `V ← where(spike, c, V)` (always a hard reset through `where`, whatever `spk_reset` says, and

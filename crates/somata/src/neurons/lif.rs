@@ -17,7 +17,9 @@ const LAST_SPIKE: StateSpec = StateSpec::new("last_spike_time", Dim::TIME, "ms",
 
 /// Integrate-and-fire neuron, BrainPy's `IF`.
 ///
-/// $$\tau \frac{dV}{dt} = -V + R\,I(t)$$
+/// ```text
+/// τ·dV/dt = −V + R·I(t)
+/// ```
 ///
 /// Despite BrainPy's docstring ("no leak"), the model **leaks towards 0**. Spike when
 /// `(V − V_th)/V_th ≥ 0`. Soft reset subtracts `V_th` (there is no `V_reset`); hard reset sets
@@ -112,7 +114,9 @@ fn lif_membrane<S: Scalar>(c: &Step<'_, S>, last_v: S, x: S) -> (S, S) {
 
 /// Leaky integrate-and-fire neuron, BrainPy's `LIF`.
 ///
-/// $$\tau \frac{dV}{dt} = -(V - V_{rest}) + R\,I(t)$$
+/// ```text
+/// τ·dV/dt = −(V − V_rest) + R·I(t)
+/// ```
 ///
 /// Spike when `(V − V_th)/(V_th − V_reset) ≥ 0`; soft reset subtracts `V_th − V_reset`, hard reset
 /// sets `V_reset` (gradient through the spike only). With a constant input, exponential Euler is
@@ -249,7 +253,9 @@ setters!(LifRef {
 
 /// Adaptive-threshold LIF, BrainPy's `ALIF`.
 ///
-/// $$\tau \frac{dV}{dt} = -(V - V_{rest}) + R\,I, \qquad \tau_a \frac{da}{dt} = -a$$
+/// ```text
+/// τ·dV/dt = −(V − V_rest) + R·I,    τ_a·da/dt = −a
+/// ```
 ///
 /// Spike when `(V − V_th − β·a)/(V_th − V_reset) ≥ 0`; on a spike `a ← a + 1` (unitless) and V is
 /// reset by `V_th − V_reset` (soft) or to `V_reset` (hard): the reset does **not** include `β·a`.

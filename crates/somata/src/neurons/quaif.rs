@@ -1,8 +1,10 @@
 //! Quadratic integrate-and-fire models: [`QuaIf`], [`AdQuaIf`], [`AdQuaIfRef`] (BrainPy
 //! `lif.py`; Ermentrout & Kopell 1986, Latham et al. 2000; adaptive form Izhikevich 2007).
 //!
-//! $$\tau \frac{dV}{dt} = c (V - V_{rest})(V - V_c) - R\,w + R\,I$$
-//! $$\tau_w \frac{dw}{dt} = a (V - V_{rest}) - w \qquad \text{(AdQuaIF only)}$$
+//! ```text
+//! τ·dV/dt = c·(V − V_rest)·(V − V_c) − R·w + R·I
+//! τ_w·dw/dt = a·(V − V_rest) − w    (AdQuaIF only)
+//! ```
 //!
 //! Exponential Euler linearises with `J = (c(2V − V_rest − V_c))/τ`, evaluated every step.
 //! Update order as the exponential models: reset (and `w += b·spk`), V, then w from the new V.

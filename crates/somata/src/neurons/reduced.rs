@@ -27,7 +27,9 @@ const fn unitless(name: &'static str, init: f64, param: &'static str) -> StateSp
 
 /// FitzHugh–Nagumo model, BrainPy's `FitzHughNagumo`.
 ///
-/// $$\tau \frac{dV}{dt} = V - \frac{V^3}{3} - w + I, \qquad \tau_w \frac{dw}{dt} = V + a - b\,w$$
+/// ```text
+/// τ·dV/dt = V − V³/3 − w + I,    τ_w·dw/dt = V + a − b·w
+/// ```
 ///
 /// | parameter | unit | default |
 /// |---|---|---|
@@ -94,8 +96,11 @@ setters!(FitzHughNagumo { tau: Time => "tau", tau_w: Time => "tau_w" });
 
 /// Hindmarsh–Rose model, BrainPy's `HindmarshRose`.
 ///
-/// $$\tau \dot V = y - a V^3 + b V^2 - z + I,\quad \tau \dot y = c - d V^2 - y,\quad
-///   \tau \dot z = r (s (V - V_r) - z)$$
+/// ```text
+/// τ·dV/dt = y − a·V³ + b·V² − z + I
+/// τ·dy/dt = c − d·V² − y
+/// τ·dz/dt = r·(s·(V − V_r) − z)
+/// ```
 ///
 /// | parameter | unit | default |
 /// |---|---|---|

@@ -1,9 +1,11 @@
 //! LIF neurons with a built-in exponential synapse: [`CubaLif`] (current-based) and [`CobaLif`]
 //! (conductance-based), BrainPy `lif.py`.
 //!
-//! $$\tau_{syn} \frac{dg}{dt} = -g$$
-//! $$\tau \frac{dV}{dt} = -(V - V_{rest}) + R\,(g + I) \quad\text{(CUBA)}, \qquad
-//!   \tau \frac{dV}{dt} = -(V - V_{rest}) + R\,(g (E - V) + I) \quad\text{(COBA)}$$
+//! ```text
+//! τ_syn·dg/dt = −g
+//! τ·dV/dt = −(V − V_rest) + R·(g + I)            (CUBA)
+//! τ·dV/dt = −(V − V_rest) + R·(g·(E − V) + I)    (COBA)
+//! ```
 //!
 //! Update order: spike of the stored V and reset as in LIF; then g decays (delta inputs, i.e.
 //! synaptic events, are added **to g**, not to V); then V integrates with the new g. In COBA the
