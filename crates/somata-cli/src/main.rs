@@ -3,6 +3,7 @@
 mod bench;
 mod fi;
 mod run;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::io::Read;
@@ -26,6 +27,8 @@ enum Cmd {
     /// constant input, levels in the model's input unit; print per-neuron spike counts, rates and
     /// timing (the main job, on embedded defaults).
     Run(run::RunArgs),
+    /// Train a spiking network by BPTT (default: embedded digits); the last line is `test accuracy: <percent>%`.
+    Train(train::TrainArgs),
     /// Print the f-I curve (firing rate against constant input) of any model by name.
     Fi(fi::FiArgs),
     /// List the built-in neuron models (BrainPy class names).
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let res = match cli.cmd {
         Cmd::Trace { file } => trace(&file),
         Cmd::Run(a) => run::run(&a),
+        Cmd::Train(a) => train::run(&a),
         Cmd::Fi(a) => fi::fi(&a),
         Cmd::Bench { name, runs } => bench::bench(&name, runs),
         Cmd::Models { comma } => {

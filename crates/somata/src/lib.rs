@@ -13,6 +13,7 @@ pub mod units;
 
 pub use error::{Result, SomataError};
 pub mod neurons;
+pub mod nn;
 pub mod sim;
 
 #[doc = include_str!("../docs/getting-started.md")]

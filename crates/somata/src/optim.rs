@@ -519,7 +519,7 @@ mod tests {
         close(&xs[0], &[0.89, -1.88], 1e-6);
         close(&xs[1], &[0.781_571_86, -1.761_408_95], 2e-6);
         // with a zero gradient only the decay acts: p·(1 − lr·wd)ᵗ
-        let mut p = vec![2.0f32];
+        let mut p = [2.0f32];
         let mut opt = AdamW::new(0.5).weight_decay(0.2);
         for _ in 0..3 {
             opt.step(&mut [&mut p[..]], &[&[0.0][..]]).unwrap();
@@ -527,7 +527,7 @@ mod tests {
         assert!((p[0] - 2.0 * 0.9f32.powi(3)).abs() < 1e-6);
         assert_eq!(opt.steps_taken(), 3);
         // Adam's weight decay is L2 instead: with a zero gradient it still moves by ~lr
-        let mut q = vec![2.0f32];
+        let mut q = [2.0f32];
         Adam::new(0.5).weight_decay(0.2).step(&mut [&mut q[..]], &[&[0.0][..]]).unwrap();
         assert!((q[0] - 1.5).abs() < 1e-6);
     }
@@ -574,7 +574,7 @@ mod tests {
         let n = clip_grad_norm(&mut [&mut a[..], &mut b[..]], 10.0);
         assert!((n - 2.5).abs() < 1e-5);
         assert_eq!((a[0], b[0]), (3.0 * coef, 4.0 * coef));
-        let mut c = vec![f32::NAN, 1.0];
+        let mut c = [f32::NAN, 1.0];
         assert!(clip_grad_norm(&mut [&mut c[..]], 1.0).is_nan());
         assert_eq!(c[1], 1.0);
     }

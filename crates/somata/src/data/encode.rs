@@ -108,7 +108,7 @@ pub fn direct(values: &[f32], n_channels: usize, n_steps: usize) -> Result<Vec<f
 }
 
 fn check_shape(values: &[f32], n_channels: usize, what: &str) -> Result<()> {
-    if n_channels == 0 || values.len() % n_channels != 0 {
+    if n_channels == 0 || !values.len().is_multiple_of(n_channels) {
         return Err(SomataError::ShapeMismatch {
             what: format!("{what} encoder input (batch × n_channels, n_channels = {n_channels})"),
             expected: vec![values.len().checked_div(n_channels).unwrap_or(0), n_channels],

@@ -1,0 +1,472 @@
+//! The layers: [`Linear`], [`Neurons`] (any neuron model), [`LeakyRateReadout`].
+
+use super::mat::sgemm;
+use super::{Layer, Param, SeqBuf};
+use crate::dynamics::{Clock, NeuronModel};
+use crate::engine::{Gradients, Input, NeuronLayer, ParamGrad, ParamValue, SeqInput, Tape};
+use crate::error::{Result, SomataError};
+use crate::init::Rng;
+use crate::units::Time;
+
+fn check_in(x: &SeqBuf, n_in: usize, what: &str) -> Result<()> {
+    x.check(what)?;
+    if x.n != n_in {
+        return Err(SomataError::ShapeMismatch { what: format!("input width of {what}"), expected: vec![n_in], got: vec![x.n] });
+    }
+    Ok(())
+}
+
+/// brainstate's `KaimingNormal()`: scale 2, fan_in, a normal truncated at ±2σ and rescaled by
+/// 1/0.87962566 so that the standard deviation is `sqrt(2 / fan_in)`.
+pub(crate) fn kaiming_normal(n_in: usize, n_out: usize, rng: &mut Rng) -> Vec<f32> {
+    let std = (2.0 / n_in.max(1) as f64).sqrt() / 0.879_625_66;
+    (0..n_in * n_out)
+        .map(|_| loop {
+            let z = rng.normal();
+            if z.abs() <= 2.0 {
+                break (z * std) as f32;
+            }
+        })
+        .collect()
+}
+
+/// Density under which a binary input takes the event-driven path.
+const EVENT_DENSITY: f64 = 0.25;
+
+/// A fully connected layer, `y = x·W + b`, with `W` of shape `[in][out]` (BrainPy/brainstate's
+/// `Linear(in, out)`: `W` from `KaimingNormal()`, `b` zero).
+///
+/// * On a dense input, every time step and batch row is one matrix product.
+/// * On a **constant** input (direct current), the product is computed once.
+/// * On **spikes** (every value 0 or 1) at most 25% dense, the layer is **event-driven**: the
+///   forward pass adds the rows of `W` of the active inputs, and the weight gradient scatters
+///   into those rows only. Both paths give the same numbers (tests/nn.rs).
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// Weights, `[in][out]` row-major.
+    pub w: Vec<f32>,
+    /// Bias, `[out]`, if any.
+    pub b: Option<Vec<f32>>,
+    n_in: usize,
+    n_out: usize,
+    gw: Vec<f32>,
+    gb: Vec<f32>,
+    x: Option<SeqBuf>,
+    /// CSR of active inputs per row when the last input was sparse spikes.
+    events: Option<(Vec<u32>, Vec<u32>)>,
+}
+
+impl Linear {
+    /// `Linear(n_in, n_out)` with brainstate's initialisation (KaimingNormal weights, zero
+    /// bias), from a seed.
+    pub fn new(n_in: usize, n_out: usize, seed: u64) -> Linear {
+        let mut rng = Rng::new(seed);
+        let w = kaiming_normal(n_in, n_out, &mut rng);
+        Linear { w, b: Some(vec![0.0; n_out]), n_in, n_out, gw: vec![0.0; n_in * n_out], gb: vec![0.0; n_out], x: None, events: None }
+    }
+    /// A layer with given weights (`[in][out]`) and optional bias.
+    pub fn from_weights(w: Vec<f32>, b: Option<Vec<f32>>, n_in: usize, n_out: usize) -> Result<Linear> {
+        if w.len() != n_in * n_out {
+            return Err(SomataError::ShapeMismatch {
+                what: "Linear weights [in][out]".into(),
+                expected: vec![n_in, n_out],
+                got: vec![w.len()],
+            });
+        }
+        if let Some(b) = &b {
+            if b.len() != n_out {
+                return Err(SomataError::ShapeMismatch { what: "Linear bias".into(), expected: vec![n_out], got: vec![b.len()] });
+            }
+        }
+        Ok(Linear { w, b, n_in, n_out, gw: vec![0.0; n_in * n_out], gb: vec![0.0; n_out], x: None, events: None })
+    }
+    /// Drop the bias (`b_init=None`).
+    pub fn without_bias(mut self) -> Linear {
+        self.b = None;
+        self
+    }
+    /// The weight gradient accumulated so far, `[in][out]`.
+    pub fn grad_w(&self) -> &[f32] {
+        &self.gw
+    }
+    /// The bias gradient accumulated so far.
+    pub fn grad_b(&self) -> &[f32] {
+        &self.gb
+    }
+    /// Whether the last forward pass took the event-driven path.
+    pub fn was_event_driven(&self) -> bool {
+        self.events.is_some()
+    }
+    /// Force the dense path (for comparisons).
+    pub fn forward_dense(&mut self, x: &SeqBuf) -> Result<SeqBuf> {
+        self.forward_impl(x, false)
+    }
+
+    fn sparse_events(x: &SeqBuf) -> Option<(Vec<u32>, Vec<u32>)> {
+        if x.constant || x.data.is_empty() {
+            return None;
+        }
+        let mut nnz = 0usize;
+        for &v in &x.data {
+            if v == 1.0 {
+                nnz += 1;
+            } else if v != 0.0 {
+                return None;
+            }
+        }
+        if nnz as f64 > EVENT_DENSITY * x.data.len() as f64 {
+            return None;
+        }
+        let rows = x.rows();
+        let mut ptr = Vec::with_capacity(rows + 1);
+        let mut idx = Vec::with_capacity(nnz);
+        ptr.push(0u32);
+        for r in 0..rows {
+            for (i, &v) in x.data[r * x.n..(r + 1) * x.n].iter().enumerate() {
+                if v != 0.0 {
+                    idx.push(i as u32);
+                }
+            }
+            ptr.push(idx.len() as u32);
+        }
+        Some((ptr, idx))
+    }
+
+    fn forward_impl(&mut self, x: &SeqBuf, allow_events: bool) -> Result<SeqBuf> {
+        check_in(x, self.n_in, "Linear")?;
+        let rows = x.rows();
+        let (n_in, n_out) = (self.n_in, self.n_out);
+        let mut y = vec![0.0f32; rows * n_out];
+        self.events = if allow_events { Self::sparse_events(x) } else { None };
+        if let Some((ptr, idx)) = &self.events {
+            for r in 0..rows {
+                let out = &mut y[r * n_out..(r + 1) * n_out];
+                for &i in &idx[ptr[r] as usize..ptr[r + 1] as usize] {
+                    let wr = &self.w[i as usize * n_out..(i as usize + 1) * n_out];
+                    for (o, &w) in out.iter_mut().zip(wr) {
+                        *o += w;
+                    }
+                }
+            }
+        } else {
+            sgemm(rows, n_out, n_in, &x.data, false, &self.w, false, &mut y, false);
+        }
+        if let Some(b) = &self.b {
+            for row in y.chunks_exact_mut(n_out) {
+                for (o, &bv) in row.iter_mut().zip(b) {
+                    *o += bv;
+                }
+            }
+        }
+        self.x = Some(x.clone());
+        Ok(SeqBuf { data: y, steps: x.steps, batch: x.batch, n: n_out, constant: x.constant })
+    }
+}
+
+impl Layer for Linear {
+    fn kind(&self) -> String {
+        "linear".into()
+    }
+    fn n_in(&self) -> usize {
+        self.n_in
+    }
+    fn n_out(&self) -> usize {
+        self.n_out
+    }
+    fn forward(&mut self, x: &SeqBuf, _dt_ms: f64) -> Result<SeqBuf> {
+        self.forward_impl(x, true)
+    }
+    fn backward(&mut self, gy: &SeqBuf, need_input: bool) -> Result<Option<SeqBuf>> {
+        let x = self.x.as_ref().ok_or_else(|| SomataError::Format("Linear::backward before forward".into()))?;
+        let (n_in, n_out) = (self.n_in, self.n_out);
+        if gy.n != n_out || gy.batch != x.batch || (!gy.constant && gy.steps != x.steps) {
+            return Err(SomataError::ShapeMismatch {
+                what: "Linear output gradient".into(),
+                expected: vec![x.steps, x.batch, n_out],
+                got: vec![gy.steps, gy.batch, gy.n],
+            });
+        }
+        // a constant input sees the gradient summed over time ("constant" gradients are sums)
+        let summed;
+        let g: &[f32] = if x.constant && !gy.constant {
+            let mut s = vec![0.0f32; x.batch * n_out];
+            for t in 0..gy.steps {
+                for (a, &v) in s.iter_mut().zip(&gy.data[t * x.batch * n_out..(t + 1) * x.batch * n_out]) {
+                    *a += v;
+                }
+            }
+            summed = s;
+            &summed
+        } else {
+            &gy.data
+        };
+        let rows = g.len() / n_out;
+        if let Some((ptr, idx)) = &self.events {
+            for r in 0..rows {
+                let gr = &g[r * n_out..(r + 1) * n_out];
+                for &i in &idx[ptr[r] as usize..ptr[r + 1] as usize] {
+                    for (d, &v) in self.gw[i as usize * n_out..(i as usize + 1) * n_out].iter_mut().zip(gr) {
+                        *d += v;
+                    }
+                }
+            }
+        } else {
+            sgemm(n_in, n_out, rows, &x.data, true, g, false, &mut self.gw, true);
+        }
+        if self.b.is_some() {
+            for row in g.chunks_exact(n_out) {
+                for (d, &v) in self.gb.iter_mut().zip(row) {
+                    *d += v;
+                }
+            }
+        }
+        if !need_input {
+            return Ok(None);
+        }
+        let mut gx = vec![0.0f32; rows * n_in];
+        sgemm(rows, n_in, n_out, g, false, &self.w, true, &mut gx, false);
+        Ok(Some(SeqBuf { data: gx, steps: x.steps, batch: x.batch, n: n_in, constant: x.constant }))
+    }
+    fn params(&mut self) -> Vec<Param<'_>> {
+        let mut v = vec![Param { name: "W", value: &mut self.w, grad: &mut self.gw }];
+        if let Some(b) = self.b.as_mut() {
+            v.push(Param { name: "b", value: b, grad: &mut self.gb });
+        }
+        v
+    }
+}
+
+/// A population of any neuron model as a network layer: its input is read in the model's input
+/// unit (raw numbers, e.g. mA for LIF, as BrainPy's `Linear → ×mA → LIF`), its output is the
+/// spikes. Each forward pass starts from the model's initial state (`init_state(batch)`) at
+/// step 0 and records the BPTT tape. Parameters marked with [`Neurons::train`] (e.g. `tau`,
+/// `V_th`; shared or per neuron) are trained with the weights.
+#[derive(Debug, Clone)]
+pub struct Neurons<M: NeuronModel> {
+    layer: NeuronLayer<M, f32>,
+    tape: Tape<f32>,
+    grads: Gradients<f32>,
+    trainable: Vec<(String, usize)>,
+    pval: Vec<Vec<f32>>,
+    pgrad: Vec<Vec<f32>>,
+}
+
+impl<M: NeuronModel> Neurons<M> {
+    /// Wrap a built layer (`Lif::builder(128).tau(5.0 * ms).build()?`).
+    pub fn new(layer: NeuronLayer<M, f32>) -> Neurons<M> {
+        Neurons { layer, tape: Tape::default(), grads: Gradients::default(), trainable: Vec::new(), pval: Vec::new(), pgrad: Vec::new() }
+    }
+    /// Train a parameter of the model (canonical units, see [`crate::units`]).
+    pub fn train(mut self, name: &str) -> Result<Neurons<M>> {
+        let i = M::param_index(name).ok_or_else(|| SomataError::UnknownParameter {
+            model: M::NAME.into(),
+            name: name.into(),
+            known: M::PARAMS.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+        })?;
+        let vals: Vec<f32> = match &self.layer.params[i] {
+            ParamValue::Shared(v) => vec![*v as f32],
+            ParamValue::PerNeuron(v) => v.iter().map(|&x| x as f32).collect(),
+        };
+        self.pgrad.push(vec![0.0; vals.len()]);
+        self.pval.push(vals);
+        self.trainable.push((name.to_string(), i));
+        Ok(self)
+    }
+    /// The wrapped layer.
+    pub fn layer(&self) -> &NeuronLayer<M, f32> {
+        &self.layer
+    }
+    /// The tape of the last forward pass.
+    pub fn tape(&self) -> &Tape<f32> {
+        &self.tape
+    }
+}
+
+impl<M: NeuronModel> Layer for Neurons<M> {
+    fn kind(&self) -> String {
+        M::NAME.into()
+    }
+    fn n_in(&self) -> usize {
+        self.layer.num_neurons()
+    }
+    fn n_out(&self) -> usize {
+        self.layer.num_neurons()
+    }
+    fn forward(&mut self, x: &SeqBuf, dt_ms: f64) -> Result<SeqBuf> {
+        check_in(x, self.n_in(), M::NAME)?;
+        for ((_, i), v) in self.trainable.iter().zip(&self.pval) {
+            let spec = &M::PARAMS[*i];
+            if v.iter().any(|p| !p.is_finite() || (spec.check == crate::dynamics::Check::Positive && *p <= 0.0)) {
+                return Err(SomataError::param(M::NAME, spec.name, v[0] as f64, "left its valid range during training"));
+            }
+            self.layer.params[*i] =
+                if v.len() == 1 { ParamValue::Shared(v[0] as f64) } else { ParamValue::PerNeuron(v.iter().map(|&p| p as f64).collect()) };
+        }
+        self.layer.init_state(Some(x.batch))?;
+        let mut clock = Clock::from_ms(dt_ms)?;
+        let input = if x.constant { SeqInput::Constant(Input::Slice(&x.data), x.steps) } else { SeqInput::Dense(&x.data, x.steps) };
+        self.layer.forward_tape_into(&mut clock, input, &mut self.tape)?;
+        Ok(SeqBuf::dense(self.tape.spikes().to_vec(), x.steps, x.batch, self.n_out()))
+    }
+    fn backward(&mut self, gy: &SeqBuf, need_input: bool) -> Result<Option<SeqBuf>> {
+        let gy = if gy.constant { gy.to_dense() } else { gy.clone() };
+        let names: Vec<&str> = self.trainable.iter().map(|(n, _)| n.as_str()).collect();
+        self.layer.backward_full(&self.tape, &gy.data, None, &names, &mut self.grads)?;
+        for (k, (name, _)) in self.trainable.iter().enumerate() {
+            match self.grads.param(name) {
+                Some(ParamGrad::Shared(g)) => self.pgrad[k][0] += *g as f32,
+                Some(ParamGrad::PerNeuron(g)) => {
+                    for (d, &v) in self.pgrad[k].iter_mut().zip(g) {
+                        *d += v as f32;
+                    }
+                }
+                None => {}
+            }
+        }
+        if !need_input {
+            return Ok(None);
+        }
+        Ok(Some(SeqBuf::dense(std::mem::take(&mut self.grads.input), gy.steps, gy.batch, self.n_in())))
+    }
+    fn params(&mut self) -> Vec<Param<'_>> {
+        self.trainable
+            .iter()
+            .zip(self.pval.iter_mut().zip(self.pgrad.iter_mut()))
+            .map(|((_, i), (v, g))| Param { name: M::PARAMS[*i].name, value: v, grad: g })
+            .collect()
+    }
+    fn states(&self) -> Vec<(String, &'static str, Vec<f32>)> {
+        let ns = M::STATES.len();
+        let steps = self.tape.steps();
+        (0..ns)
+            .filter(|&j| M::STATES[j].visible_if.is_none())
+            .map(|j| {
+                let mut v = Vec::new();
+                for k in 1..=steps {
+                    v.extend_from_slice(self.tape.state(k, j));
+                }
+                (M::STATES[j].name.to_string(), M::STATES[j].unit, v)
+            })
+            .collect()
+    }
+}
+
+/// BrainPy's `LeakyRateReadout(in, out, tau)`: `r ← decay·r + x·W` with `decay = exp(−dt/τ)`
+/// (computed once per run), `r` starting at 0, `W` `[in][out]` from `KaimingNormal()`, no bias
+/// and no `(1 − decay)` factor. Its output is `r` at every step.
+#[derive(Debug, Clone)]
+pub struct LeakyRateReadout {
+    /// Weights, `[in][out]`.
+    pub w: Vec<f32>,
+    gw: Vec<f32>,
+    n_in: usize,
+    n_out: usize,
+    tau_ms: f64,
+    decay: f32,
+    x: Option<SeqBuf>,
+}
+
+impl LeakyRateReadout {
+    /// `LeakyRateReadout(n_in, n_out, tau)` with KaimingNormal weights from a seed.
+    pub fn new(n_in: usize, n_out: usize, tau: Time, seed: u64) -> LeakyRateReadout {
+        let mut rng = Rng::new(seed);
+        let w = kaiming_normal(n_in, n_out, &mut rng);
+        LeakyRateReadout { w, gw: vec![0.0; n_in * n_out], n_in, n_out, tau_ms: tau.canonical(), decay: 0.0, x: None }
+    }
+    /// With given weights `[in][out]`.
+    pub fn from_weights(w: Vec<f32>, n_in: usize, n_out: usize, tau: Time) -> Result<LeakyRateReadout> {
+        if w.len() != n_in * n_out {
+            return Err(SomataError::ShapeMismatch {
+                what: "readout weights [in][out]".into(),
+                expected: vec![n_in, n_out],
+                got: vec![w.len()],
+            });
+        }
+        if !(tau.canonical() > 0.0 && tau.canonical().is_finite()) {
+            return Err(SomataError::param("LeakyRateReadout", "tau", tau.canonical(), "must be > 0"));
+        }
+        Ok(LeakyRateReadout { w, gw: vec![0.0; n_in * n_out], n_in, n_out, tau_ms: tau.canonical(), decay: 0.0, x: None })
+    }
+    /// The weight gradient accumulated so far.
+    pub fn grad_w(&self) -> &[f32] {
+        &self.gw
+    }
+}
+
+impl Layer for LeakyRateReadout {
+    fn kind(&self) -> String {
+        "readout".into()
+    }
+    fn n_in(&self) -> usize {
+        self.n_in
+    }
+    fn n_out(&self) -> usize {
+        self.n_out
+    }
+    fn forward(&mut self, x: &SeqBuf, dt_ms: f64) -> Result<SeqBuf> {
+        check_in(x, self.n_in, "LeakyRateReadout")?;
+        // BrainPy: decay = exp(−dt/tau) in float32
+        self.decay = (-(dt_ms as f32) / self.tau_ms as f32).exp();
+        let (bsz, no) = (x.batch, self.n_out);
+        let mut xw = vec![0.0f32; x.rows() * no];
+        sgemm(x.rows(), no, self.n_in, &x.data, false, &self.w, false, &mut xw, false);
+        let mut r = vec![0.0f32; x.steps * bsz * no];
+        let blk = bsz * no;
+        for t in 0..x.steps {
+            let src = if x.constant { &xw[..] } else { &xw[t * blk..(t + 1) * blk] };
+            if t == 0 {
+                r[..blk].copy_from_slice(src);
+            } else {
+                let (prev, cur) = r.split_at_mut(t * blk);
+                let prev = &prev[(t - 1) * blk..];
+                for ((c, &p), &s) in cur[..blk].iter_mut().zip(prev).zip(src) {
+                    *c = self.decay * p + s;
+                }
+            }
+        }
+        self.x = Some(x.clone());
+        Ok(SeqBuf::dense(r, x.steps, bsz, no))
+    }
+    fn backward(&mut self, gy: &SeqBuf, need_input: bool) -> Result<Option<SeqBuf>> {
+        let x = self.x.as_ref().ok_or_else(|| SomataError::Format("LeakyRateReadout::backward before forward".into()))?;
+        let gy = if gy.constant { gy.to_dense() } else { gy.clone() };
+        let blk = x.batch * self.n_out;
+        if gy.data.len() != x.steps * blk {
+            return Err(SomataError::ShapeMismatch {
+                what: "readout output gradient".into(),
+                expected: vec![x.steps, x.batch, self.n_out],
+                got: vec![gy.data.len()],
+            });
+        }
+        // G_t = ∂L/∂r_t + decay·G_{t+1}
+        let mut g = gy.data;
+        for t in (0..x.steps.saturating_sub(1)).rev() {
+            let (cur, next) = g.split_at_mut((t + 1) * blk);
+            for (c, &nx) in cur[t * blk..].iter_mut().zip(&next[..blk]) {
+                *c += self.decay * nx;
+            }
+        }
+        let g = if x.constant {
+            let mut s = vec![0.0f32; blk];
+            for t in 0..x.steps {
+                for (a, &v) in s.iter_mut().zip(&g[t * blk..(t + 1) * blk]) {
+                    *a += v;
+                }
+            }
+            s
+        } else {
+            g
+        };
+        let rows = g.len() / self.n_out;
+        sgemm(self.n_in, self.n_out, rows, &x.data, true, &g, false, &mut self.gw, true);
+        if !need_input {
+            return Ok(None);
+        }
+        let mut gx = vec![0.0f32; rows * self.n_in];
+        sgemm(rows, self.n_in, self.n_out, &g, false, &self.w, true, &mut gx, false);
+        Ok(Some(SeqBuf { data: gx, steps: x.steps, batch: x.batch, n: self.n_in, constant: x.constant }))
+    }
+    fn params(&mut self) -> Vec<Param<'_>> {
+        vec![Param { name: "W", value: &mut self.w, grad: &mut self.gw }]
+    }
+}

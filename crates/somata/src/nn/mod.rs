@@ -1,0 +1,140 @@
+//! Networks of layers over whole sequences, trained by backpropagation through time.
+//!
+//! A network is a stack of [`Layer`]s run **layer after layer over all time steps** (the fast
+//! path): a [`Linear`] layer multiplies every time step and batch row at once (one matrix product;
+//! event-driven when its input is sparse spikes), a [`Neurons`] layer runs any neuron model
+//! (built-in or user-defined) through the fused kernel and records its BPTT tape, and a
+//! [`LeakyRateReadout`] integrates its input (BrainPy's `r ← exp(−dt/τ)·r + x·W`). The backward
+//! pass walks the stack in reverse; no backward is written per model.
+//!
+//! Data layout: a [`SeqBuf`] holds `steps × batch × n` values, time-major, or one `batch × n`
+//! block repeated at every step (`constant`, e.g. a direct current input), which layers exploit:
+//! a Linear layer on a constant input multiplies once, and its weight gradient sums the
+//! incoming gradient over time first.
+//!
+//! ```
+//! use somata::nn::{Linear, LeakyRateReadout, Neurons, SeqBuf, Sequential, Loss, Reduce};
+//! use somata::prelude::*;
+//!
+//! // 4 inputs → Linear → 8 LIF → LeakyRateReadout(3), dt = 1 ms
+//! let mut net = Sequential::new(1.0 * ms)
+//!     .push(Linear::new(4, 8, 0))
+//!     .push(Neurons::new(Lif::builder(8).tau(5.0 * ms).build()?))
+//!     .push(LeakyRateReadout::new(8, 3, 5.0 * ms, 1));
+//! let x = SeqBuf::constant(vec![0.5; 2 * 4], 10, 2, 4);   // 10 steps, batch 2, direct current
+//! let y = net.forward(&x)?;                               // [10, 2, 3]
+//! let (loss, g) = Loss::CrossEntropy(Reduce::Mean).eval(&y, &[0, 2])?;
+//! net.zero_grad();
+//! net.backward(&g)?;
+//! assert!(loss.is_finite() && net.grad_norm() > 0.0);
+//! # Ok::<(), somata::SomataError>(())
+//! ```
+
+mod layers;
+mod loss;
+pub(crate) mod mat;
+mod seq;
+pub mod train;
+
+pub use layers::{LeakyRateReadout, Linear, Neurons};
+pub use loss::{Loss, Reduce};
+pub use seq::Sequential;
+
+use crate::error::{Result, SomataError};
+
+/// A batch of sequences, time-major: `data[(t·batch + b)·n + i]`, or, when `constant`, one
+/// `batch × n` block used at every step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeqBuf {
+    /// The values.
+    pub data: Vec<f32>,
+    /// Time steps.
+    pub steps: usize,
+    /// Batch rows.
+    pub batch: usize,
+    /// Values per row (features, neurons).
+    pub n: usize,
+    /// Whether `data` is one `batch × n` block repeated at every step.
+    pub constant: bool,
+}
+
+impl SeqBuf {
+    /// A time-major sequence, `steps × batch × n` values.
+    pub fn dense(data: Vec<f32>, steps: usize, batch: usize, n: usize) -> SeqBuf {
+        SeqBuf { data, steps, batch, n, constant: false }
+    }
+    /// One `batch × n` block at every one of `steps` steps (direct current input).
+    pub fn constant(data: Vec<f32>, steps: usize, batch: usize, n: usize) -> SeqBuf {
+        SeqBuf { data, steps, batch, n, constant: true }
+    }
+    /// Zeros, dense.
+    pub fn zeros(steps: usize, batch: usize, n: usize) -> SeqBuf {
+        SeqBuf::dense(vec![0.0; steps * batch * n], steps, batch, n)
+    }
+    /// Rows of the stored block (`steps·batch`, or `batch` when constant).
+    pub fn rows(&self) -> usize {
+        if self.constant {
+            self.batch
+        } else {
+            self.steps * self.batch
+        }
+    }
+    /// Check that `data` has the size the shape says.
+    pub fn check(&self, what: &str) -> Result<()> {
+        if self.data.len() != self.rows() * self.n {
+            return Err(SomataError::ShapeMismatch {
+                what: format!("{what} ({})", if self.constant { "batch × n" } else { "steps × batch × n" }),
+                expected: if self.constant { vec![self.batch, self.n] } else { vec![self.steps, self.batch, self.n] },
+                got: vec![self.data.len()],
+            });
+        }
+        Ok(())
+    }
+    /// The value at step `t`, row `b`, index `i`.
+    pub fn at(&self, t: usize, b: usize, i: usize) -> f32 {
+        let r = if self.constant { b } else { t * self.batch + b };
+        self.data[r * self.n + i]
+    }
+    /// The dense form (a constant block repeated).
+    pub fn to_dense(&self) -> SeqBuf {
+        if !self.constant {
+            return self.clone();
+        }
+        let mut d = Vec::with_capacity(self.steps * self.data.len());
+        for _ in 0..self.steps {
+            d.extend_from_slice(&self.data);
+        }
+        SeqBuf::dense(d, self.steps, self.batch, self.n)
+    }
+}
+
+/// A trainable tensor of a layer and its gradient.
+pub struct Param<'a> {
+    /// Name, e.g. `"W"`, `"b"`.
+    pub name: &'static str,
+    /// Values.
+    pub value: &'a mut [f32],
+    /// Accumulated gradient (same length).
+    pub grad: &'a mut [f32],
+}
+
+/// One layer of a [`Sequential`] network, run over whole sequences.
+pub trait Layer: Send {
+    /// Short kind name (`"linear"`, `"LIF"`, `"readout"`).
+    fn kind(&self) -> String;
+    /// Input width.
+    fn n_in(&self) -> usize;
+    /// Output width.
+    fn n_out(&self) -> usize;
+    /// Run the whole sequence, keeping what the backward pass needs. `dt_ms` is the network's.
+    fn forward(&mut self, x: &SeqBuf, dt_ms: f64) -> Result<SeqBuf>;
+    /// Given `∂L/∂output` (dense), accumulate parameter gradients and return `∂L/∂input` (dense,
+    /// or constant when the input was constant) if `need_input`.
+    fn backward(&mut self, gy: &SeqBuf, need_input: bool) -> Result<Option<SeqBuf>>;
+    /// Trainable tensors with their gradients.
+    fn params(&mut self) -> Vec<Param<'_>>;
+    /// Recorded states of the last forward pass (`(name, [steps][batch][n])`), for traces.
+    fn states(&self) -> Vec<(String, &'static str, Vec<f32>)> {
+        Vec::new()
+    }
+}
