@@ -12,6 +12,10 @@ use std::time::Instant;
 pub const BENCHES: &[(&str, &str)] = &[
     ("lif-4000", "LIF layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
     ("lif-bptt", "LIF layer, 256 neurons, T=100, batch 64: forward + BPTT, input and tau gradients, f32"),
+    ("a-train", "700 -> Linear -> 256 LIF -> Linear -> 20 LIF, T=100, batch 64, 5% input spikes: one training iteration (Adam)"),
+    ("a-infer", "a-train's network, forward only"),
+    ("b-512", "Linear(512, 512) + LIF, batch 16, T=500, Gaussian input: forward + backward to the Linear's parameters"),
+    ("b-4096", "b-512 with N = 4096"),
     ("hh-4000", "HH layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
     ("hh-exact-4000", "hh-4000 with gate_tables(false): BrainPy's rate formulas every step, no gate tables"),
     ("adex-4000", "AdExIF layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
@@ -79,6 +83,77 @@ fn lif_bptt() -> Result<impl FnMut() -> Result<(), String>, String> {
     })
 }
 
+/// The `a` workload: 700 → Linear → 256 LIF → Linear → 20 LIF, T = 100, batch 64, Bernoulli(0.05)
+/// input spikes, LIF `v ← 0.9·v + I` (R = 10, tau = −1/ln 0.9, dt = 1 ms) with soft reset at 1,
+/// Arctan(α = 2), cross-entropy of output spike counts, Adam 1e-3.
+fn a_net() -> Result<(somata::nn::Sequential, somata::nn::SeqBuf, Vec<u32>), String> {
+    use somata::nn::{Linear, Neurons, SeqBuf, Sequential};
+    let e = |e: SomataError| e.to_string();
+    let (n_in, h, n_out, t, b) = (700, 256, 20, 100, 64);
+    let tau = -1.0 / 0.9f64.ln();
+    let lif = |n: usize| {
+        Lif::builder(n).r(10.0 * ohm).tau(tau * ms).v_th(1.0 * mV).spk_fun(Arctan { alpha: 2.0 }).spk_reset(SpikeReset::Soft).build()
+    };
+    let net = Sequential::new(1.0 * ms)
+        .push(Linear::new(n_in, h, 1))
+        .push(Neurons::new(lif(h).map_err(e)?))
+        .push(Linear::new(h, n_out, 2))
+        .push(Neurons::new(lif(n_out).map_err(e)?));
+    let mut rng = Rng::new(3);
+    let x: Vec<f32> = (0..t * b * n_in).map(|_| if rng.uniform() < 0.05 { 1.0 } else { 0.0 }).collect();
+    let labels: Vec<u32> = (0..b).map(|i| (i % n_out) as u32).collect();
+    Ok((net, SeqBuf::dense(x, t, b, n_in), labels))
+}
+
+fn a_train() -> Result<impl FnMut() -> Result<(), String>, String> {
+    use somata::nn::{Loss, Reduce};
+    use somata::optim::{Adam, Optimizer};
+    let (mut net, x, labels) = a_net()?;
+    let mut opt = Adam::new(1e-3);
+    let loss = Loss::CrossEntropy(Reduce::Sum);
+    Ok(move || {
+        let e = |e: SomataError| e.to_string();
+        let y = net.forward(&x).map_err(e)?;
+        let (_, g) = loss.eval(&y, &labels).map_err(e)?;
+        net.zero_grad();
+        net.backward_params(&g).map_err(e)?;
+        let mut ps = net.params();
+        let (mut vals, grads): (Vec<&mut [f32]>, Vec<&[f32]>) = ps.iter_mut().map(|p| (&mut *p.value, &*p.grad)).unzip();
+        opt.step(&mut vals, &grads).map_err(e)?;
+        Ok(())
+    })
+}
+
+fn a_infer() -> Result<impl FnMut() -> Result<(), String>, String> {
+    let (mut net, x, _) = a_net()?;
+    Ok(move || {
+        let y = net.forward(&x).map_err(|e| e.to_string())?;
+        std::hint::black_box(y);
+        Ok(())
+    })
+}
+
+/// The Open Neuromorphic benchmark: Linear(N, N) + LIF (as `a`), batch 16, T = 500, dense
+/// Gaussian input, loss = sum of output spikes, forward + backward to the Linear's parameters.
+fn b_bench(n: usize) -> Result<impl FnMut() -> Result<(), String>, String> {
+    use somata::nn::{Linear, Neurons, SeqBuf, Sequential};
+    let e = |e: SomataError| e.to_string();
+    let (t, b) = (500, 16);
+    let tau = -1.0 / 0.9f64.ln();
+    let lif = Lif::builder(n).r(10.0 * ohm).tau(tau * ms).v_th(1.0 * mV).spk_fun(Arctan { alpha: 2.0 }).build().map_err(e)?;
+    let mut net = Sequential::new(1.0 * ms).push(Linear::new(n, n, 1)).push(Neurons::new(lif));
+    let mut rng = Rng::new(4);
+    let x = SeqBuf::dense((0..t * b * n).map(|_| rng.normal() as f32).collect(), t, b, n);
+    let g = SeqBuf::dense(vec![1.0; t * b * n], t, b, n);
+    Ok(move || {
+        let y = net.forward(&x).map_err(e)?;
+        std::hint::black_box(&y);
+        net.zero_grad();
+        net.backward_params(&g).map_err(e)?;
+        Ok(())
+    })
+}
+
 pub fn bench(name: &str, runs: usize) -> Result<(), String> {
     if name == "list" {
         let w = BENCHES.iter().map(|b| b.0.len()).max().unwrap_or(0);
@@ -92,6 +167,10 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
         // LIF: 0..3 mA spans rest to fast firing
         "lif-4000" => time_runs(runs, forward_4000::<Lif>(3.0, 0, true)?)?,
         "lif-bptt" => time_runs(runs, lif_bptt()?)?,
+        "a-train" => time_runs(runs, a_train()?)?,
+        "a-infer" => time_runs(runs, a_infer()?)?,
+        "b-512" => time_runs(runs, b_bench(512)?)?,
+        "b-4096" => time_runs(runs, b_bench(4096)?)?,
         // HH: 0..20 uA (canonical mA: 0..0.02) spans rest to tonic firing
         "hh-4000" => time_runs(runs, forward_4000::<Hh>(20.0, 7, true)?)?,
         "hh-exact-4000" => time_runs(runs, forward_4000::<Hh>(20.0, 7, false)?)?,

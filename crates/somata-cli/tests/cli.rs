@@ -87,7 +87,7 @@ fn trace_errors_exit_nonzero_with_a_message() {
 
 #[test]
 fn bench_last_line_contract() {
-    for name in ["lif-4000", "lif-bptt", "adex-4000", "hh-exact-4000", "fwd:Izhikevich"] {
+    for name in ["lif-4000", "lif-bptt", "adex-4000", "hh-exact-4000", "fwd:Izhikevich", "a-infer", "b-512"] {
         let (code, out, err) = somata(&["bench", name, "--runs", "1"], None);
         assert_eq!(code, 0, "{err}");
         let last = out.lines().last().unwrap();
@@ -246,4 +246,35 @@ fn run_marks_diverged_neurons_and_exits_zero() {
     assert!(diverged > 0 && diverged < 6, "{out}");
     assert!(out.contains("neurons diverged"), "{out}");
     assert!(out.lines().last().unwrap().starts_with("total "), "{out}");
+}
+
+#[test]
+fn train_last_line_contract_and_determinism() {
+    let args = ["train", "--epochs", "2"];
+    let (code, out, err) = somata(&args, None);
+    assert_eq!(code, 0, "{err}");
+    let last = out.lines().last().unwrap();
+    let pct: f64 = last
+        .strip_prefix("test accuracy: ")
+        .and_then(|s| s.strip_suffix('%'))
+        .unwrap_or_else(|| panic!("last line `{last}`"))
+        .parse()
+        .unwrap();
+    assert!(pct > 80.0 && pct <= 100.0, "2 epochs on digits: {pct}%");
+    // same seed and thread count, same result (the timing lines aside)
+    let (_, out2, _) = somata(&args, None);
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| l.starts_with("epoch") || l.starts_with("test"))
+            .map(|l| l.split(", ").take(3).collect::<Vec<_>>().join(", "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&out), strip(&out2));
+    // bad input: an unknown task, a missing file
+    let (code, _, err) = somata(&["train", "--task", "mnist"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("mnist"), "{err}");
+    let (code, _, err) = somata(&["train", "--data", "/nonexistent/file.csv"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("file.csv"), "{err}");
 }

@@ -14,7 +14,7 @@
 //!   [`SpikeDataset::dense`] give **time-major** `f32` buffers `[steps × batch × channels]`, the
 //!   layout the training engine consumes.
 //!
-//! Everything random takes an explicit seed (or a [`Rng`](crate::init::Rng)): the same seed gives
+//! Everything random takes an explicit seed (or an [`Rng`]): the same seed gives
 //! the same split, order, data set and spikes on every machine.
 //!
 //! # Sample CSV ([`load_csv`])

@@ -92,6 +92,15 @@ impl Sequential {
     /// Backpropagate with an extra gradient on each layer's output (`extra[k]` for layer k, as
     /// from a loss on hidden spikes); `g` is the gradient on the last layer's output.
     pub fn backward_all(&mut self, g: &SeqBuf, extra: Vec<Option<SeqBuf>>) -> Result<SeqBuf> {
+        Ok(self.backward_impl(g, extra, true)?.expect("input gradient asked for"))
+    }
+    /// Backpropagate to the parameters only: the first layer computes no input gradient (a
+    /// matrix product saved when it is a Linear layer).
+    pub fn backward_params(&mut self, g: &SeqBuf) -> Result<()> {
+        let gs = vec![None; self.layers.len()];
+        self.backward_impl(g, gs, false).map(|_| ())
+    }
+    fn backward_impl(&mut self, g: &SeqBuf, extra: Vec<Option<SeqBuf>>, need_input: bool) -> Result<Option<SeqBuf>> {
         let n = self.layers.len();
         let mut cur = g.clone();
         for k in (0..n).rev() {
@@ -109,9 +118,13 @@ impl Sequential {
                 }
                 cur = d;
             }
+            if k == 0 && !need_input {
+                self.layers[0].backward(&cur, false)?;
+                return Ok(None);
+            }
             cur = self.layers[k].backward(&cur, true)?.expect("input gradient asked for");
         }
-        Ok(cur)
+        Ok(Some(cur))
     }
     /// Set every gradient to zero.
     pub fn zero_grad(&mut self) {
