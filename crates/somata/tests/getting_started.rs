@@ -52,3 +52,35 @@ fn common_mistakes_are_named_errors() {
     assert!(matches!(&e[7], SomataError::Diverged { neuron: 1, batch: 0, .. }), "{}", e[7]);
     assert!(matches!(e[8], SomataError::DimensionMismatch { .. }), "{}", e[8]);
 }
+
+#[path = "../examples/spiking_net.rs"]
+mod spiking_net;
+
+#[test]
+fn spiking_net_step_mode_equals_sequential_and_trains() {
+    use somata::nn::SeqBuf;
+    use somata::prelude::*;
+    let (t, b) = (25, 2);
+    let mut rng = somata::init::Rng::new(9);
+    let xs: Vec<f32> = (0..t * b * 64).map(|_| (6.0 * rng.uniform()) as f32).collect();
+    // (a) step by step
+    let mut net = spiking_net::SpikingNet::new(3).unwrap();
+    let mut seq = net.to_sequential(1.0 * ms);
+    net.init_state(b).unwrap();
+    let mut clock = Clock::new(1.0 * ms).unwrap();
+    let mut stepped = Vec::new();
+    for k in 0..t {
+        stepped.extend(net.update(&clock, &xs[k * b * 64..(k + 1) * b * 64]).unwrap());
+        clock.advance();
+    }
+    // (b) layer after layer over the whole sequence
+    let all = seq.forward_all(&SeqBuf::dense(xs.clone(), t, b, 64)).unwrap();
+    assert_eq!(all[4].data, stepped, "same output spikes both ways");
+    assert_eq!(all.len(), 5);
+    assert!(all[0].data.iter().sum::<f32>() > 0.0 && all[2].data.iter().sum::<f32>() > 0.0, "LIF and ALIF layers fire");
+    // a few BPTT steps lower the loss
+    let losses = spiking_net::train(30).unwrap();
+    let head: f64 = losses[..5].iter().sum::<f64>() / 5.0;
+    let tail: f64 = losses[25..].iter().sum::<f64>() / 5.0;
+    assert!(tail < head, "loss {head} -> {tail}");
+}

@@ -1,5 +1,10 @@
-//! `somata trace`: run one neuron or gradient case described by a JSON document and answer in
-//! the golden files' format (see `tests/data/FORMAT.md`).
+//! `somata trace`: run one neuron, gradient or sequential-network case described by a JSON
+//! document and answer in the golden files' format (see `tests/data/FORMAT.md`).
+//!
+//! Sequential documents (`"kind": "sequential"`) run Linear, neuron and readout layers through
+//! [`crate::nn::Sequential`]; a Linear layer's output is read by the next neuron layer as raw
+//! numbers in that model's input unit, and the input is in the first layer's unit (dimensionless
+//! unless the first layer is a neuron layer), `grad_input` per unit of `input.unit`.
 //!
 //! Gradient documents differentiate every quantity given in `params` (FORMAT.md's `tau` and `V_th`,
 //! or any other, e.g. `gNa` of HH) and report `grad_<name>` per unit in which it was given;
@@ -19,8 +24,9 @@ use crate::engine::{LayerBuilder, NeuronLayer, RunOptions, SeqInput};
 use crate::error::{Result, SomataError};
 use crate::init::Init;
 use crate::neurons::registry::{dispatch, ModelFn};
+use crate::nn::{Layer, LeakyRateReadout, Linear, Neurons, SeqBuf, Sequential};
 use crate::surrogate::Surrogate;
-use crate::units::Unit;
+use crate::units::{Dim, Time, Unit};
 use serde_json::{json, Map, Value};
 
 fn fmt_err(m: impl Into<String>) -> SomataError {
@@ -36,12 +42,15 @@ pub fn run_str(text: &str) -> Result<Value> {
 /// Run a parsed trace document.
 pub fn run(doc: &Value) -> Result<Value> {
     let kind = doc.get("kind").and_then(Value::as_str).ok_or_else(|| fmt_err("missing string field `kind`"))?;
+    if kind == "sequential" {
+        return run_sequential(doc);
+    }
     let model = doc.get("model").and_then(Value::as_str).ok_or_else(|| fmt_err("missing string field `model`"))?;
     let model = model.rsplit('.').next().unwrap_or(model);
     match kind {
         "neuron" => dispatch(model, NeuronTrace(doc)),
         "grad" => dispatch(model, GradTrace(doc)),
-        k => Err(fmt_err(format!("unknown kind `{k}` (expected \"neuron\" or \"grad\")"))),
+        k => Err(fmt_err(format!("unknown kind `{k}` (expected \"neuron\", \"grad\" or \"sequential\")"))),
     }
 }
 
@@ -213,6 +222,22 @@ fn build<M: NeuronModel + Default>(
     Ok((bld.build()?, q))
 }
 
+/// A document's `surrogate`: `{"name": "Sigmoid", "params": {"alpha": 4.0}}` (braintools' names;
+/// a trailing `()` as in the goldens' `"ReluGrad()"` is ignored).
+fn surrogate_of(sg: &Value) -> Result<Surrogate> {
+    let name = sg.get("name").and_then(Value::as_str).ok_or_else(|| fmt_err("missing `surrogate.name`"))?;
+    let name = name.split('(').next().unwrap_or(name);
+    let mut sp = Vec::new();
+    if let Some(p) = sg.get("params") {
+        if !p.is_null() {
+            for (k, v) in p.as_object().ok_or_else(|| fmt_err("`surrogate.params` must be an object"))? {
+                sp.push((k.clone(), num(v)?));
+            }
+        }
+    }
+    Surrogate::from_name(name, &sp)
+}
+
 struct NeuronTrace<'a>(&'a Value);
 impl ModelFn for NeuronTrace<'_> {
     type Out = Result<Value>;
@@ -254,18 +279,7 @@ impl ModelFn for GradTrace<'_> {
     fn call<M: NeuronModel + Default>(self) -> Result<Value> {
         let doc = self.0;
         let Common { mut clock, reset, x, steps, b, n, scale } = common::<M>(doc)?;
-        let sg = doc.get("surrogate").ok_or_else(|| fmt_err("missing `surrogate`"))?;
-        let name = sg.get("name").and_then(Value::as_str).ok_or_else(|| fmt_err("missing `surrogate.name`"))?;
-        let name = name.split('(').next().unwrap_or(name);
-        let mut sp = Vec::new();
-        if let Some(p) = sg.get("params") {
-            if !p.is_null() {
-                for (k, v) in p.as_object().ok_or_else(|| fmt_err("`surrogate.params` must be an object"))? {
-                    sp.push((k.clone(), num(v)?));
-                }
-            }
-        }
-        let surrogate = Surrogate::from_name(name, &sp)?;
+        let surrogate = surrogate_of(doc.get("surrogate").ok_or_else(|| fmt_err("missing `surrogate`"))?)?;
         let (mut layer, trainable) = build::<M>(doc, reset, n, Some(surrogate))?;
         layer.init_state(Some(b))?;
         let (w, ws, wb, wn) = array3(doc.get("loss_weight").ok_or_else(|| fmt_err("missing `loss_weight`"))?, "loss_weight")?;
@@ -294,4 +308,199 @@ impl ModelFn for GradTrace<'_> {
         }
         Ok(Value::Object(out))
     }
+}
+
+/// A `[rows][cols]` matrix of numbers; returns (flat row-major values, rows, cols).
+fn matrix(v: &Value, what: &str) -> Result<(Vec<f32>, usize, usize)> {
+    let bad = || fmt_err(format!("`{what}` must be a non-empty [in][out] array of numbers"));
+    let rows = v.as_array().filter(|r| !r.is_empty()).ok_or_else(bad)?;
+    let cols = rows[0].as_array().map(Vec::len).filter(|&c| c > 0).ok_or_else(bad)?;
+    let mut out = Vec::with_capacity(rows.len() * cols);
+    for r in rows {
+        for x in r.as_array().filter(|r| r.len() == cols).ok_or_else(bad)? {
+            out.push(num(x)? as f32);
+        }
+    }
+    Ok((out, rows.len(), cols))
+}
+
+/// A list of numbers.
+fn vector(v: &Value, what: &str) -> Result<Vec<f64>> {
+    v.as_array().ok_or_else(|| fmt_err(format!("`{what}` must be a list of numbers")))?.iter().map(num).collect()
+}
+
+/// A neuron layer of a sequential document, wrapped as a network layer; also returns the model's
+/// input dimension and the layer's input scale (canonical per raw input number).
+struct SeqNeuron<'a> {
+    entry: &'a Value,
+    reset: Option<&'a str>,
+    sg: Option<Surrogate>,
+    n: usize,
+}
+impl ModelFn for SeqNeuron<'_> {
+    type Out = Result<(Box<dyn Layer>, Dim, f64)>;
+    fn call<M: NeuronModel + Default>(self) -> Self::Out {
+        let reset = match self.reset {
+            None => M::DEFAULT_RESET,
+            Some(r) => SpikeReset::parse(r)?,
+        };
+        let (layer, _) = build::<M>(self.entry, reset, self.n, self.sg)?;
+        let scale = layer.input_scale();
+        Ok((Box::new(Neurons::new(layer)), M::INPUT_DIM, scale))
+    }
+}
+
+/// What a layer of a sequential document is (for the output's layout).
+#[derive(Clone, Copy, PartialEq)]
+enum SeqKind {
+    Linear,
+    Neuron,
+    Readout,
+}
+
+/// FORMAT.md's "Sequential network runs": Linear, neuron and readout layers over a sequence,
+/// loss = Σ_layers Σ_{t,b,k} out·w[k], its gradients by BPTT ([`crate::nn::Sequential`]).
+fn run_sequential(doc: &Value) -> Result<Value> {
+    let dt = doc.get("dt_ms").ok_or(SomataError::InvalidDt(f64::NAN)).and_then(|v| num(v).map_err(|_| SomataError::InvalidDt(f64::NAN)))?;
+    Clock::from_ms(dt)?; // checks dt
+    let reset = match doc.get("spk_reset") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_str().ok_or_else(|| fmt_err("`spk_reset` must be a string"))?),
+    };
+    let sg = match doc.get("surrogate") {
+        None | Some(Value::Null) => None,
+        Some(s) => Some(surrogate_of(s)?),
+    };
+    let mut input = doc.get("input").ok_or_else(|| fmt_err("missing `input`"))?;
+    if let Some(inner) = input.get("value").filter(|v| v.is_object() && v.get("value").is_some()) {
+        input = inner;
+    }
+    let unit = Unit::parse(input.get("unit").and_then(Value::as_str).unwrap_or("1"))?;
+    let (x, steps, b, n_x) = array3(input.get("value").ok_or_else(|| fmt_err("missing `input.value`"))?, "input.value")?;
+    let specs = doc.get("layers").and_then(Value::as_array).ok_or_else(|| fmt_err("`layers` must be a list"))?;
+    if specs.is_empty() {
+        return Err(fmt_err("`layers` is empty"));
+    }
+
+    let mut net = Sequential::new(Time::from_canonical(dt));
+    let mut kinds = Vec::with_capacity(specs.len());
+    // the input's dimension and scale as read by the first layer (raw numbers for Linear/readout)
+    let mut first_in = (Dim::ONE, 1.0);
+    let mut width = n_x;
+    for (k, e) in specs.iter().enumerate() {
+        let ty = e.get("type").and_then(Value::as_str).ok_or_else(|| fmt_err(format!("layer {k}: missing string field `type`")))?;
+        let wrong_width = |n_in: usize| SomataError::ShapeMismatch {
+            what: format!("input width of layer {k} ({ty})"),
+            expected: vec![width],
+            got: vec![n_in],
+        };
+        match ty {
+            "linear" => {
+                let (w, n_in, n_out) = matrix(e.get("W").ok_or_else(|| fmt_err(format!("layer {k}: missing `W`")))?, "W")?;
+                if n_in != width {
+                    return Err(wrong_width(n_in));
+                }
+                let bias = match e.get("b") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(vector(v, "b")?.into_iter().map(|x| x as f32).collect()),
+                };
+                net.push_boxed(Box::new(Linear::from_weights(w, bias, n_in, n_out)?));
+                kinds.push(SeqKind::Linear);
+                width = n_out;
+            }
+            "neuron" => {
+                let model =
+                    e.get("model").and_then(Value::as_str).ok_or_else(|| fmt_err(format!("layer {k}: missing string field `model`")))?;
+                let model = model.rsplit('.').next().unwrap_or(model);
+                let (layer, dim, scale) = dispatch(model, SeqNeuron { entry: e, reset, sg: sg.clone(), n: width })?;
+                if k == 0 {
+                    first_in = (dim, scale);
+                }
+                net.push_boxed(layer);
+                kinds.push(SeqKind::Neuron);
+            }
+            "readout" => {
+                let (w, n_in, n_out) = matrix(e.get("W").ok_or_else(|| fmt_err(format!("layer {k}: missing `W`")))?, "W")?;
+                if n_in != width {
+                    return Err(wrong_width(n_in));
+                }
+                let tau = e.get("tau").ok_or_else(|| fmt_err(format!("layer {k}: missing `tau`")))?;
+                let tu = Unit::parse(tau.get("unit").and_then(Value::as_str).unwrap_or("ms"))?;
+                let tau_ms = tu.to_canonical(num(tau.get("value").unwrap_or(tau))?, Dim::TIME, "readout tau")?;
+                net.push_boxed(Box::new(LeakyRateReadout::from_weights(w, n_in, n_out, Time::from_canonical(tau_ms))?));
+                kinds.push(SeqKind::Readout);
+                width = n_out;
+            }
+            t => return Err(fmt_err(format!("layer {k}: unknown type `{t}` (expected \"linear\", \"neuron\" or \"readout\")"))),
+        }
+    }
+
+    // document unit → raw numbers of the first layer; grad_input goes back by the same factor
+    let factor = unit.to_canonical(1.0, first_in.0, "sequential input")? / first_in.1;
+    let xs: Vec<f32> = x.iter().map(|&v| if factor == 1.0 { v as f32 } else { (v * factor) as f32 }).collect();
+    let outs = net.forward_all(&SeqBuf::dense(xs, steps, b, n_x))?;
+
+    let lw =
+        doc.get("loss_weight").and_then(Value::as_array).ok_or_else(|| fmt_err("`loss_weight` must be a list (one list per layer)"))?;
+    if lw.len() != specs.len() {
+        return Err(SomataError::ShapeMismatch {
+            what: "loss_weight (one list per layer)".into(),
+            expected: vec![specs.len()],
+            got: vec![lw.len()],
+        });
+    }
+    let mut loss = 0.0f64;
+    let mut extra = Vec::with_capacity(outs.len());
+    for (k, (y, w)) in outs.iter().zip(lw).enumerate() {
+        let w = vector(w, &format!("loss_weight[{k}]"))?;
+        if w.is_empty() {
+            extra.push(None);
+            continue;
+        }
+        if w.len() != y.n {
+            return Err(SomataError::ShapeMismatch { what: format!("loss_weight[{k}]"), expected: vec![y.n], got: vec![w.len()] });
+        }
+        let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+        let mut g = Vec::with_capacity(y.data.len());
+        for row in y.data.chunks_exact(y.n) {
+            loss += row.iter().zip(&wf).map(|(&o, &wk)| o as f64 * wk as f64).sum::<f64>();
+            g.extend_from_slice(&wf);
+        }
+        extra.push(Some(SeqBuf::dense(g, y.steps, y.batch, y.n)));
+    }
+    let last = outs.last().expect("at least one layer");
+    let gin = net.backward_all(&SeqBuf::zeros(last.steps, last.batch, last.n), extra)?;
+    let gin: Vec<f32> = gin.to_dense().data.iter().map(|&g| if factor == 1.0 { g } else { (g as f64 * factor) as f32 }).collect();
+
+    let mut layers = Vec::with_capacity(outs.len());
+    let mut grads = Vec::with_capacity(outs.len());
+    for (k, l) in net.layers_mut().iter_mut().enumerate() {
+        let y = &outs[k];
+        let mut st = Map::new();
+        match kinds[k] {
+            SeqKind::Linear => {}
+            SeqKind::Neuron => {
+                for (name, unit, v) in l.states() {
+                    st.insert(name, json!({"unit": unit, "value": nest(&v, steps, b, y.n)}));
+                }
+                st.insert("spike".into(), json!({"unit": "1", "value": nest(&y.data, steps, b, y.n)}));
+            }
+            SeqKind::Readout => {
+                st.insert("r".into(), json!({"unit": "1", "value": nest(&y.data, steps, b, y.n)}));
+            }
+        }
+        layers.push(Value::Object(st));
+        let (n_in, n_out) = (l.n_in(), l.n_out());
+        let mut gm = Map::new();
+        for p in l.params() {
+            let v = if p.name == "W" && p.grad.len() == n_in * n_out {
+                Value::Array(p.grad.chunks_exact(n_out).map(|r| Value::Array(r.iter().map(|&g| out_num(g)).collect())).collect())
+            } else {
+                Value::Array(p.grad.iter().map(|&g| out_num(g)).collect())
+            };
+            gm.insert(p.name.into(), v);
+        }
+        grads.push(Value::Object(gm));
+    }
+    Ok(json!({"loss": loss, "layers": layers, "grads": grads, "grad_input": nest(&gin, steps, b, n_x)}))
 }
