@@ -80,6 +80,25 @@ impl Linear {
         }
         Ok(Linear { w, b, n_in, n_out, gw: vec![0.0; n_in * n_out], gb: vec![0.0; n_out], x: None, events: None })
     }
+    /// One step in step mode (BrainPy's `fc(x)`): `x` holds `rows × in` values (a batch of one
+    /// time step, e.g. the spikes a neuron layer's `update` returned), the result `rows × out`.
+    /// Nothing is recorded for the backward pass.
+    pub fn apply(&self, x: &[f32]) -> Result<Vec<f32>> {
+        if x.len() % self.n_in.max(1) != 0 {
+            return Err(SomataError::ShapeMismatch { what: "Linear input (rows × in)".into(), expected: vec![self.n_in], got: vec![x.len()] });
+        }
+        let rows = x.len() / self.n_in.max(1);
+        let mut y = vec![0.0f32; rows * self.n_out];
+        sgemm(rows, self.n_out, self.n_in, x, false, &self.w, false, &mut y, false);
+        if let Some(b) = &self.b {
+            for row in y.chunks_exact_mut(self.n_out) {
+                for (o, &bv) in row.iter_mut().zip(b) {
+                    *o += bv;
+                }
+            }
+        }
+        Ok(y)
+    }
     /// Drop the bias (`b_init=None`).
     pub fn without_bias(mut self) -> Linear {
         self.b = None;
