@@ -9,6 +9,7 @@ pub mod init;
 pub mod io;
 pub mod optim;
 pub mod surrogate;
+pub mod synapse;
 pub mod units;
 
 pub use error::{Result, SomataError};

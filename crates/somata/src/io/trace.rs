@@ -1,10 +1,14 @@
-//! `somata trace`: run one neuron, gradient or sequential-network case described by a JSON
+//! `somata trace`: run one neuron, gradient, synapse or sequential-network case described by a JSON
 //! document and answer in the golden files' format (see `tests/data/FORMAT.md`).
 //!
 //! Sequential documents (`"kind": "sequential"`) run Linear, neuron and readout layers through
 //! [`crate::nn::Sequential`]; a Linear layer's output is read by the next neuron layer as raw
 //! numbers in that model's input unit, and the input is in the first layer's unit (dimensionless
 //! unless the first layer is a neuron layer), `grad_input` per unit of `input.unit`.
+//!
+//! Synapse documents (`"kind": "synapse"`) run one [`crate::synapse`] module (Expon, DualExpon,
+//! Alpha, AMPA, GABAa, BioNMDA, STP, STD) over `input` (`[steps][batch][n]`, step `i` at
+//! `t = f32(i)·f32(dt)`) and report every state after each step plus `out`, conductances in mS.
 //!
 //! Gradient documents differentiate every quantity given in `params` (FORMAT.md's `tau` and `V_th`,
 //! or any other, e.g. `gNa` of HH) and report `grad_<name>` per unit in which it was given;
@@ -45,12 +49,15 @@ pub fn run(doc: &Value) -> Result<Value> {
     if kind == "sequential" {
         return run_sequential(doc);
     }
+    if kind == "synapse" {
+        return run_synapse(doc);
+    }
     let model = doc.get("model").and_then(Value::as_str).ok_or_else(|| fmt_err("missing string field `model`"))?;
     let model = model.rsplit('.').next().unwrap_or(model);
     match kind {
         "neuron" => dispatch(model, NeuronTrace(doc)),
         "grad" => dispatch(model, GradTrace(doc)),
-        k => Err(fmt_err(format!("unknown kind `{k}` (expected \"neuron\", \"grad\" or \"sequential\")"))),
+        k => Err(fmt_err(format!("unknown kind `{k}` (expected \"neuron\", \"grad\", \"synapse\" or \"sequential\")"))),
     }
 }
 
@@ -503,4 +510,75 @@ fn run_sequential(doc: &Value) -> Result<Value> {
         grads.push(Value::Object(gm));
     }
     Ok(json!({"loss": loss, "layers": layers, "grads": grads, "grad_input": nest(&gin, steps, b, n_x)}))
+}
+
+/// FORMAT.md's "Synapse and short-term plasticity runs": one synapse module over a sequence.
+fn run_synapse(doc: &Value) -> Result<Value> {
+    let model = doc.get("model").and_then(Value::as_str).ok_or_else(|| fmt_err("missing string field `model`"))?;
+    let model = model.rsplit('.').next().unwrap_or(model);
+    let mut syn = crate::synapse::by_name(model)?;
+    let dt = doc.get("dt_ms").ok_or(SomataError::InvalidDt(f64::NAN)).and_then(|v| num(v).map_err(|_| SomataError::InvalidDt(f64::NAN)))?;
+    Clock::from_ms(dt)?; // checks dt
+    if let Some(params) = doc.get("params").filter(|p| !p.is_null()) {
+        let map = params.as_object().ok_or_else(|| fmt_err("`params` must be an object"))?;
+        for (name, v) in map {
+            let spec = syn.params().iter().find(|p| p.name == name.as_str()).copied().ok_or_else(|| SomataError::UnknownParameter {
+                model: model.into(),
+                name: name.clone(),
+                known: syn.params().iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+            })?;
+            match v {
+                Value::Null => continue,
+                Value::Bool(b) => syn.set_flag(name, *b)?,
+                Value::Number(_) => syn.set_param(name, Unit::ONE.to_canonical(num(v)?, spec.dim, name)?)?,
+                Value::Object(o) => {
+                    let unit = Unit::parse(o.get("unit").and_then(Value::as_str).unwrap_or("1"))?;
+                    if name.ends_with("_initializer") {
+                        let init = o.get("initializer").and_then(Value::as_str).unwrap_or("Constant");
+                        if init != "Constant" {
+                            return Err(SomataError::InvalidInitializer(format!(
+                                "{name}: only Constant is supported for synapses, got `{init}`"
+                            )));
+                        }
+                        if name == "g_initializer" {
+                            // BrainPy's "1" of `1·unit(g) − g` is one unit of g's initializer
+                            syn.set_g_unit(unit.to_canonical(1.0, spec.dim, name)?);
+                        }
+                    }
+                    let val = o.get("value").ok_or_else(|| fmt_err(format!("{name}: missing `value`")))?;
+                    syn.set_param(name, unit.to_canonical(num(val)?, spec.dim, name)?)?;
+                }
+                _ => return Err(fmt_err(format!("{name}: expected a quantity {{value, unit}}, a number, a boolean or an initializer"))),
+            }
+        }
+    }
+    let mut input = doc.get("input").ok_or_else(|| fmt_err("missing `input`"))?;
+    if let Some(inner) = input.get("value").filter(|v| v.is_object() && v.get("value").is_some()) {
+        input = inner;
+    }
+    let unit = Unit::parse(input.get("unit").and_then(Value::as_str).unwrap_or("1"))?;
+    let scale = unit.to_canonical(1.0, syn.input_dim(), &format!("input of {model}"))?;
+    let (x, steps, b, n) = array3(input.get("value").ok_or_else(|| fmt_err("missing `input.value`"))?, "input.value")?;
+    let x: Vec<f32> = x.iter().map(|&v| (v * scale) as f32).collect();
+    let bn = b * n;
+    syn.init_state(bn)?;
+    let specs = syn.states();
+    let (out_unit, out_scale) = syn.out_unit();
+    let mut rec: Vec<Vec<f32>> = vec![Vec::with_capacity(steps * bn); specs.len() + 1];
+    let dt32 = dt as f32;
+    for k in 0..steps {
+        let out = syn.update(k as u64, dt32, &x[k * bn..(k + 1) * bn]);
+        let r = &mut rec[specs.len()];
+        r.extend(out.iter().map(|&o| if out_scale == 1.0 { o } else { (o as f64 / out_scale) as f32 }));
+        for (j, spec) in specs.iter().enumerate() {
+            let st = syn.state(j);
+            rec[j].extend(st.iter().map(|&v| if spec.scale == 1.0 { v } else { (v as f64 / spec.scale) as f32 }));
+        }
+    }
+    let mut outputs = Map::new();
+    for (j, spec) in specs.iter().enumerate() {
+        outputs.insert(spec.name.into(), json!({"unit": spec.unit, "value": nest(&rec[j], steps, b, n)}));
+    }
+    outputs.insert("out".into(), json!({"unit": out_unit, "value": nest(&rec[specs.len()], steps, b, n)}));
+    Ok(json!({"model": syn.name(), "outputs": outputs}))
 }

@@ -84,8 +84,12 @@ impl Linear {
     /// time step, e.g. the spikes a neuron layer's `update` returned), the result `rows × out`.
     /// Nothing is recorded for the backward pass.
     pub fn apply(&self, x: &[f32]) -> Result<Vec<f32>> {
-        if x.len() % self.n_in.max(1) != 0 {
-            return Err(SomataError::ShapeMismatch { what: "Linear input (rows × in)".into(), expected: vec![self.n_in], got: vec![x.len()] });
+        if !x.len().is_multiple_of(self.n_in.max(1)) {
+            return Err(SomataError::ShapeMismatch {
+                what: "Linear input (rows × in)".into(),
+                expected: vec![self.n_in],
+                got: vec![x.len()],
+            });
         }
         let rows = x.len() / self.n_in.max(1);
         let mut y = vec![0.0f32; rows * self.n_out];
