@@ -278,3 +278,59 @@ fn train_last_line_contract_and_determinism() {
     assert_ne!(code, 0);
     assert!(err.contains("file.csv"), "{err}");
 }
+
+/// The `test accuracy: <percent>%` of the last line.
+fn last_accuracy(out: &str) -> f64 {
+    let last = out.lines().last().unwrap();
+    last.strip_prefix("test accuracy: ").and_then(|s| s.strip_suffix('%')).unwrap_or_else(|| panic!("{last}")).parse().unwrap()
+}
+
+#[test]
+fn train_checkpoint_resume_and_refusal() {
+    let dir = std::env::temp_dir().join(format!("somata-cli-ck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ck = dir.join("run.safetensors");
+    let ck = ck.to_str().unwrap();
+    // 1 epoch with a checkpoint; the per-class line comes before the last two lines
+    let (code, out, err) = somata(&["train", "--epochs", "1", "--checkpoint", ck], None);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[lines.len() - 3].starts_with("per-class test accuracy: 0 "), "{out}");
+    assert!(lines[lines.len() - 2].starts_with("total "), "{out}");
+    assert!(last_accuracy(&out) > 0.0);
+    assert!(err.is_empty(), "no progress bar when stderr is not a terminal: {err}");
+    assert!(std::path::Path::new(ck).exists() && !dir.join("run.safetensors.tmp").exists());
+    let saved = std::fs::read(ck).unwrap();
+    // resume: --epochs 2 trains epoch 2 only, and updates the checkpoint
+    let (code, out, err) = somata(&["train", "--epochs", "2", "--resume", ck, "--checkpoint", ck], None);
+    assert_eq!(code, 0, "{err}");
+    let epochs: Vec<&str> = out.lines().filter(|l| l.starts_with("epoch")).collect();
+    assert_eq!(epochs.len(), 1, "{out}");
+    assert!(epochs[0].starts_with("epoch   2:"), "{out}");
+    assert!(out.contains("resumed from") && out.contains("after epoch 1"), "{out}");
+    assert!(last_accuracy(&out) > 50.0, "{out}");
+    assert_ne!(std::fs::read(ck).unwrap(), saved);
+    let saved = std::fs::read(ck).unwrap();
+    // another architecture is refused, the file untouched
+    let (code, out, err) = somata(&["train", "--epochs", "3", "--hidden", "64", "--resume", ck, "--checkpoint", ck], None);
+    assert_ne!(code, 0);
+    assert!(!out.contains("test accuracy"), "{out}");
+    assert!(err.contains("architecture mismatch") && err.contains("LIF(64→64)") && err.contains("LIF(128→128)"), "{err}");
+    assert_eq!(std::fs::read(ck).unwrap(), saved);
+    // a diverging run (absurd learning rate) stops naming epoch and step; the last good
+    // checkpoint (epoch 2) is kept
+    let (code, _, err) = somata(&["train", "--epochs", "3", "--lr", "1e38", "--resume", ck, "--checkpoint", ck], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("training diverged at epoch 3, step "), "{err}");
+    assert!(err.contains("(epoch 2) is left as it was"), "{err}");
+    assert_eq!(std::fs::read(ck).unwrap(), saved);
+    // a missing or corrupted checkpoint
+    let (code, _, err) = somata(&["train", "--epochs", "1", "--resume", dir.join("nope").to_str().unwrap()], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("nope"), "{err}");
+    std::fs::write(ck, &saved[..saved.len() / 2]).unwrap();
+    let (code, _, err) = somata(&["train", "--epochs", "1", "--resume", ck], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("truncated or corrupted"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

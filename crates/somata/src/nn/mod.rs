@@ -30,6 +30,7 @@
 //! # Ok::<(), somata::SomataError>(())
 //! ```
 
+pub mod checkpoint;
 mod layers;
 mod loss;
 pub(crate) mod mat;

@@ -12,7 +12,7 @@
 //! # Ok::<(), somata::SomataError>(())
 //! ```
 
-use super::{Layer, LeakyRateReadout, Linear, Loss, Neurons, Reduce, SeqBuf, Sequential};
+use super::{checkpoint, Layer, LeakyRateReadout, Linear, Loss, Neurons, Reduce, SeqBuf, Sequential};
 use crate::data::{Dataset, SpikeDataset};
 use crate::dynamics::NeuronModel;
 use crate::engine::LayerBuilder;
@@ -198,7 +198,23 @@ impl Trainer {
     }
 
     /// One pass over `train` (shuffled with the seed and epoch), then the test accuracy.
+    ///
+    /// A non-finite loss, or a parameter that becomes non-finite after an update, stops the
+    /// epoch with [`SomataError::Format`] `training diverged at epoch E, step S of N: ...`
+    /// (1-based, as `somata train` prints epochs).
     pub fn epoch(&mut self, train: &Data, test: &Data, epoch: usize) -> Result<EpochReport> {
+        self.epoch_with(train, test, epoch, None)
+    }
+
+    /// [`epoch`](Trainer::epoch), calling `on_step(step, steps, batch loss, running training
+    /// accuracy)` after every step (1-based), e.g. for a progress bar.
+    pub fn epoch_with(
+        &mut self,
+        train: &Data,
+        test: &Data,
+        epoch: usize,
+        mut on_step: Option<&mut dyn FnMut(usize, usize, f64, f64)>,
+    ) -> Result<EpochReport> {
         let bs = self.cfg.batch_size;
         let nb = train.len().div_ceil(bs);
         self.total_steps = (self.cfg.epochs.max(epoch + 1) * nb) as u64;
@@ -211,10 +227,11 @@ impl Trainer {
         let t0 = std::time::Instant::now();
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (k, idx) in order.chunks(bs).enumerate() {
+            let at = |m: String| SomataError::Format(format!("training diverged at epoch {}, step {} of {nb}: {m}", epoch + 1, k + 1));
             let (x, labels) = train.batch(idx, self.cfg.steps, self.cfg.input_scale);
             let y = self.net.forward(&x)?;
             let (loss, g) = self.loss.eval(&y, &labels).map_err(|e| match e {
-                SomataError::Format(m) => SomataError::Format(format!("epoch {epoch}, step {k}: {m}")),
+                SomataError::Format(m) => at(m),
                 e => e,
             })?;
             loss_sum += loss * idx.len() as f64;
@@ -222,6 +239,12 @@ impl Trainer {
             self.net.zero_grad();
             self.net.backward(&g)?;
             self.apply_step()?;
+            if let Some(name) = self.first_non_finite_param() {
+                return Err(at(format!("parameter `{name}` is not finite after the update (learning rate {:e})", self.cfg.lr)));
+            }
+            if let Some(f) = on_step.as_mut() {
+                f(k + 1, nb, loss, correct as f64 / ((k * bs + idx.len()) as f64));
+            }
         }
         let secs = t0.elapsed().as_secs_f64();
         let test_accuracy = self.accuracy(test)?;
@@ -233,6 +256,64 @@ impl Trainer {
             samples_per_s: train.len() as f64 / secs.max(1e-9),
             train_secs: secs,
         })
+    }
+
+    fn first_non_finite_param(&mut self) -> Option<String> {
+        for (k, l) in self.net.layers_mut().iter_mut().enumerate() {
+            for p in l.params() {
+                if !p.value.iter().all(|v| v.is_finite()) {
+                    return Some(format!("{k}.{}", p.name));
+                }
+            }
+        }
+        None
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    /// Optimizer steps taken (restored by [`resume`](Trainer::resume)); the cosine schedule
+    /// follows it.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// Save the network to `path` ([`checkpoint::save`], atomic) after `epochs_done` epochs,
+    /// with the metadata `epoch` (= `epochs_done`), `step`, `config` (this trainer's
+    /// configuration, as text) and `optimizer`.
+    ///
+    /// Adam's moments are not saved (the optimizer does not expose them): a resumed run
+    /// restarts them from zero (and Adam's bias correction from step 1), while the learning
+    /// rate schedule continues from the saved step. A resumed run is therefore close to, not
+    /// bit-identical with, an uninterrupted one.
+    pub fn save_checkpoint(&mut self, path: impl AsRef<std::path::Path>, epochs_done: usize) -> Result<()> {
+        let meta = vec![
+            ("epoch".to_string(), epochs_done.to_string()),
+            ("step".to_string(), self.step.to_string()),
+            ("config".to_string(), format!("{:?}", self.cfg)),
+            ("optimizer".to_string(), format!("Adam(lr {}), moments not saved", self.cfg.lr)),
+        ];
+        checkpoint::save(path, &mut self.net, &meta)
+    }
+
+    /// Load a checkpoint written by [`save_checkpoint`](Trainer::save_checkpoint): the
+    /// network's parameters and the optimizer step; returns the number of epochs it had
+    /// completed (train on from that epoch index). Refuses (typed error, trainer unchanged) a
+    /// checkpoint of another architecture, or one without `epoch` and `step`.
+    pub fn resume(&mut self, path: impl AsRef<std::path::Path>) -> Result<usize> {
+        let ck = checkpoint::Checkpoint::read(path)?;
+        let num = |key: &str| -> Result<u64> {
+            ck.meta
+                .get(key)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| SomataError::Format(format!("checkpoint {}: no valid `{key}` metadata", ck.path.display())))
+        };
+        let (epoch, step) = (num("epoch")?, num("step")?);
+        ck.apply(&mut self.net)?;
+        self.step = step;
+        Ok(epoch as usize)
     }
 
     fn apply_step(&mut self) -> Result<()> {
