@@ -1,4 +1,5 @@
-//! The layers: [`Linear`], [`Neurons`] (any neuron model), [`LeakyRateReadout`].
+//! The layers: [`Linear`], [`Neurons`] (any neuron model); the readouts are in `readout.rs`,
+//! the recurrent layer in `recurrent.rs`.
 
 use super::mat::sgemm;
 use super::{Layer, Param, SeqBuf};
@@ -6,9 +7,8 @@ use crate::dynamics::{Clock, NeuronModel};
 use crate::engine::{Gradients, Input, NeuronLayer, ParamGrad, ParamValue, SeqInput, Tape};
 use crate::error::{Result, SomataError};
 use crate::init::Rng;
-use crate::units::Time;
 
-fn check_in(x: &SeqBuf, n_in: usize, what: &str) -> Result<()> {
+pub(crate) fn check_in(x: &SeqBuf, n_in: usize, what: &str) -> Result<()> {
     x.check(what)?;
     if x.n != n_in {
         return Err(SomataError::ShapeMismatch { what: format!("input width of {what}"), expected: vec![n_in], got: vec![x.n] });
@@ -294,40 +294,123 @@ impl Layer for Linear {
     }
 }
 
-/// A population of any neuron model as a network layer: its input is read in the model's input
-/// unit (raw numbers, e.g. mA for LIF, as BrainPy's `Linear → ×mA → LIF`), its output is the
-/// spikes. Each forward pass starts from the model's initial state (`init_state(batch)`) at
-/// step 0 and records the BPTT tape. Parameters marked with [`Neurons::train`] (e.g. `tau`,
-/// `V_th`; shared or per neuron) are trained with the weights.
-#[derive(Debug, Clone)]
-pub struct Neurons<M: NeuronModel> {
-    layer: NeuronLayer<M, f32>,
-    tape: Tape<f32>,
-    grads: Gradients<f32>,
-    trainable: Vec<(String, usize)>,
-    pval: Vec<Vec<f32>>,
-    pgrad: Vec<Vec<f32>>,
+/// The trainable parameters of a wrapped neuron layer (shared by [`Neurons`] and
+/// [`Recurrent`](super::Recurrent)): values and gradients in `f32`, canonical units.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrainParams {
+    /// `(name, index in M::PARAMS)`
+    pub(crate) names: Vec<(String, usize)>,
+    pub(crate) val: Vec<Vec<f32>>,
+    pub(crate) grad: Vec<Vec<f32>>,
 }
 
-impl<M: NeuronModel> Neurons<M> {
-    /// Wrap a built layer (`Lif::builder(128).tau(5.0 * ms).build()?`).
-    pub fn new(layer: NeuronLayer<M, f32>) -> Neurons<M> {
-        Neurons { layer, tape: Tape::default(), grads: Gradients::default(), trainable: Vec::new(), pval: Vec::new(), pgrad: Vec::new() }
-    }
-    /// Train a parameter of the model (canonical units, see [`crate::units`]).
-    pub fn train(mut self, name: &str) -> Result<Neurons<M>> {
+impl TrainParams {
+    /// Mark `name` trainable, starting from the layer's value.
+    pub(crate) fn add<M: NeuronModel>(&mut self, layer: &NeuronLayer<M, f32>, name: &str) -> Result<()> {
         let i = M::param_index(name).ok_or_else(|| SomataError::UnknownParameter {
             model: M::NAME.into(),
             name: name.into(),
             known: M::PARAMS.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
         })?;
-        let vals: Vec<f32> = match &self.layer.params[i] {
+        if self.names.iter().any(|(_, j)| *j == i) {
+            return Ok(());
+        }
+        let vals: Vec<f32> = match &layer.params[i] {
             ParamValue::Shared(v) => vec![*v as f32],
             ParamValue::PerNeuron(v) => v.iter().map(|&x| x as f32).collect(),
         };
-        self.pgrad.push(vec![0.0; vals.len()]);
-        self.pval.push(vals);
-        self.trainable.push((name.to_string(), i));
+        self.grad.push(vec![0.0; vals.len()]);
+        self.val.push(vals);
+        self.names.push((name.to_string(), i));
+        Ok(())
+    }
+    /// Write the trained values into the layer (checked: finite, and > 0 where the model says).
+    pub(crate) fn apply<M: NeuronModel>(&self, layer: &mut NeuronLayer<M, f32>) -> Result<()> {
+        for ((_, i), v) in self.names.iter().zip(&self.val) {
+            let spec = &M::PARAMS[*i];
+            if v.iter().any(|p| !p.is_finite() || (spec.check == crate::dynamics::Check::Positive && *p <= 0.0)) {
+                return Err(SomataError::param(M::NAME, spec.name, v[0] as f64, "left its valid range during training"));
+            }
+            layer.params[*i] =
+                if v.len() == 1 { ParamValue::Shared(v[0] as f64) } else { ParamValue::PerNeuron(v.iter().map(|&p| p as f64).collect()) };
+        }
+        Ok(())
+    }
+    /// The names, for the engine's backward pass.
+    pub(crate) fn name_list(&self) -> Vec<&str> {
+        self.names.iter().map(|(n, _)| n.as_str()).collect()
+    }
+    /// Add the engine's parameter gradients.
+    pub(crate) fn accumulate(&mut self, grads: &Gradients<f32>) {
+        for (k, (name, _)) in self.names.iter().enumerate() {
+            match grads.param(name) {
+                Some(ParamGrad::Shared(g)) => self.grad[k][0] += *g as f32,
+                Some(ParamGrad::PerNeuron(g)) => {
+                    for (d, &v) in self.grad[k].iter_mut().zip(g) {
+                        *d += v as f32;
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    /// As [`Param`]s.
+    pub(crate) fn params<M: NeuronModel>(&mut self) -> Vec<Param<'_>> {
+        self.names
+            .iter()
+            .zip(self.val.iter_mut().zip(self.grad.iter_mut()))
+            .map(|((_, i), (v, g))| Param { name: M::PARAMS[*i].name, value: v, grad: g })
+            .collect()
+    }
+}
+
+/// `[state][batch × N]` of `∂L/∂s_0` as one state's slice.
+pub(crate) fn initial_state_slice<'a, M: NeuronModel>(g: &'a [f32], bn: usize, state: &str) -> Result<&'a [f32]> {
+    let j = M::state_index(state).ok_or_else(|| SomataError::UnknownState {
+        model: M::NAME.into(),
+        name: state.into(),
+        known: M::STATES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+    })?;
+    if g.len() < (j + 1) * bn || bn == 0 {
+        return Err(SomataError::Format(format!("no initial-state gradient of {}: run backward first", M::NAME)));
+    }
+    Ok(&g[j * bn..(j + 1) * bn])
+}
+
+/// What a layer carries from one forward pass to the next (truncated BPTT).
+#[derive(Debug, Clone)]
+pub(crate) struct Carried {
+    pub(crate) batch: usize,
+    pub(crate) clock: Clock,
+}
+
+/// A population of any neuron model as a network layer: its input is read in the model's input
+/// unit (raw numbers, e.g. mA for LIF, as BrainPy's `Linear → ×mA → LIF`), its output is the
+/// spikes. Each forward pass starts from the model's initial state (`init_state(batch)`) at
+/// step 0 and records the BPTT tape (or, with [`Layer::set_carry_state`] on, continues from
+/// the state and step the previous pass ended at). Parameters marked with [`Neurons::train`]
+/// (e.g. `tau`, `V_th`; shared or per neuron) are trained with the weights.
+///
+/// After a backward pass, [`Neurons::grad_initial_state`] gives `∂L/∂s_0`, the gradient with
+/// respect to the state the forward pass started from (e.g. the initial `V`).
+#[derive(Debug, Clone)]
+pub struct Neurons<M: NeuronModel> {
+    layer: NeuronLayer<M, f32>,
+    tape: Tape<f32>,
+    grads: Gradients<f32>,
+    train: TrainParams,
+    carry: bool,
+    carried: Option<Carried>,
+}
+
+impl<M: NeuronModel> Neurons<M> {
+    /// Wrap a built layer (`Lif::builder(128).tau(5.0 * ms).build()?`).
+    pub fn new(layer: NeuronLayer<M, f32>) -> Neurons<M> {
+        Neurons { layer, tape: Tape::default(), grads: Gradients::default(), train: TrainParams::default(), carry: false, carried: None }
+    }
+    /// Train a parameter of the model (canonical units, see [`crate::units`]).
+    pub fn train(mut self, name: &str) -> Result<Neurons<M>> {
+        self.train.add(&self.layer, name)?;
         Ok(self)
     }
     /// The wrapped layer.
@@ -337,6 +420,24 @@ impl<M: NeuronModel> Neurons<M> {
     /// The tape of the last forward pass.
     pub fn tape(&self) -> &Tape<f32> {
         &self.tape
+    }
+    /// `∂L/∂s_0` of the last backward pass for state `state` (`"V"`, ...): the gradient with
+    /// respect to that state's value before the first step, `batch × N` values (batch-major), in
+    /// per canonical unit of the state (per mV for a voltage). Not accumulated: each backward
+    /// pass overwrites it. Errors: an unknown state name, or no backward pass yet.
+    ///
+    /// ```
+    /// use somata::nn::{Layer, Neurons, SeqBuf};
+    /// use somata::prelude::*;
+    /// let mut n = Neurons::new(Lif::builder(2).tau(5.0 * ms).build()?);
+    /// let x = SeqBuf::constant(vec![0.5; 2], 4, 1, 2);
+    /// n.forward(&x, 1.0)?;
+    /// n.backward(&SeqBuf::dense(vec![1.0; 8], 4, 1, 2), false)?;
+    /// assert_eq!(n.grad_initial_state("V")?.len(), 2);
+    /// # Ok::<(), somata::SomataError>(())
+    /// ```
+    pub fn grad_initial_state(&self, state: &str) -> Result<&[f32]> {
+        initial_state_slice::<M>(&self.grads.initial_state, self.layer.num_elements(), state)
     }
 }
 
@@ -352,46 +453,31 @@ impl<M: NeuronModel> Layer for Neurons<M> {
     }
     fn forward(&mut self, x: &SeqBuf, dt_ms: f64) -> Result<SeqBuf> {
         check_in(x, self.n_in(), M::NAME)?;
-        for ((_, i), v) in self.trainable.iter().zip(&self.pval) {
-            let spec = &M::PARAMS[*i];
-            if v.iter().any(|p| !p.is_finite() || (spec.check == crate::dynamics::Check::Positive && *p <= 0.0)) {
-                return Err(SomataError::param(M::NAME, spec.name, v[0] as f64, "left its valid range during training"));
+        self.train.apply(&mut self.layer)?;
+        let mut clock = match &self.carried {
+            Some(c) if self.carry && c.batch == x.batch && c.clock.dt_ms() == dt_ms => c.clock,
+            _ => {
+                self.layer.init_state(Some(x.batch))?;
+                Clock::from_ms(dt_ms)?
             }
-            self.layer.params[*i] =
-                if v.len() == 1 { ParamValue::Shared(v[0] as f64) } else { ParamValue::PerNeuron(v.iter().map(|&p| p as f64).collect()) };
-        }
-        self.layer.init_state(Some(x.batch))?;
-        let mut clock = Clock::from_ms(dt_ms)?;
+        };
         let input = if x.constant { SeqInput::Constant(Input::Slice(&x.data), x.steps) } else { SeqInput::Dense(&x.data, x.steps) };
         self.layer.forward_tape_into(&mut clock, input, &mut self.tape)?;
+        self.carried = Some(Carried { batch: x.batch, clock });
         Ok(SeqBuf::dense(self.tape.spikes().to_vec(), x.steps, x.batch, self.n_out()))
     }
     fn backward(&mut self, gy: &SeqBuf, need_input: bool) -> Result<Option<SeqBuf>> {
         let gy = if gy.constant { gy.to_dense() } else { gy.clone() };
-        let names: Vec<&str> = self.trainable.iter().map(|(n, _)| n.as_str()).collect();
+        let names = self.train.name_list();
         self.layer.backward_full(&self.tape, &gy.data, None, &names, &mut self.grads)?;
-        for (k, (name, _)) in self.trainable.iter().enumerate() {
-            match self.grads.param(name) {
-                Some(ParamGrad::Shared(g)) => self.pgrad[k][0] += *g as f32,
-                Some(ParamGrad::PerNeuron(g)) => {
-                    for (d, &v) in self.pgrad[k].iter_mut().zip(g) {
-                        *d += v as f32;
-                    }
-                }
-                None => {}
-            }
-        }
+        self.train.accumulate(&self.grads);
         if !need_input {
             return Ok(None);
         }
         Ok(Some(SeqBuf::dense(std::mem::take(&mut self.grads.input), gy.steps, gy.batch, self.n_in())))
     }
     fn params(&mut self) -> Vec<Param<'_>> {
-        self.trainable
-            .iter()
-            .zip(self.pval.iter_mut().zip(self.pgrad.iter_mut()))
-            .map(|((_, i), (v, g))| Param { name: M::PARAMS[*i].name, value: v, grad: g })
-            .collect()
+        self.train.params::<M>()
     }
     fn states(&self) -> Vec<(String, &'static str, Vec<f32>)> {
         let ns = M::STATES.len();
@@ -408,124 +494,10 @@ impl<M: NeuronModel> Layer for Neurons<M> {
             })
             .collect()
     }
-}
-
-/// BrainPy's `LeakyRateReadout(in, out, tau)`: `r ← decay·r + x·W` with `decay = exp(−dt/τ)`
-/// (computed once per run), `r` starting at 0, `W` `[in][out]` from `KaimingNormal()`, no bias
-/// and no `(1 − decay)` factor. Its output is `r` at every step.
-#[derive(Debug, Clone)]
-pub struct LeakyRateReadout {
-    /// Weights, `[in][out]`.
-    pub w: Vec<f32>,
-    gw: Vec<f32>,
-    n_in: usize,
-    n_out: usize,
-    tau_ms: f64,
-    decay: f32,
-    x: Option<SeqBuf>,
-}
-
-impl LeakyRateReadout {
-    /// `LeakyRateReadout(n_in, n_out, tau)` with KaimingNormal weights from a seed.
-    pub fn new(n_in: usize, n_out: usize, tau: Time, seed: u64) -> LeakyRateReadout {
-        let mut rng = Rng::new(seed);
-        let w = kaiming_normal(n_in, n_out, &mut rng);
-        LeakyRateReadout { w, gw: vec![0.0; n_in * n_out], n_in, n_out, tau_ms: tau.canonical(), decay: 0.0, x: None }
+    fn set_carry_state(&mut self, carry: bool) {
+        self.carry = carry;
     }
-    /// With given weights `[in][out]`.
-    pub fn from_weights(w: Vec<f32>, n_in: usize, n_out: usize, tau: Time) -> Result<LeakyRateReadout> {
-        if w.len() != n_in * n_out {
-            return Err(SomataError::ShapeMismatch {
-                what: "readout weights [in][out]".into(),
-                expected: vec![n_in, n_out],
-                got: vec![w.len()],
-            });
-        }
-        if !(tau.canonical() > 0.0 && tau.canonical().is_finite()) {
-            return Err(SomataError::param("LeakyRateReadout", "tau", tau.canonical(), "must be > 0"));
-        }
-        Ok(LeakyRateReadout { w, gw: vec![0.0; n_in * n_out], n_in, n_out, tau_ms: tau.canonical(), decay: 0.0, x: None })
-    }
-    /// The weight gradient accumulated so far.
-    pub fn grad_w(&self) -> &[f32] {
-        &self.gw
-    }
-}
-
-impl Layer for LeakyRateReadout {
-    fn kind(&self) -> String {
-        "readout".into()
-    }
-    fn n_in(&self) -> usize {
-        self.n_in
-    }
-    fn n_out(&self) -> usize {
-        self.n_out
-    }
-    fn forward(&mut self, x: &SeqBuf, dt_ms: f64) -> Result<SeqBuf> {
-        check_in(x, self.n_in, "LeakyRateReadout")?;
-        // BrainPy: decay = exp(−dt/tau) in float32
-        self.decay = (-(dt_ms as f32) / self.tau_ms as f32).exp();
-        let (bsz, no) = (x.batch, self.n_out);
-        let mut xw = vec![0.0f32; x.rows() * no];
-        sgemm(x.rows(), no, self.n_in, &x.data, false, &self.w, false, &mut xw, false);
-        let mut r = vec![0.0f32; x.steps * bsz * no];
-        let blk = bsz * no;
-        for t in 0..x.steps {
-            let src = if x.constant { &xw[..] } else { &xw[t * blk..(t + 1) * blk] };
-            if t == 0 {
-                r[..blk].copy_from_slice(src);
-            } else {
-                let (prev, cur) = r.split_at_mut(t * blk);
-                let prev = &prev[(t - 1) * blk..];
-                for ((c, &p), &s) in cur[..blk].iter_mut().zip(prev).zip(src) {
-                    *c = self.decay * p + s;
-                }
-            }
-        }
-        self.x = Some(x.clone());
-        Ok(SeqBuf::dense(r, x.steps, bsz, no))
-    }
-    fn backward(&mut self, gy: &SeqBuf, need_input: bool) -> Result<Option<SeqBuf>> {
-        let x = self.x.as_ref().ok_or_else(|| SomataError::Format("LeakyRateReadout::backward before forward".into()))?;
-        let gy = if gy.constant { gy.to_dense() } else { gy.clone() };
-        let blk = x.batch * self.n_out;
-        if gy.data.len() != x.steps * blk {
-            return Err(SomataError::ShapeMismatch {
-                what: "readout output gradient".into(),
-                expected: vec![x.steps, x.batch, self.n_out],
-                got: vec![gy.data.len()],
-            });
-        }
-        // G_t = ∂L/∂r_t + decay·G_{t+1}
-        let mut g = gy.data;
-        for t in (0..x.steps.saturating_sub(1)).rev() {
-            let (cur, next) = g.split_at_mut((t + 1) * blk);
-            for (c, &nx) in cur[t * blk..].iter_mut().zip(&next[..blk]) {
-                *c += self.decay * nx;
-            }
-        }
-        let g = if x.constant {
-            let mut s = vec![0.0f32; blk];
-            for t in 0..x.steps {
-                for (a, &v) in s.iter_mut().zip(&g[t * blk..(t + 1) * blk]) {
-                    *a += v;
-                }
-            }
-            s
-        } else {
-            g
-        };
-        let rows = g.len() / self.n_out;
-        sgemm(self.n_in, self.n_out, rows, &x.data, true, &g, false, &mut self.gw, true);
-        if !need_input {
-            return Ok(None);
-        }
-        let mut gx = vec![0.0f32; rows * self.n_in];
-        sgemm(rows, self.n_in, self.n_out, &g, false, &self.w, true, &mut gx, false);
-        Ok(Some(SeqBuf { data: gx, steps: x.steps, batch: x.batch, n: self.n_in, constant: x.constant }))
-    }
-    fn params(&mut self) -> Vec<Param<'_>> {
-        vec![Param { name: "W", value: &mut self.w, grad: &mut self.gw }]
+    fn reset_carried_state(&mut self) {
+        self.carried = None;
     }
 }

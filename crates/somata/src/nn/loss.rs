@@ -169,3 +169,169 @@ impl Loss {
             .collect()
     }
 }
+
+/// A firing-rate regulariser on the spikes of chosen layers of a [`Sequential`](super::Sequential)
+/// (layer indices into its stack, e.g. the [`Neurons`](super::Neurons) and
+/// [`Recurrent`](super::Recurrent) layers), added to the loss. For a layer with output `s`
+/// (`[T][B][N]`, spikes 0/1), the rate of neuron `i` in batch row `b` is
+/// `r_{b,i} = (1/T)·Σ_t s_{t,b,i}` in **spikes per step** (× `1000/dt_ms` for Hz;
+/// [`RateReg::per_step`] converts):
+///
+/// ```text
+/// Mean:    R = λ·Σ_layers (1/(T·B·N))·Σ_{t,b,i} s_{t,b,i}            ∂R/∂s = λ/(T·B·N)
+/// Target:  R = λ·Σ_layers (1/(B·N))·Σ_{b,i} (r_{b,i} − ρ)²           ∂R/∂s_{t,b,i} = 2λ(r_{b,i} − ρ)/(T·B·N)
+/// ```
+///
+/// The gradient is on the layer's output (`∂R/∂s`), which
+/// [`Sequential::backward_all`](super::Sequential::backward_all) feeds into that layer's
+/// backward pass (through the surrogate); [`Loss::eval_regularized`] returns it in that form.
+///
+/// ```
+/// use somata::nn::{Linear, Loss, Neurons, RateReg, Reduce, SeqBuf, Sequential};
+/// use somata::prelude::*;
+/// let mut net = Sequential::new(1.0 * ms)
+///     .push(Linear::new(4, 8, 0))
+///     .push(Neurons::new(Lif::builder(8).tau(5.0 * ms).build()?))
+///     .push(Linear::new(8, 3, 1));
+/// let x = SeqBuf::constant(vec![3.0; 2 * 4], 10, 2, 4);
+/// let outs = net.forward_all(&x)?;
+/// // cross-entropy + 0.1·(mean rate of layer 1 − 0.05 spikes/step)²
+/// let reg = RateReg::Target { layers: vec![1], lambda: 0.1, target: RateReg::per_step(50.0, 1.0 * ms) };
+/// let (loss, g, extra) = Loss::CrossEntropy(Reduce::Mean).eval_regularized(&outs, &[0, 1], &[reg])?;
+/// net.zero_grad();
+/// net.backward_all(&g, extra)?;
+/// assert!(loss.is_finite());
+/// # Ok::<(), somata::SomataError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum RateReg {
+    /// `λ·mean(s)` over steps, batch and neurons of each chosen layer, summed over the layers.
+    Mean {
+        /// Layer indices in the [`Sequential`](super::Sequential).
+        layers: Vec<usize>,
+        /// Weight `λ`.
+        lambda: f64,
+    },
+    /// `λ·mean_{b,i}(r_{b,i} − ρ)²` of each chosen layer, summed over the layers; `r` and the
+    /// target `ρ` in spikes per step.
+    Target {
+        /// Layer indices in the [`Sequential`](super::Sequential).
+        layers: Vec<usize>,
+        /// Weight `λ`.
+        lambda: f64,
+        /// Target rate `ρ`, spikes per step (`RateReg::per_step(hz, dt)`).
+        target: f64,
+    },
+}
+
+impl RateReg {
+    /// A rate in Hz as spikes per step of `dt`: `hz · dt_s`.
+    pub fn per_step(hz: f64, dt: crate::units::Time) -> f64 {
+        hz * dt.canonical() * 1e-3
+    }
+
+    /// The penalty and its gradient on each layer's output (`extra[k]` for layer `k`, `None`
+    /// for layers it does not touch), given the outputs of
+    /// [`Sequential::forward_all`](super::Sequential::forward_all).
+    pub fn eval(&self, outs: &[SeqBuf]) -> Result<(f64, Vec<Option<SeqBuf>>)> {
+        let mut extra: Vec<Option<SeqBuf>> = vec![None; outs.len()];
+        let r = self.add_to(outs, &mut extra)?;
+        Ok((r, extra))
+    }
+
+    /// [`RateReg::eval`], adding the gradient into `extra` (one entry per layer).
+    pub fn add_to(&self, outs: &[SeqBuf], extra: &mut [Option<SeqBuf>]) -> Result<f64> {
+        let (layers, lambda) = match self {
+            RateReg::Mean { layers, lambda } | RateReg::Target { layers, lambda, .. } => (layers, *lambda),
+        };
+        if extra.len() != outs.len() {
+            return Err(SomataError::ShapeMismatch {
+                what: "extra gradients (one per layer)".into(),
+                expected: vec![outs.len()],
+                got: vec![extra.len()],
+            });
+        }
+        let mut total = 0.0f64;
+        for &k in layers {
+            let y = outs.get(k).ok_or_else(|| {
+                SomataError::Format(format!("rate regulariser: layer {k} does not exist (the network has {} layers)", outs.len()))
+            })?;
+            y.check("regularised layer output")?;
+            let (t_n, b_n, n) = (y.steps, y.batch, y.n);
+            let cnt = (t_n * b_n * n).max(1) as f64;
+            let mut g = vec![0.0f32; t_n * b_n * n];
+            match self {
+                RateReg::Mean { .. } => {
+                    let mut s = 0.0f64;
+                    for t in 0..t_n {
+                        for b in 0..b_n {
+                            for i in 0..n {
+                                s += y.at(t, b, i) as f64;
+                            }
+                        }
+                    }
+                    total += lambda * s / cnt;
+                    g.fill((lambda / cnt) as f32);
+                }
+                RateReg::Target { target, .. } => {
+                    let bn = b_n * n;
+                    let mut rate = vec![0.0f64; bn];
+                    for t in 0..t_n {
+                        for b in 0..b_n {
+                            for i in 0..n {
+                                rate[b * n + i] += y.at(t, b, i) as f64;
+                            }
+                        }
+                    }
+                    let mut s = 0.0f64;
+                    let mut gr = vec![0.0f32; bn];
+                    for (r, gv) in rate.iter_mut().zip(gr.iter_mut()) {
+                        *r /= t_n.max(1) as f64;
+                        let e = *r - target;
+                        s += e * e;
+                        *gv = (2.0 * lambda * e / cnt) as f32;
+                    }
+                    total += lambda * s / bn.max(1) as f64;
+                    for t in 0..t_n {
+                        g[t * bn..(t + 1) * bn].copy_from_slice(&gr);
+                    }
+                }
+            }
+            match &mut extra[k] {
+                Some(e) => {
+                    if e.data.len() != g.len() {
+                        return Err(SomataError::ShapeMismatch {
+                            what: format!("extra gradient of layer {k}"),
+                            expected: vec![g.len()],
+                            got: vec![e.data.len()],
+                        });
+                    }
+                    let mut d = if e.constant { e.to_dense() } else { e.clone() };
+                    for (a, &b) in d.data.iter_mut().zip(&g) {
+                        *a += b;
+                    }
+                    *e = d;
+                }
+                slot @ None => *slot = Some(SeqBuf::dense(g, t_n, b_n, n)),
+            }
+        }
+        Ok(total)
+    }
+}
+
+impl Loss {
+    /// The loss on the last layer's output plus the rate regularisers, given every layer's
+    /// output ([`Sequential::forward_all`](super::Sequential::forward_all)). Returns
+    /// `(total loss, ∂L/∂output of the last layer, extra)`, where `extra[k]` is the regularisers'
+    /// gradient on layer `k`'s output: pass both to
+    /// [`Sequential::backward_all`](super::Sequential::backward_all).
+    pub fn eval_regularized(&self, outs: &[SeqBuf], labels: &[u32], regs: &[RateReg]) -> Result<(f64, SeqBuf, Vec<Option<SeqBuf>>)> {
+        let y = outs.last().ok_or_else(|| SomataError::Format("eval_regularized: no layer outputs".into()))?;
+        let (mut loss, g) = self.eval(y, labels)?;
+        let mut extra: Vec<Option<SeqBuf>> = vec![None; outs.len()];
+        for r in regs {
+            loss += r.add_to(outs, &mut extra)?;
+        }
+        Ok((loss, g, extra))
+    }
+}

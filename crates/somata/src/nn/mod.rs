@@ -7,6 +7,12 @@
 //! [`LeakyRateReadout`] integrates its input (BrainPy's `r ← exp(−dt/τ)·r + x·W`). The backward
 //! pass walks the stack in reverse; no backward is written per model.
 //!
+//! Also: [`Recurrent`] (a neuron layer with trained all-to-all recurrent weights, run step by
+//! step with exact BPTT through the recurrence), [`LeakyMembraneReadout`] (a non-spiking leaky
+//! membrane with bias), [`RateReg`] (firing-rate regularisers fed into hidden layers through
+//! [`Sequential::backward_all`]), truncated BPTT ([`Sequential::tbptt`], state carrying with
+//! [`Layer::set_carry_state`]) and initial-state gradients ([`Neurons::grad_initial_state`]).
+//!
 //! Data layout: a [`SeqBuf`] holds `steps × batch × n` values, time-major, or one `batch × n`
 //! block repeated at every step (`constant`, e.g. a direct current input), which layers exploit:
 //! a Linear layer on a constant input multiplies once, and its weight gradient sums the
@@ -34,11 +40,15 @@ pub mod checkpoint;
 mod layers;
 mod loss;
 pub(crate) mod mat;
+mod readout;
+mod recurrent;
 mod seq;
 pub mod train;
 
-pub use layers::{LeakyRateReadout, Linear, Neurons};
-pub use loss::{Loss, Reduce};
+pub use layers::{Linear, Neurons};
+pub use loss::{Loss, RateReg, Reduce};
+pub use readout::{LeakyMembraneReadout, LeakyRateReadout};
+pub use recurrent::Recurrent;
 pub use seq::Sequential;
 
 use crate::error::{Result, SomataError};
@@ -96,6 +106,45 @@ impl SeqBuf {
         let r = if self.constant { b } else { t * self.batch + b };
         self.data[r * self.n + i]
     }
+    /// Steps `range` of the sequence (a constant input stays constant, with `range.len()`
+    /// steps): the chunks of truncated BPTT ([`Sequential::tbptt`]).
+    ///
+    /// ```
+    /// use somata::nn::SeqBuf;
+    /// let x = SeqBuf::dense((0..12).map(|v| v as f32).collect(), 3, 2, 2);
+    /// let c = x.slice_steps(1..3);
+    /// assert_eq!((c.steps, c.data.len()), (2, 8));
+    /// assert_eq!(c.at(0, 1, 0), x.at(1, 1, 0));
+    /// ```
+    pub fn slice_steps(&self, range: std::ops::Range<usize>) -> SeqBuf {
+        let (a, b) = (range.start.min(self.steps), range.end.min(self.steps).max(range.start.min(self.steps)));
+        if self.constant {
+            return SeqBuf::constant(self.data.clone(), b - a, self.batch, self.n);
+        }
+        let blk = self.batch * self.n;
+        SeqBuf::dense(self.data[a * blk..b * blk].to_vec(), b - a, self.batch, self.n)
+    }
+    /// Join sequences of the same batch and width along time (dense).
+    pub fn concat_steps(parts: &[SeqBuf]) -> Result<SeqBuf> {
+        let Some(first) = parts.first() else {
+            return Ok(SeqBuf::zeros(0, 0, 0));
+        };
+        let (batch, n) = (first.batch, first.n);
+        let mut data = Vec::with_capacity(parts.iter().map(|p| p.steps * batch * n).sum());
+        let mut steps = 0;
+        for p in parts {
+            if (p.batch, p.n) != (batch, n) {
+                return Err(SomataError::ShapeMismatch {
+                    what: "sequences to join".into(),
+                    expected: vec![batch, n],
+                    got: vec![p.batch, p.n],
+                });
+            }
+            data.extend_from_slice(&p.to_dense().data);
+            steps += p.steps;
+        }
+        Ok(SeqBuf::dense(data, steps, batch, n))
+    }
     /// The dense form (a constant block repeated).
     pub fn to_dense(&self) -> SeqBuf {
         if !self.constant {
@@ -138,4 +187,14 @@ pub trait Layer: Send {
     fn states(&self) -> Vec<(String, &'static str, Vec<f32>)> {
         Vec::new()
     }
+    /// State carrying, for truncated BPTT ([`Sequential::tbptt`]). With `carry` on, each forward
+    /// pass continues from the state the previous one ended in (neuron states, the last spikes
+    /// of a [`Recurrent`] layer, a readout's value, and the clock's step), when the batch size
+    /// is the same; the backward pass treats that state as a constant (the gradient is cut at
+    /// the boundary). With `carry` off (the default), every forward starts from the initial
+    /// state. Stateless layers ignore it (the default does nothing).
+    fn set_carry_state(&mut self, _carry: bool) {}
+    /// Forget the carried state: the next forward starts from the initial state even with
+    /// carrying on.
+    fn reset_carried_state(&mut self) {}
 }

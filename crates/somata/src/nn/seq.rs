@@ -126,6 +126,88 @@ impl Sequential {
         }
         Ok(Some(cur))
     }
+    /// Switch state carrying on or off in every layer ([`Layer::set_carry_state`]): with it
+    /// on, each forward pass continues from the state the previous one ended in (neuron
+    /// states, last spikes, readout values, the clock's step), and the backward pass cuts the
+    /// gradient at the boundary. For streaming a long sequence chunk by chunk with an update
+    /// after each chunk; [`Sequential::tbptt`] does the loop for one sequence.
+    pub fn set_carry_state(&mut self, carry: bool) {
+        for l in self.layers.iter_mut() {
+            l.set_carry_state(carry);
+        }
+    }
+    /// Forget every layer's carried state ([`Layer::reset_carried_state`]).
+    pub fn reset_carried_state(&mut self) {
+        for l in self.layers.iter_mut() {
+            l.reset_carried_state();
+        }
+    }
+    /// Truncated BPTT over one batch of long sequences: run `x` in chunks of `k` steps
+    /// (`[0, k)`, `[k, 2k)`, ..., the last one shorter), each chunk starting from the state the
+    /// previous one ended in (the forward pass is the same as one pass over all of `x`), and
+    /// after each chunk backpropagate within the chunk only (the gradient is cut at chunk
+    /// boundaries). `grad(steps, outs)` receives the chunk's step range in `x` and every
+    /// layer's output over the chunk, and returns `(∂L/∂(last output), extra)` for that chunk
+    /// as [`Sequential::backward_all`] takes them (e.g. from [`Loss::eval_regularized`] on the
+    /// chunk, or a slice of a gradient over the whole sequence). Parameter gradients
+    /// **accumulate** over the chunks (call [`Sequential::zero_grad`] first). Returns the last
+    /// layer's output over the whole sequence.
+    ///
+    /// With `k ≥ steps` this is exactly one forward and backward pass (full BPTT). The first
+    /// chunk starts from the initial state; afterwards carrying is off again. `k = 0` is an
+    /// error.
+    ///
+    /// ```
+    /// use somata::nn::{Linear, Loss, Neurons, Reduce, SeqBuf, Sequential};
+    /// use somata::prelude::*;
+    /// let mut net = Sequential::new(1.0 * ms)
+    ///     .push(Linear::new(3, 6, 0))
+    ///     .push(Neurons::new(Lif::builder(6).tau(5.0 * ms).build()?))
+    ///     .push(Linear::new(6, 2, 1));
+    /// let x = SeqBuf::constant(vec![2.0; 3], 100, 1, 3);
+    /// net.zero_grad();
+    /// // a loss per chunk of 25 steps: cross-entropy of the chunk's mean output, label 1
+    /// let y = net.tbptt(&x, 25, |_, outs| {
+    ///     let (_, g) = Loss::CrossEntropy(Reduce::Mean).eval(outs.last().unwrap(), &[1])?;
+    ///     Ok((g, vec![None; outs.len()]))
+    /// })?;
+    /// assert_eq!(y.steps, 100);
+    /// assert_eq!(y, net.forward(&x)?); // the same forward pass as in one piece
+    /// # Ok::<(), somata::SomataError>(())
+    /// ```
+    ///
+    /// [`Loss::eval_regularized`]: super::Loss::eval_regularized
+    pub fn tbptt<F>(&mut self, x: &SeqBuf, k: usize, mut grad: F) -> Result<SeqBuf>
+    where
+        F: FnMut(std::ops::Range<usize>, &[SeqBuf]) -> Result<(SeqBuf, Vec<Option<SeqBuf>>)>,
+    {
+        if k == 0 {
+            return Err(SomataError::Format("truncated BPTT needs chunks of at least 1 step".into()));
+        }
+        self.validate()?;
+        x.check("network input")?;
+        self.reset_carried_state();
+        self.set_carry_state(true);
+        let r = (|| {
+            let mut ys = Vec::with_capacity(x.steps.div_ceil(k));
+            let mut t0 = 0;
+            while t0 < x.steps {
+                let t1 = (t0 + k).min(x.steps);
+                let xc = x.slice_steps(t0..t1);
+                let outs = self.forward_all(&xc)?;
+                let (g, extra) = grad(t0..t1, &outs)?;
+                self.backward_impl(&g, extra, false)?;
+                ys.push(outs.into_iter().last().unwrap_or(xc));
+                t0 = t1;
+            }
+            if ys.is_empty() {
+                return self.forward(x);
+            }
+            SeqBuf::concat_steps(&ys)
+        })();
+        self.set_carry_state(false);
+        r
+    }
     /// Set every gradient to zero.
     pub fn zero_grad(&mut self) {
         for l in self.layers.iter_mut() {
