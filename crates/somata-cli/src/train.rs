@@ -21,6 +21,11 @@
 //!
 //! A non-finite loss (or parameter) stops training with an error naming the epoch and step, exit
 //! status 2; the checkpoint of the last completed epoch is left as it was.
+//!
+//! `--plot FILE.png` (or `.svg`) draws the per-epoch training loss, training accuracy and test
+//! accuracy of this run (`somata::plot::curves`, one panel each) after the last epoch; the
+//! extension is checked before training starts. `--schedule cosine|constant` chooses the
+//! learning-rate schedule (cosine decay to 0 over the run, the default, or a constant rate).
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -72,11 +77,20 @@ pub struct TrainArgs {
     /// Load FILE (a `--checkpoint` of the same architecture) and continue from its epoch.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<String>,
+    /// Draw the per-epoch loss and accuracy curves of this run to FILE (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<String>,
+    /// Learning-rate schedule: `cosine` (decay to 0 over the run) or `constant`.
+    #[arg(long, default_value = "cosine", value_parser = ["cosine", "constant"])]
+    pub schedule: String,
 }
 
 pub fn run(a: &TrainArgs) -> Result<(), String> {
     let e = |e: somata::SomataError| e.to_string();
     let t_start = Instant::now();
+    if let Some(path) = &a.plot {
+        somata::plot::Format::from_path(path).map_err(e)?;
+    }
     let (train, test): (Data, Data) = match (&a.data, a.task.as_str()) {
         (Some(path), _) => {
             let d: Dataset = somata::data::load_csv(path).map_err(e)?;
@@ -106,6 +120,7 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
         model: a.model.clone(),
         tau_ms: a.tau_ms,
         input_scale: a.input_scale,
+        cosine: a.schedule == "cosine",
         ..TrainConfig::default()
     };
     let mut t = Trainer::new(&cfg, train.n_inputs(), train.n_classes()).map_err(e)?;
@@ -119,6 +134,8 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
         }
     }
     let mut last = None;
+    // per-epoch curves of this run, for --plot
+    let (mut losses, mut train_acc, mut test_acc) = (Vec::new(), Vec::new(), Vec::new());
     // the epoch of the checkpoint file on disk, for the error message of a diverging run
     let mut saved: Option<usize> = if a.resume.is_some() && a.resume == a.checkpoint { Some(start) } else { None };
     for ep in start..cfg.epochs {
@@ -143,7 +160,25 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
             saved = Some(ep + 1);
         }
         last = Some(r.test_accuracy);
+        losses.push(r.train_loss);
+        train_acc.push(100.0 * r.train_accuracy);
+        test_acc.push(100.0 * r.test_accuracy);
     }
+    // a plot that cannot be written is reported after the last line, with a nonzero status
+    let plot_err = match &a.plot {
+        Some(path) => {
+            let series: [(&str, &[f64]); 3] =
+                [("training loss", &losses), ("training accuracy (%)", &train_acc), ("test accuracy (%)", &test_acc)];
+            match somata::plot::curves(path, &series) {
+                Ok(()) => {
+                    println!("plot: {path} ({} epochs)", losses.len());
+                    None
+                }
+                Err(err) => Some(format!("writing the plot: {err}")),
+            }
+        }
+        None => None,
+    };
     let last = match last {
         Some(acc) => acc,
         None => t.accuracy(&test).map_err(e)?,
@@ -164,7 +199,7 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
     println!("per-class test accuracy: {}", per_class.join(", "));
     println!("total {:.2} s", t_start.elapsed().as_secs_f64());
     println!("test accuracy: {:.2}%", 100.0 * last);
-    Ok(())
+    plot_err.map_or(Ok(()), Err)
 }
 
 /// One epoch with a progress bar on stderr (hidden when stderr is not a terminal).
