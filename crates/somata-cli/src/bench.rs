@@ -19,6 +19,12 @@ pub const BENCHES: &[(&str, &str)] = &[
     ("hh-4000", "HH layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
     ("hh-exact-4000", "hh-4000 with gate_tables(false): BrainPy's rate formulas every step, no gate tables"),
     ("adex-4000", "AdExIF layer, 4000 neurons, 10,000 steps at dt 0.1 ms, f32, forward only"),
+    (
+        "coba-4k",
+        "COBA E/I network (Brette 2007 benchmark 1): 4000 LIFRef, 2% connectivity, Expon + COBA, 1 s at dt 0.1 ms; construction excluded",
+    ),
+    ("coba-40k", "coba-4k with 40,000 neurons and the same in-degree (80 synapses per neuron)"),
+    ("cuba-4k", "CUBA E/I network (benchmark 2): as coba-4k with current synapses"),
     ("fwd:MODEL", "any model by name (`somata models`), as hh-4000: 4000 neurons, 10,000 steps, inputs spread from 0"),
 ];
 
@@ -41,6 +47,36 @@ fn time_runs(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<V
         let t = Instant::now();
         f()?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(times)
+}
+
+/// E/I network benchmarks: each run builds a fresh network (timed separately) and runs 1 s of
+/// biological time (10,000 steps); prints construction time, rates, synaptic events and memory.
+fn net_runs(runs: usize, n: usize, cuba: bool) -> Result<Vec<f64>, String> {
+    use somata::net::models::{coba, cuba as cuba_net, EiConfig};
+    let mut times = Vec::with_capacity(runs);
+    for r in 0..=runs {
+        let t0 = Instant::now();
+        let cfg = EiConfig { seed: 42 + r as u64, ..EiConfig::with_size(n) };
+        let mut net = if cuba { cuba_net(&cfg) } else { coba(&cfg) }.map_err(|e| e.to_string())?;
+        let build = t0.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        let s = net.run(10_000).map_err(|e| e.to_string())?;
+        let elapsed = t.elapsed().as_secs_f64() * 1e3;
+        if r == 0 {
+            let (syn, bytes) = net.synapse_stats();
+            println!(
+                "construction {build:.1} ms; rates E {:.1} Hz, I {:.1} Hz; {} synapses, {bytes} bytes per synapse; {:.2e} synaptic events, {:.2} ns per event (whole step loop / events)",
+                s.rates_hz[0],
+                s.rates_hz[1],
+                syn,
+                s.synaptic_events as f64,
+                elapsed * 1e6 / s.synaptic_events.max(1) as f64
+            );
+            continue; // warm-up
+        }
+        times.push(elapsed);
     }
     Ok(times)
 }
@@ -167,6 +203,9 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
         // LIF: 0..3 mA spans rest to fast firing
         "lif-4000" => time_runs(runs, forward_4000::<Lif>(3.0, 0, true)?)?,
         "lif-bptt" => time_runs(runs, lif_bptt()?)?,
+        "coba-4k" => net_runs(runs, 4000, false)?,
+        "coba-40k" => net_runs(runs, 40_000, false)?,
+        "cuba-4k" => net_runs(runs, 4000, true)?,
         "a-train" => time_runs(runs, a_train()?)?,
         "a-infer" => time_runs(runs, a_infer()?)?,
         "b-512" => time_runs(runs, b_bench(512)?)?,

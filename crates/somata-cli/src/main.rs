@@ -2,6 +2,7 @@
 
 mod bench;
 mod fi;
+mod netrun;
 mod run;
 mod train;
 

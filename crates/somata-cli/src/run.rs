@@ -47,6 +47,17 @@ pub enum InputKind {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
+    /// A network to run instead of a single population: a TOML network file
+    /// (docs/network-format.md), or `coba` / `cuba` (Brette et al. 2007 benchmarks 1 and 2).
+    pub network: Option<String>,
+    /// With a network: write the monitors as `DIR/<monitor>.npy` (float32 [samples][neurons]),
+    /// `DIR/summary.json` (rates per population) and spike rasters `DIR/<monitor>.png`.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// With `coba` / `cuba`: the number of neurons (80% excitatory; 80 synapses per neuron)
+    /// [default: 4000].
+    #[arg(long)]
+    pub net_size: Option<usize>,
     /// Neuron model, by BrainPy class name (`somata models` lists them), with BrainPy's default
     /// parameters.
     #[arg(long, default_value = "LIF")]
@@ -115,6 +126,13 @@ fn default_levels(model: &str, unit: &str) -> (f64, f64) {
 }
 
 pub fn run(a: &RunArgs) -> Result<(), String> {
+    if let Some(net) = &a.network {
+        let dur = if a.duration_ms != 500.0 { Some(a.duration_ms) } else { None };
+        return crate::netrun::run(net, a.out.as_deref(), a.net_size, dur);
+    }
+    if a.out.is_some() || a.net_size.is_some() {
+        return Err("--out and --net-size apply to networks: `somata run FILE|coba|cuba --out DIR`".into());
+    }
     dispatch(&a.model, Job(a)).map_err(|e| e.to_string())?
 }
 

@@ -6,19 +6,27 @@ pub mod dynamics;
 pub mod engine;
 pub mod error;
 pub mod init;
+pub mod input;
 pub mod io;
 pub mod optim;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod surrogate;
 pub mod synapse;
 pub mod units;
 
 pub use error::{Result, SomataError};
+pub mod net;
 pub mod neurons;
 pub mod nn;
 pub mod sim;
 
 #[doc = include_str!("../docs/getting-started.md")]
 pub mod getting_started {}
+#[doc = include_str!("../docs/network-format.md")]
+pub mod network_format {}
+#[doc = include_str!("../docs/training.md")]
+pub mod training {}
 
 /// Everything a typical program needs: `use somata::prelude::*;`.
 pub mod prelude {

@@ -419,6 +419,105 @@ impl<S: Scalar> Step<'_, S> {
     }
 }
 
+/// The external drive of one neuron for one step: a plain current, or a current that depends on
+/// the membrane potential (synaptic outputs evaluated inside the membrane equation, as BrainPy's
+/// `sum_current_inputs(x, V)` is evaluated inside `dV/dt`).
+///
+/// Because exponential Euler takes its Jacobian `J = ∂f/∂V` from the right-hand side, a
+/// conductance input changes `J`: COBA onto LIF gives `J = (−1 − R·g)/τ` (spec §10). A model's
+/// [`NeuronModel::step_drive`] evaluates the drive at V inside its right-hand side: [`Drive::at`]
+/// for a plain value, [`Drive::at_dual`] inside [`Step::ee`]. A plain `S` is a drive that does
+/// not depend on V ([`Drive::V_DEPENDENT`] false), so models keep their hoisted fast path.
+pub trait Drive<S: Scalar>: Copy {
+    /// Whether the current depends on V (known at compile time: the plain path pays nothing).
+    const V_DEPENDENT: bool;
+    /// The current at membrane potential `v` (canonical units: mA at mV).
+    fn at(self, v: S) -> S;
+    /// The same as a dual number in `v` (for exponential Euler's Jacobian).
+    fn at_dual(self, v: Dual<S, 1>) -> Dual<S, 1>;
+}
+
+impl<S: Scalar> Drive<S> for S {
+    const V_DEPENDENT: bool = false;
+    #[inline(always)]
+    fn at(self, _v: S) -> S {
+        self
+    }
+    #[inline(always)]
+    fn at_dual(self, _v: Dual<S, 1>) -> Dual<S, 1> {
+        Dual::constant(self)
+    }
+}
+
+/// A current affine in V: `I(V) = i − g·V`, the sum of a plain current and conductance outputs
+/// (COBA `g_k·(E_k − V)` contributes `g_k·E_k` to `i` and `g_k` to `g`; CUBA only to `i`).
+/// Units: `i` in mA, `g` in S (S·mV = mA).
+///
+/// ```
+/// use somata::dynamics::{Cond, Drive};
+/// let d = Cond { i: 0.3 * 0.0 + 2.0 * -80.0, g: 0.3 + 2.0 };
+/// assert!((d.at(-50.0f32) - (0.3 * (0.0 + 50.0) + 2.0 * (-80.0 + 50.0))).abs() < 1e-4);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cond<S> {
+    /// The V-independent part (mA).
+    pub i: S,
+    /// The total conductance (S).
+    pub g: S,
+}
+
+impl<S: Scalar> Drive<S> for Cond<S> {
+    const V_DEPENDENT: bool = true;
+    #[inline(always)]
+    fn at(self, v: S) -> S {
+        (-self.g).mul_add(v, self.i)
+    }
+    #[inline(always)]
+    fn at_dual(self, v: Dual<S, 1>) -> Dual<S, 1> {
+        v * (-self.g) + self.i
+    }
+}
+
+/// [`Cond`] plus an NMDA-type output with magnesium block (BrainPy's `MgBlock`):
+/// `I(V) = i − g·V + g_mg·(E − V)/(1 + (cc_Mg/β)·exp(α·(V_offset − V)))` (V in mV; `mg_k` is
+/// `cc_Mg/β`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CondMg<S> {
+    /// The affine part.
+    pub lin: Cond<S>,
+    /// NMDA conductance (S).
+    pub g_mg: S,
+    /// Reversal potential of the blocked channel (mV).
+    pub e: S,
+    /// `cc_Mg/β`.
+    pub mg_k: S,
+    /// `α` (1/mV).
+    pub alpha: S,
+    /// `V_offset` (mV).
+    pub v_offset: S,
+}
+
+impl<S: Scalar> Drive<S> for CondMg<S> {
+    const V_DEPENDENT: bool = true;
+    #[inline(always)]
+    fn at(self, v: S) -> S {
+        let b = S::lit(1.0) / (S::lit(1.0) + self.mg_k * (self.alpha * (self.v_offset - v)).exp());
+        self.lin.at(v) + self.g_mg * (self.e - v) * b
+    }
+    #[inline(always)]
+    fn at_dual(self, v: Dual<S, 1>) -> Dual<S, 1> {
+        // B(V) = 1/(1 + k·e^{α(V₀−V)}),  B' = α·k·e^{…}·B²;  d/dV [g(E−V)B] = g(−B + (E−V)B')
+        let ex = (self.alpha * (self.v_offset - v.v)).exp();
+        let b = S::lit(1.0) / (S::lit(1.0) + self.mg_k * ex);
+        let db = self.alpha * self.mg_k * ex * b * b;
+        let em = self.e - v.v;
+        let val = self.g_mg * em * b;
+        let der = self.g_mg * (em * db - b);
+        let lin = self.lin.at_dual(v);
+        Dual { v: lin.v + val, d: [lin.d[0] + der * v.d[0]] }
+    }
+}
+
 /// `dt·exprel(dt·J)` for a state-independent Jacobian `J` (BrainPy's factor, hoistable).
 #[inline(always)]
 pub fn phi_dt<S: Scalar>(dt: S, j: S) -> S {
@@ -464,6 +563,12 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     /// faster on the scalar kernel at this vector width; the others gain 1.1–7× single thread
     /// (BENCHMARKS.md). Default: false.
     const VECTOR: bool = false;
+    /// Whether network steps ([`NeuronModel::step_drive`], used by [`crate::net`]) may use the
+    /// vector kernel: the same requirement as [`NeuronModel::VECTOR`] (comparisons through
+    /// selects only). Defaults to `VECTOR`; IF, LIF, LIFRef and ALIF set it, because with a
+    /// conductance drive their step evaluates an `exprel` per neuron, which the vector kernel
+    /// does 64 lanes at a time.
+    const VECTOR_DRIVE: bool = Self::VECTOR;
 
     /// Default surrogate. For a user-defined model this is BrainPy's base class `Neuron`'s
     /// default, `InvSquareGrad(alpha=100)`; every built-in model overrides it with `ReluGrad()`,
@@ -490,6 +595,32 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     /// One update of one neuron: reads and writes the state `s` (order of `STATES`), takes the
     /// external input `x`, returns the spike (0/1 with a surrogate gradient).
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S;
+    /// One update with a drive that may depend on V ([`Drive`]): conductance-based synaptic
+    /// outputs evaluated inside the membrane equation. Every built-in model implements it
+    /// exactly as BrainPy (the drive enters the right-hand side, so exponential Euler's Jacobian
+    /// includes `∂I/∂V`) and implements [`NeuronModel::step`] through it. The default, for a
+    /// user-defined model that implements only `step`, evaluates the drive at the state named
+    /// `"V"` at the start of the step (before the reset; 0 if there is none) and calls `step`: a
+    /// plain current, exact for a V-independent drive and first order in `dt·g` otherwise.
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
+        if X::V_DEPENDENT {
+            let v = match Self::STATES.iter().position(|st| st.name == "V") {
+                Some(i) => s[i],
+                None => S::lit(0.0),
+            };
+            self.step(c, s, x.at(v))
+        } else {
+            self.step(c, s, x.at(S::lit(0.0)))
+        }
+    }
+    /// The spike of a stored state without stepping it (BrainPy's `get_spike()`), where the
+    /// model defines one: a network reads it at the first step, before any update has returned
+    /// spikes. `None` (the default) means "no spike before the first update".
+    #[inline(always)]
+    fn spike_of<S: Scalar>(&self, _c: &Step<'_, S>, _s: &[S]) -> Option<S> {
+        None
+    }
     /// Fill states whose initializer is [`InitSpec::Derived`] (or was not given explicitly).
     fn derive_init(&self, _p: &[f64], _s: &mut [f64], _explicit: &[bool]) {}
 

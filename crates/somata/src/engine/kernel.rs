@@ -483,3 +483,168 @@ pub(crate) fn run<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, si
         });
     }
 }
+
+/// One step of a layer driven by per-element currents `i` and, when `g` is given, conductances
+/// (`I(V) = i − g·V` evaluated inside the membrane equation, [`crate::dynamics::Cond`]); the
+/// spikes go to `spk`. Single-threaded and allocation-free: the network runner calls it once per
+/// population and step.
+pub(crate) struct DriveSpec<'a, M, T> {
+    pub model: &'a M,
+    pub prep: &'a Prepared<T>,
+    pub n: usize,
+    pub bn: usize,
+    pub state: *mut T,
+    pub clock: Clock,
+    pub reset: SpikeReset,
+    pub sg: &'a Surrogate,
+}
+
+#[inline(always)]
+unsafe fn drive_generic<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
+    use crate::dynamics::Cond;
+    let ns = M::STATES.len();
+    let len = r.bn;
+    let vars: [&mut [T]; MAX_STATES] =
+        std::array::from_fn(|j| if j < ns { std::slice::from_raw_parts_mut(r.state.add(j * r.bn), len) } else { &mut [][..] });
+    let dt = T::from_f64(r.clock.dt_ms());
+    let t: T = r.clock.t_at(r.clock.step());
+    let i = &i[..len];
+    let spk = &mut spk[..len];
+    macro_rules! body {
+        ($c:expr, $e:expr, $x:expr) => {{
+            let mut s = [T::ZERO; MAX_STATES];
+            for j in 0..ns {
+                s[j] = vars[j][$e];
+            }
+            spk[$e] = r.model.step_drive($c, &mut s[..ns], $x);
+            for j in 0..ns {
+                vars[j][$e] = s[j];
+            }
+        }};
+    }
+    let table = r.prep.table.as_deref();
+    if r.prep.shared {
+        let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table };
+        match g {
+            None => {
+                for e in 0..len {
+                    body!(&c, e, i[e]);
+                }
+            }
+            Some(g) => {
+                let g = &g[..len];
+                for e in 0..len {
+                    body!(&c, e, Cond { i: i[e], g: g[e] });
+                }
+            }
+        }
+    } else {
+        for e in 0..len {
+            let nidx = e % r.n;
+            let c = Step { p: r.prep.p_of(nidx), h: r.prep.h_of(nidx), dt, t, reset: r.reset, sg: r.sg, table };
+            match g {
+                None => body!(&c, e, i[e]),
+                Some(g) => body!(&c, e, Cond { i: i[e], g: g[e] }),
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn drive_avx2<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
+    drive_generic(r, i, g, spk)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+unsafe fn drive_avx512<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
+    drive_generic(r, i, g, spk)
+}
+
+/// The 64-lane vector form of [`drive_generic`] (models with [`NeuronModel::VECTOR`], shared
+/// parameters, f32, AVX-512).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+#[allow(clippy::needless_range_loop)]
+unsafe fn drive_vector<M: NeuronModel>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) {
+    use crate::dynamics::simd::F32x64;
+    use crate::dynamics::Cond;
+    let p: [F32x64; MAX_PARAMS] = std::array::from_fn(|k| F32x64::splat(r.prep.p[0][k]));
+    let h: [F32x64; MAX_HOIST] = std::array::from_fn(|k| F32x64::splat(r.prep.h[0][k]));
+    let t: f32 = r.clock.t_at(r.clock.step());
+    let c = Step {
+        p: &p,
+        h: &h,
+        dt: F32x64::splat(r.clock.dt_ms() as f32),
+        t: F32x64::splat(t),
+        reset: r.reset,
+        sg: r.sg,
+        table: r.prep.table.as_deref(),
+    };
+    let ns = M::STATES.len();
+    let mut e = 0;
+    while e < r.bn {
+        let n = VL.min(r.bn - e);
+        let mut s = [F32x64::splat(0.0); MAX_STATES];
+        for j in 0..ns {
+            s[j] = F32x64::load(r.state.add(j * r.bn + e), n);
+        }
+        let x = F32x64::load(i.as_ptr().add(e), n);
+        let out = match g {
+            None => r.model.step_drive(&c, &mut s[..ns], x),
+            Some(g) => r.model.step_drive(&c, &mut s[..ns], Cond { i: x, g: F32x64::load(g.as_ptr().add(e), n) }),
+        };
+        for j in 0..ns {
+            s[j].store(r.state.add(j * r.bn + e), n);
+        }
+        out.store(spk.as_mut_ptr().add(e), n);
+        e += VL;
+    }
+}
+
+static NO_VECTOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn uses_drive_vector<M: NeuronModel, T: Real>(shared: bool) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        M::VECTOR_DRIVE
+            && shared
+            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && cpu_avx512()
+            && !*NO_VECTOR.get_or_init(|| std::env::var_os("SOMATA_NO_VECTOR").is_some_and(|v| v == "1"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = shared;
+        false
+    }
+}
+
+/// Dispatch [`DriveSpec`] to the best kernel for this CPU.
+pub(crate) fn drive<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
+    assert!(i.len() >= r.bn && spk.len() >= r.bn && g.is_none_or(|g| g.len() >= r.bn));
+    #[cfg(target_arch = "x86_64")]
+    {
+        if uses_drive_vector::<M, T>(r.prep.shared) {
+            // SAFETY: T is f32 (checked by uses_drive_vector), so the casts only rename the type.
+            unsafe {
+                let r32 = &*(r as *const DriveSpec<'_, M, T> as *const DriveSpec<'_, M, f32>);
+                let i32_ = &*(i as *const [T] as *const [f32]);
+                let g32 = g.map(|g| &*(g as *const [T] as *const [f32]));
+                let s32 = &mut *(spk as *mut [T] as *mut [f32]);
+                return drive_vector(r32, i32_, g32, s32);
+            }
+        }
+        if cpu_avx512() {
+            // SAFETY: the CPU has the features.
+            return unsafe { drive_avx512(r, i, g, spk) };
+        }
+        if cpu_avx2() {
+            // SAFETY: as above.
+            return unsafe { drive_avx2(r, i, g, spk) };
+        }
+    }
+    // SAFETY: lengths checked above; `state` holds `ns·bn` values (the caller's layer).
+    unsafe { drive_generic(r, i, g, spk) }
+}

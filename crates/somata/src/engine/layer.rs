@@ -3,7 +3,7 @@
 
 use super::kernel::{self, CountSink, ParamValue, Prepared, RecSink, RunSpec, Sink, SyncPtr, Xs};
 use super::monitor::{RunOptions, RunOutput};
-use crate::dynamics::{Check, Clock, GateTable, InitSpec, NeuronModel, Real, SpikeReset};
+use crate::dynamics::{Check, Clock, GateTable, InitSpec, NeuronModel, Real, SpikeReset, Step};
 use crate::error::{Result, SomataError};
 use crate::init::{Init, Rng};
 use crate::surrogate::Surrogate;
@@ -500,6 +500,12 @@ impl std::fmt::Debug for TableCache {
     }
 }
 
+/// A layer's constants prepared for network stepping ([`NeuronLayer::prepare_steps`]).
+pub struct LayerPrep<T> {
+    prep: Prepared<T>,
+    dt_ms: f64,
+}
+
 /// A layer of neurons of model `M`, float type `T` (`f32` by default).
 ///
 /// State lives in structure-of-arrays form, one contiguous array per state variable over
@@ -884,6 +890,102 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             p.table = self.table_cache.get(&self.model, &self.params, clock.dt_ms());
         }
         p
+    }
+
+    /// Constants of this layer prepared once for many [`NeuronLayer::step_drive`] calls (a
+    /// network runner prepares each population once per run, not once per step).
+    pub fn prepare_steps(&self, clock: &Clock) -> Result<LayerPrep<T>> {
+        self.check_init()?;
+        Ok(LayerPrep { prep: self.prepare(clock), dt_ms: clock.dt_ms() })
+    }
+
+    /// One step of a network population at the clock's step, allocation-free: `i` is the
+    /// current per element (canonical units, mA), `g`, when given, a conductance per element (S)
+    /// that makes the drive `I(V) = i − g·V`, evaluated inside the membrane equation
+    /// ([`crate::dynamics::Cond`], BrainPy's COBA outputs); spikes are written to `spk`. The
+    /// clock rule of [`NeuronLayer::update`] applies.
+    pub fn step_drive(&mut self, prep: &LayerPrep<T>, clock: &Clock, i: &[T], g: Option<&[T]>, spk: &mut [T]) -> Result<()> {
+        let bn = self.num_elements();
+        for (what, len) in [("current", i.len()), ("spike buffer", spk.len()), ("conductance", g.map_or(bn, |g| g.len()))] {
+            if len != bn {
+                return Err(SomataError::ShapeMismatch {
+                    what: format!("{what} of layer {}", self.name),
+                    expected: vec![bn],
+                    got: vec![len],
+                });
+            }
+        }
+        if prep.dt_ms != clock.dt_ms() {
+            return Err(SomataError::Format(format!(
+                "layer {} was prepared for dt = {} ms, stepped at {} ms",
+                self.name,
+                prep.dt_ms,
+                clock.dt_ms()
+            )));
+        }
+        self.check_clock(clock)?;
+        let spec = kernel::DriveSpec {
+            model: &self.model,
+            prep: &prep.prep,
+            n: self.n,
+            bn,
+            state: self.state.as_mut_ptr(),
+            clock: *clock,
+            reset: self.spk_reset,
+            sg: &self.spk_fun,
+        };
+        kernel::drive(&spec, i, g, spk);
+        self.last_step = Some(clock.step());
+        if self.check_finite {
+            if let Some(e) = self.first_non_finite(clock.step()) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// The spikes of the stored state (BrainPy's `get_spike()`), per element, for models that
+    /// define [`NeuronModel::spike_of`]; `false` (and `out` untouched) for the others.
+    pub fn get_spike_into(&self, clock: &Clock, out: &mut [T]) -> Result<bool> {
+        self.check_init()?;
+        let bn = self.num_elements();
+        if out.len() != bn {
+            return Err(SomataError::ShapeMismatch {
+                what: format!("spike buffer of layer {}", self.name),
+                expected: vec![bn],
+                got: vec![out.len()],
+            });
+        }
+        let prep = self.prepare(clock);
+        let ns = M::STATES.len();
+        let t: T = clock.t_at(clock.step());
+        let dt = T::from_f64(clock.dt_ms());
+        for (e, o) in out.iter_mut().enumerate() {
+            let c =
+                Step { p: prep.p_of(e % self.n), h: prep.h_of(e % self.n), dt, t, reset: self.spk_reset, sg: &self.spk_fun, table: None };
+            let mut s = [T::ZERO; crate::dynamics::MAX_STATES];
+            for (j, sj) in s.iter_mut().enumerate().take(ns) {
+                *sj = self.state[j * bn + e];
+            }
+            match self.model.spike_of(&c, &s[..ns]) {
+                Some(v) => *o = v,
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Mutable access to one state variable's values (canonical units, `batch·N` elements), for
+    /// network code that adds to a state directly (BrainPy's delta inputs, which are added to V
+    /// after integration).
+    pub fn state_mut(&mut self, name: &str) -> Result<&mut [T]> {
+        let j = M::state_index(name).ok_or_else(|| SomataError::UnknownState {
+            model: M::NAME.into(),
+            name: name.into(),
+            known: M::STATES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+        })?;
+        let bn = self.num_elements();
+        Ok(&mut self.state[j * bn..(j + 1) * bn])
     }
 
     /// One update at the clock's current step (BrainPy's `update(x)`): returns the spikes, shape

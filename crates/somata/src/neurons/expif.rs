@@ -29,7 +29,7 @@
 //! ```
 
 use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
-use crate::dynamics::{phi_dt, Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::dynamics::{phi_dt, Check, Drive, Dual, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Conductance, Current, Dim, Resistance, Time, Voltage};
 use crate::Result;
 
@@ -68,7 +68,7 @@ fn exp_hoist<S: Scalar>(dt: S, tau: S, delta_t: S, v_th: S, v_reset: S, h: &mut 
 /// clamp); the step is `V + exprel(dt·J)·dt·f`, as [`Step::ee`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: Option<S>, x: S, r: S, v_rest: S, v_t: S, delta_t: S) -> S {
+fn exp_membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, v: S, w: Option<S>, x: X, r: S, v_rest: S, v_t: S, delta_t: S) -> S {
     let (dt_tau, inv_delta_t) = (c.h[0], c.h[1]);
     let u = (v - v_t) * inv_delta_t;
     let e = u.exp_min(20.0);
@@ -77,8 +77,14 @@ fn exp_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: Option<S>, x: S, r: S, v_re
         Some(w) => (-r).mul_add(w, f),
         None => f,
     };
-    let f = r.mul_add(x, f);
     let dt_j = S::select_lt(S::lit(20.0), u, -dt_tau, e.mul_add(dt_tau, -dt_tau));
+    let (f, dt_j) = if X::V_DEPENDENT {
+        // a V-dependent drive adds R·∂I/∂V to τ·J
+        let xd = x.at_dual(Dual::var(v, 0));
+        (r.mul_add(xd.v, f), (r * xd.d[0]).mul_add(dt_tau, dt_j))
+    } else {
+        (r.mul_add(x.at(v), f), dt_j)
+    };
     dt_j.exprel().mul_add(f * dt_tau, v)
 }
 
@@ -122,6 +128,10 @@ impl NeuronModel for ExpIf {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         unpack!(c.p; r, _tau, v_th, v_reset, v_rest, v_t, delta_t);
         let spk = c.spike((s[0] - v_th) * c.h[2]);
         let v = c.reset_v(s[0], v_th, v_reset, spk);
@@ -167,6 +177,10 @@ impl NeuronModel for ExpIfRef {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         unpack!(c.p; r, _tau, tau_ref, v_th, v_reset, v_rest, v_t, delta_t);
         let spk = c.spike((s[0] - v_th) * c.h[2]);
         let v_r = c.reset_v(s[0], v_th, v_reset, spk);
@@ -209,7 +223,7 @@ pub struct AdExIf;
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn adex_core<S: Scalar>(c: &Step<'_, S>, last_v: S, last_w: S, x: S, p: [S; 10]) -> (S, S, S, S) {
+fn adex_core<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, last_v: S, last_w: S, x: X, p: [S; 10]) -> (S, S, S, S) {
     let [r, _tau, _tau_w, v_th, v_reset, v_rest, v_t, delta_t, a, b] = p;
     let spk = c.spike((last_v - v_th) * c.h[2]);
     let v_r = c.reset_v(last_v, v_th, v_reset, spk);
@@ -248,6 +262,10 @@ impl NeuronModel for AdExIf {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let p = [c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6], c.p[7], c.p[8], c.p[9]];
         let (_, _, v, w) = adex_core(c, s[0], s[1], x, p);
         s[0] = v;
@@ -291,6 +309,10 @@ impl NeuronModel for AdExIfRef {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let p = [c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6], c.p[7], c.p[8], c.p[9]];
         let tau_ref = c.p[10];
         let (v_r, w_r, v_c, w_c) = adex_core(c, s[0], s[1], x, p);

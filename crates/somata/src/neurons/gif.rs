@@ -24,7 +24,7 @@
 //! ```
 
 use super::{ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
-use crate::dynamics::{phi_dt, Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::dynamics::{phi_dt, Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Current, Dim, Frequency, Resistance, Time, Voltage};
 
 const PARAMS: [ParamSpec; 15] = [
@@ -54,7 +54,7 @@ const STATES: [StateSpec; 4] = [
 
 /// Post-reset values and candidates after integration: (reset, candidate) for V, I1, I2, V_th.
 #[inline(always)]
-fn gif_core<S: Scalar>(c: &Step<'_, S>, s: &[S], x: S, currents_after: bool) -> ([S; 4], [S; 4]) {
+fn gif_core<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, s: &[S], x: X, currents_after: bool) -> ([S; 4], [S; 4]) {
     unpack!(c.p; r, _tau, v_rest, v_reset, v_th_inf, v_th_reset, a, b, _k1, _k2, r1, r2, a1, a2);
     let (last_v, last_i1, last_i2, last_th) = (s[0], s[1], s[2], s[3]);
     let spk = c.spike((last_v - last_th) / (last_th - v_reset));
@@ -66,7 +66,15 @@ fn gif_core<S: Scalar>(c: &Step<'_, S>, s: &[S], x: S, currents_after: bool) -> 
     let i2 = c.ee_hoisted(i2_r, c.h[1], -c.p[9] * i2_r);
     let th = c.ee_hoisted(th_r, c.h[2], a * (v_r - v_rest) - b * (th_r - v_th_inf));
     let (ci1, ci2) = if currents_after { (i1, i2) } else { (i1_r, i2_r) };
-    let v = c.ee_hoisted(v_r, c.h[3], (-(v_r - v_rest) + r * (ci1 + ci2 + x)) * c.h[4]);
+    let v = if X::V_DEPENDENT {
+        c.ee(
+            v_r,
+            #[inline(always)]
+            |vd| (-(vd - v_rest) + (x.at_dual(vd) + (ci1 + ci2)) * r) * c.h[4],
+        )
+    } else {
+        c.ee_hoisted(v_r, c.h[3], (-(v_r - v_rest) + r * (ci1 + ci2 + x.at(v_r))) * c.h[4])
+    };
     ([v_r, i1_r, i2_r, th_r], [v, i1, i2, th])
 }
 
@@ -120,6 +128,10 @@ impl NeuronModel for Gif {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let (_, new) = gif_core(c, s, x, true);
         s[..4].copy_from_slice(&new);
         c.spike((new[0] - new[3]) / (new[3] - c.p[3]))
@@ -176,6 +188,10 @@ impl NeuronModel for GifRef {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let (reset, cand) = gif_core(c, s, x, false);
         let refr = c.refractory_flag(s[4], c.p[14]);
         for k in 0..4 {

@@ -21,7 +21,7 @@
 //! ```
 
 use super::{rising_edge, setters, unpack};
-use crate::dynamics::{Check, GateTable, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::dynamics::{Check, Drive, GateTable, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Capacitance, Conductance, Dim, Frequency, Voltage};
 
 /// HH rate functions at `v` (mV), in 1/ms: (αm, βm, αh, βh, αn, βn).
@@ -140,9 +140,20 @@ fn inv_exprel_with<S: Scalar>(z: S, inv: S) -> S {
 /// `b = Σ g_k / C`, `a = (Σ g_k E_k + I)/C` (BrainPy's Jacobian, without a dual number and
 /// without dividing by C each step).
 #[inline(always)]
-fn membrane<S: Scalar>(c: &Step<'_, S>, v: S, g: [(S, S); 3], x: S, inv_c: S) -> S {
+fn membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, v: S, g: [(S, S); 3], x: X, inv_c: S) -> S {
+    if X::V_DEPENDENT {
+        // the drive's ∂I/∂V joins the channels' in the Jacobian
+        return c.ee(
+            v,
+            #[inline(always)]
+            |vd| {
+                let ch = (vd * -(g[0].0 + g[1].0 + g[2].0)) + (g[0].0 * g[0].1 + g[1].0 * g[1].1 + g[2].0 * g[2].1);
+                (ch + x.at_dual(vd)) * inv_c
+            },
+        );
+    }
     let b = (g[0].0 + g[1].0 + g[2].0) * inv_c;
-    let a = (g[0].0 * g[0].1 + g[1].0 * g[1].1 + g[2].0 * g[2].1 + x) * inv_c;
+    let a = (g[0].0 * g[0].1 + g[1].0 * g[1].1 + g[2].0 * g[2].1 + x.at(v)) * inv_c;
     c.ee_linear(v, a, b)
 }
 
@@ -289,6 +300,10 @@ impl NeuronModel for Hh {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         unpack!(c.p; e_na, g_na, e_k, g_k, e_l, g_l, v_th);
         let (last_v, m, h, n) = (s[0], s[1], s[2], s[3]);
         let g_na_eff = g_na * m * m * m * h;
@@ -389,6 +404,10 @@ impl NeuronModel for MorrisLecar {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         unpack!(c.p; v_ca, g_ca, v_k, g_k, v_leak, g_leak, _cap, v1, _v2, v3, _v4, phi, v_th);
         let (last_v, last_w) = (s[0], s[1]);
         let half = S::lit(0.5);
@@ -467,6 +486,10 @@ impl NeuronModel for WangBuzsakiHh {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         unpack!(c.p; e_na, g_na, e_k, g_k, e_l, g_l, v_th, phi);
         let (last_v, h, n) = (s[0], s[1], s[2]);
         let [am, bm, ah, bh, an, bn] = wb_rates(last_v);

@@ -22,7 +22,7 @@
 //! ```
 
 use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
-use crate::dynamics::{Check, InitSpec, NeuronModel, ParamSpec, Scalar, SpikeReset, StateSpec, Step};
+use crate::dynamics::{Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, SpikeReset, StateSpec, Step};
 use crate::units::{dim, Dim, Frequency, Time, Voltage, VoltageRate};
 use crate::Result;
 
@@ -37,7 +37,7 @@ const U_STATE: StateSpec = StateSpec::new("u", Dim::VOLTAGE_RATE, "mV / ms", Ini
 
 /// (V after reset, u after jump, candidate V, candidate u).
 #[inline(always)]
-fn izh_core<S: Scalar>(c: &Step<'_, S>, s: &[S], x: S) -> (S, S, S, S) {
+fn izh_core<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, s: &[S], x: X) -> (S, S, S, S) {
     unpack!(c.p; a, b, cc, d, v_th);
     let l = S::lit;
     let spk = c.spike((s[0] - v_th) * c.h[0]);
@@ -46,7 +46,14 @@ fn izh_core<S: Scalar>(c: &Step<'_, S>, s: &[S], x: S) -> (S, S, S, S) {
     let v = c.ee(
         v_r,
         #[inline(always)]
-        |v| v * v * l(0.04) + v * l(5.0) + l(140.0) - u_r + x,
+        |v| {
+            let f = v * v * l(0.04) + v * l(5.0) + l(140.0) - u_r;
+            if X::V_DEPENDENT {
+                f + x.at_dual(v)
+            } else {
+                f + x.at(v.v)
+            }
+        },
     );
     let u = c.ee(
         u_r,
@@ -94,6 +101,10 @@ impl NeuronModel for Izhikevich {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let (_, _, v, u) = izh_core(c, s, x);
         s[0] = v;
         s[1] = u;
@@ -142,6 +153,10 @@ impl NeuronModel for IzhikevichRef {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let (v_r, u_r, v_c, u_c) = izh_core(c, s, x);
         let refr = c.refractory_flag(s[2], c.p[5]);
         let v = c.pick(refr, v_r, v_c);

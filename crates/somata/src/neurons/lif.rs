@@ -8,7 +8,7 @@
 //! 4. return `spk_fun(v_scaled(V))` of the new V.
 
 use super::{distinct, setters};
-use crate::dynamics::{phi_dt, Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::dynamics::{phi_dt, Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Dim, Resistance, Time, Voltage};
 use crate::Result;
 
@@ -48,6 +48,7 @@ const LAST_SPIKE: StateSpec = StateSpec::new("last_spike_time", Dim::TIME, "ms",
 pub struct If;
 
 impl NeuronModel for If {
+    const VECTOR_DRIVE: bool = true;
     const NAME: &'static str = "IF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -71,12 +72,28 @@ impl NeuronModel for If {
         h[2] = S::lit(1.0) / p[2];
     }
     #[inline(always)]
+    fn spike_of<S: Scalar>(&self, c: &Step<'_, S>, s: &[S]) -> Option<S> {
+        Some(c.spike((s[0] - c.p[2]) * c.h[2]))
+    }
+    #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let (r, v_th) = (c.p[0], c.p[2]);
         let last_v = s[0];
         let spk = c.spike((last_v - v_th) * c.h[2]);
         let v = c.reset_v(last_v, v_th, S::lit(0.0), spk);
-        let v = c.ee_hoisted(v, c.h[0], (-v + r * x) * c.h[1]);
+        let v = if X::V_DEPENDENT {
+            c.ee(
+                v,
+                #[inline(always)]
+                |vd| (-vd + x.at_dual(vd) * r) * c.h[1],
+            )
+        } else {
+            c.ee_hoisted(v, c.h[0], (-v + r * x.at(v)) * c.h[1])
+        };
         s[0] = v;
         c.spike((v - v_th) * c.h[2])
     }
@@ -105,11 +122,20 @@ fn lif_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
 /// The shared membrane update of LIF and LIFRef: reset, then one exponential-Euler step of
 /// `τ dV/dt = −V + V_rest + R·I`. Returns `(V after reset, V after integration)`.
 #[inline(always)]
-fn lif_membrane<S: Scalar>(c: &Step<'_, S>, last_v: S, x: S) -> (S, S) {
+fn lif_membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, last_v: S, x: X) -> (S, S) {
     let (r, v_th, v_reset, v_rest) = (c.p[0], c.p[2], c.p[3], c.p[4]);
     let spk = c.spike((last_v - v_th) * c.h[2]);
     let v = c.reset_v(last_v, v_th, v_reset, spk);
-    (v, c.ee_hoisted(v, c.h[0], (-v + v_rest + r * x) * c.h[1]))
+    let v_new = if X::V_DEPENDENT {
+        c.ee(
+            v,
+            #[inline(always)]
+            |vd| (-vd + v_rest + x.at_dual(vd) * r) * c.h[1],
+        )
+    } else {
+        c.ee_hoisted(v, c.h[0], (-v + v_rest + r * x.at(v)) * c.h[1])
+    };
+    (v, v_new)
 }
 
 /// Leaky integrate-and-fire neuron, BrainPy's `LIF`.
@@ -150,6 +176,7 @@ fn lif_membrane<S: Scalar>(c: &Step<'_, S>, last_v: S, x: S) -> (S, S) {
 pub struct Lif;
 
 impl NeuronModel for Lif {
+    const VECTOR_DRIVE: bool = true;
     const NAME: &'static str = "LIF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -167,7 +194,15 @@ impl NeuronModel for Lif {
         lif_hoist(p, dt, h);
     }
     #[inline(always)]
+    fn spike_of<S: Scalar>(&self, c: &Step<'_, S>, s: &[S]) -> Option<S> {
+        Some(c.spike((s[0] - c.p[2]) * c.h[2]))
+    }
+    #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let (_, v) = lif_membrane(c, s[0], x);
         s[0] = v;
         c.spike((v - c.p[2]) * c.h[2])
@@ -212,6 +247,7 @@ setters!(Lif {
 pub struct LifRef;
 
 impl NeuronModel for LifRef {
+    const VECTOR_DRIVE: bool = true;
     const NAME: &'static str = "LIFRef";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -236,7 +272,15 @@ impl NeuronModel for LifRef {
         lif_hoist(p, dt, h);
     }
     #[inline(always)]
+    fn spike_of<S: Scalar>(&self, c: &Step<'_, S>, s: &[S]) -> Option<S> {
+        Some(c.spike((s[0] - c.p[2]) * c.h[2]))
+    }
+    #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let (v_th, tau_ref) = (c.p[2], c.p[5]);
         let (v_reset, v_cand) = lif_membrane(c, s[0], x);
         let v = c.pick(c.refractory_flag(s[1], tau_ref), v_reset, v_cand);
@@ -286,6 +330,7 @@ setters!(LifRef {
 pub struct Alif;
 
 impl NeuronModel for Alif {
+    const VECTOR_DRIVE: bool = true;
     const NAME: &'static str = "ALIF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -315,13 +360,29 @@ impl NeuronModel for Alif {
         h[4] = S::lit(1.0) / (p[3] - p[4]);
     }
     #[inline(always)]
+    fn spike_of<S: Scalar>(&self, c: &Step<'_, S>, s: &[S]) -> Option<S> {
+        Some(c.spike((s[0] - c.p[3] - c.p[6] * s[1]) * c.h[4]))
+    }
+    #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let (r, v_th, v_reset, v_rest, beta) = (c.p[0], c.p[3], c.p[4], c.p[5], c.p[6]);
         let (last_v, last_a) = (s[0], s[1]);
         let spk = c.spike((last_v - v_th - beta * last_a) * c.h[4]);
         let v = c.reset_v(last_v, v_th, v_reset, spk);
         let a = last_a + spk;
-        let v = c.ee_hoisted(v, c.h[0], (-v + v_rest + r * x) * c.h[2]);
+        let v = if X::V_DEPENDENT {
+            c.ee(
+                v,
+                #[inline(always)]
+                |vd| (-vd + v_rest + x.at_dual(vd) * r) * c.h[2],
+            )
+        } else {
+            c.ee_hoisted(v, c.h[0], (-v + v_rest + r * x.at(v)) * c.h[2])
+        };
         let a = c.ee_hoisted(a, c.h[1], -a * c.h[3]);
         s[0] = v;
         s[1] = a;

@@ -23,7 +23,7 @@
 //! ```
 
 use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
-use crate::dynamics::{phi_dt, Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::dynamics::{phi_dt, Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Conductance, Current, Dim, InvVoltage, Resistance, Time, Voltage};
 use crate::Result;
 
@@ -43,7 +43,7 @@ const W_STATE: StateSpec = StateSpec::new("w", Dim::CURRENT, "mA", InitSpec::Con
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn qua_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: Option<S>, x: S, r: S, inv_tau: S, v_rest: S, v_c: S, cc: S) -> S {
+fn qua_membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, v: S, w: Option<S>, x: X, r: S, inv_tau: S, v_rest: S, v_c: S, cc: S) -> S {
     c.ee(
         v,
         #[inline(always)]
@@ -54,7 +54,11 @@ fn qua_membrane<S: Scalar>(c: &Step<'_, S>, v: S, w: Option<S>, x: S, r: S, inv_
                 Some(w) => f - r * w,
                 None => f,
             };
-            (f + r * x) * inv_tau
+            if X::V_DEPENDENT {
+                (f + x.at_dual(v) * r) * inv_tau
+            } else {
+                (f + r * x.at(v.v)) * inv_tau
+            }
         },
     )
 }
@@ -111,6 +115,10 @@ impl NeuronModel for QuaIf {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         unpack!(c.p; r, _tau, v_th, v_reset, v_rest, v_c, cc);
         let spk = c.spike((s[0] - v_th) * c.h[1]);
         let v = c.reset_v(s[0], v_th, v_reset, spk);
@@ -126,7 +134,7 @@ setters!(QuaIf {
 });
 
 #[inline(always)]
-fn adqua_core<S: Scalar>(c: &Step<'_, S>, last_v: S, last_w: S, x: S, p: [S; 10]) -> (S, S, S, S) {
+fn adqua_core<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, last_v: S, last_w: S, x: X, p: [S; 10]) -> (S, S, S, S) {
     let [r, _tau, _tau_w, v_th, v_reset, v_rest, v_c, cc, a, b] = p;
     let spk = c.spike((last_v - v_th) * c.h[2]);
     let v_r = c.reset_v(last_v, v_th, v_reset, spk);
@@ -164,6 +172,10 @@ impl NeuronModel for AdQuaIf {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let p = [c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6], c.p[7], c.p[8], c.p[9]];
         let (_, _, v, w) = adqua_core(c, s[0], s[1], x, p);
         s[0] = v;
@@ -206,6 +218,10 @@ impl NeuronModel for AdQuaIfRef {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         let p = [c.p[0], c.p[1], c.p[2], c.p[3], c.p[4], c.p[5], c.p[6], c.p[7], c.p[8], c.p[9]];
         let (v_r, w_r, v_c, w_c) = adqua_core(c, s[0], s[1], x, p);
         let refr = c.refractory_flag(s[2], c.p[10]);

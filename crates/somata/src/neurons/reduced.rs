@@ -17,7 +17,7 @@
 //! ```
 
 use super::{distinct, rising_edge, setters, unpack};
-use crate::dynamics::{Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::dynamics::{Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Dim, Time};
 use crate::Result;
 
@@ -73,13 +73,24 @@ impl NeuronModel for FitzHughNagumo {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         unpack!(c.p; a, b, _tau, _tau_w, v_th);
         let (inv_tau, inv_tau_w) = (c.h[0], c.h[1]);
         let (last_v, last_w) = (s[0], s[1]);
         let v = c.ee(
             last_v,
             #[inline(always)]
-            |v| (v - v * v * v * S::lit(1.0 / 3.0) - last_w + x) * inv_tau,
+            |v| {
+                let f = v - v * v * v * S::lit(1.0 / 3.0) - last_w;
+                if X::V_DEPENDENT {
+                    (f + x.at_dual(v)) * inv_tau
+                } else {
+                    (f + x.at(v.v)) * inv_tau
+                }
+            },
         );
         let w = c.ee(
             last_w,
@@ -147,13 +158,24 @@ impl NeuronModel for HindmarshRose {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         unpack!(c.p; a, b, cc, d, r, ss, v_r, _tau, v_th);
         let inv_tau = c.h[0];
         let (last_v, last_y, last_z) = (s[0], s[1], s[2]);
         let v = c.ee(
             last_v,
             #[inline(always)]
-            |v| (-(v * v * v * a) + v * v * b + last_y - last_z + x) * inv_tau,
+            |v| {
+                let f = -(v * v * v * a) + v * v * b + last_y - last_z;
+                if X::V_DEPENDENT {
+                    (f + x.at_dual(v)) * inv_tau
+                } else {
+                    (f + x.at(v.v)) * inv_tau
+                }
+            },
         );
         let y = c.ee(
             last_y,

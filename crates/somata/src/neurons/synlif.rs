@@ -24,7 +24,7 @@
 //! ```
 
 use super::{distinct, setters, unpack, v_state};
-use crate::dynamics::{phi_dt, Check, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
+use crate::dynamics::{phi_dt, Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Dim, Resistance, Time, Voltage};
 use crate::Result;
 
@@ -97,9 +97,21 @@ impl NeuronModel for CubaLif {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         unpack!(c.p; r, _tau, _tau_syn, v_th, _v_reset, v_rest);
         let (v, g) = syn_prelude(c, s);
-        let v = c.ee_hoisted(v, c.h[1], (-(v - v_rest) + r * (g + x)) * c.h[4]);
+        let v = if X::V_DEPENDENT {
+            c.ee(
+                v,
+                #[inline(always)]
+                |vd| (-(vd - v_rest) + (x.at_dual(vd) + g) * r) * c.h[4],
+            )
+        } else {
+            c.ee_hoisted(v, c.h[1], (-(v - v_rest) + r * (g + x.at(v))) * c.h[4])
+        };
         s[0] = v;
         s[1] = g;
         c.spike((v - v_th) * c.h[2])
@@ -141,13 +153,24 @@ impl NeuronModel for CobaLif {
     }
     #[inline(always)]
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        self.step_drive(c, s, x)
+    }
+    #[inline(always)]
+    fn step_drive<S: Scalar, X: Drive<S>>(&self, c: &Step<'_, S>, s: &mut [S], x: X) -> S {
         unpack!(c.p; r, _tau, _tau_syn, v_th, _v_reset, v_rest, e);
         let (v, g) = syn_prelude(c, s);
         let inv_tau = c.h[4];
         let v = c.ee(
             v,
             #[inline(always)]
-            |v| (-(v - v_rest) + (-(v - e) * g + x) * r) * inv_tau,
+            |v| {
+                let gi = -(v - e) * g;
+                if X::V_DEPENDENT {
+                    (-(v - v_rest) + (gi + x.at_dual(v)) * r) * inv_tau
+                } else {
+                    (-(v - v_rest) + (gi + x.at(v.v)) * r) * inv_tau
+                }
+            },
         );
         s[0] = v;
         s[1] = g;

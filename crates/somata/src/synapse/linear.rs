@@ -26,7 +26,7 @@ pub struct Expon {
     pub tau: f64,
     /// Initial conductance (S), default 0 (BrainPy's `g_initializer = Constant(0 mS)`).
     pub g_initializer: f64,
-    g: Vec<f32>,
+    pub(crate) g: Vec<f32>,
 }
 
 impl Default for Expon {
@@ -79,14 +79,20 @@ impl Synapse for Expon {
         check_len(self.g.len(), input);
         let tau = self.tau as f32;
         let e = (dt * (-1.0 / tau)).exprel();
-        for (g, &x) in self.g.iter_mut().zip(input) {
-            *g = e.mul_add(dt * (-*g / tau), *g) + x;
-        }
+        multiversion!(expon_loop(g: &mut [f32], input: &[f32], e: f32, dt: f32, tau: f32) {
+            for (g, &x) in g.iter_mut().zip(input) {
+                *g = e.mul_add(dt * (-*g / tau), *g) + x;
+            }
+        });
+        expon_loop(&mut self.g, input, e, dt, tau);
         &self.g
     }
     fn state(&self, k: usize) -> &[f32] {
         assert_eq!(k, 0, "Expon has one state");
         &self.g
+    }
+    fn as_expon_mut(&mut self) -> Option<&mut Expon> {
+        Some(self)
     }
 }
 
@@ -221,11 +227,15 @@ impl Synapse for DualExpon {
         let er = (dt * (-1.0 / tr)).exprel();
         let ed = (dt * (-1.0 / td)).exprel();
         let scale = self.scale() as f32;
-        for (((r, d), o), &x) in self.g_rise.iter_mut().zip(self.g_decay.iter_mut()).zip(self.out.iter_mut()).zip(input) {
-            *r = er.mul_add(dt * (-*r / tr), *r) + x;
-            *d = ed.mul_add(dt * (-*d / td), *d) + x;
-            *o = scale * (*d - *r);
-        }
+        multiversion!(dual_loop(rise: &mut [f32], decay: &mut [f32], out: &mut [f32], input: &[f32], k: [f32; 6]) {
+            let [er, ed, tr, td, dt, scale] = k;
+            for (((r, d), o), &x) in rise.iter_mut().zip(decay.iter_mut()).zip(out.iter_mut()).zip(input) {
+                *r = er.mul_add(dt * (-*r / tr), *r) + x;
+                *d = ed.mul_add(dt * (-*d / td), *d) + x;
+                *o = scale * (*d - *r);
+            }
+        });
+        dual_loop(&mut self.g_rise, &mut self.g_decay, &mut self.out, input, [er, ed, tr, td, dt, scale]);
         &self.out
     }
     fn state(&self, k: usize) -> &[f32] {
@@ -305,12 +315,15 @@ impl Synapse for Alpha {
         check_len(self.g.len(), input);
         let tau = self.tau as f32;
         let e = (dt * (-1.0 / tau)).exprel();
-        for ((g, h), &x) in self.g.iter_mut().zip(self.h.iter_mut()).zip(input) {
-            let h_old = *h;
-            let h_new = e.mul_add(dt * (-h_old / tau), h_old);
-            *g = e.mul_add(dt * ((-*g + h_old) / tau), *g);
-            *h = h_new + x;
-        }
+        multiversion!(alpha_loop(g: &mut [f32], h: &mut [f32], input: &[f32], e: f32, dt: f32, tau: f32) {
+            for ((g, h), &x) in g.iter_mut().zip(h.iter_mut()).zip(input) {
+                let h_old = *h;
+                let h_new = e.mul_add(dt * (-h_old / tau), h_old);
+                *g = e.mul_add(dt * ((-*g + h_old) / tau), *g);
+                *h = h_new + x;
+            }
+        });
+        alpha_loop(&mut self.g, &mut self.h, input, e, dt, tau);
         &self.g
     }
     fn state(&self, k: usize) -> &[f32] {

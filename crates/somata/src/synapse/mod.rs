@@ -22,6 +22,33 @@
 //! assert!((out[0] / 0.001 - 0.9875778).abs() < 1e-6);
 //! ```
 
+/// Define `fn $name(args)` whose body is compiled twice, plainly and with AVX2 + FMA (chosen at
+/// run time), so that `mul_add` is one instruction instead of a call to the software `fmaf` and
+/// the loop vectorises; both give the same results (a fused multiply-add either way).
+macro_rules! multiversion {
+    ($name:ident($($a:ident: $t:ty),*) $body:block) => {
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($a: $t),*) {
+            #[inline(always)]
+            fn plain($($a: $t),*) $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn fast($($a: $t),*) { plain($($a),*) }
+            #[cfg(target_arch = "x86_64")]
+            {
+                if crate::engine::cpu_avx2() {
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    return unsafe { fast($($a),*) };
+                }
+            }
+            plain($($a),*)
+        }
+    };
+}
+pub(crate) use multiversion;
+
 mod kinetic;
 mod linear;
 mod stp;
@@ -97,6 +124,11 @@ pub trait Synapse: Send {
     fn update(&mut self, i: u64, dt: f32, input: &[f32]) -> &[f32];
     /// The state variable number `k` of [`Synapse::states`] (canonical units, `n` values).
     fn state(&self, k: usize) -> &[f32];
+    /// The module as an [`Expon`], for the network's fused Expon + COBA path.
+    #[doc(hidden)]
+    fn as_expon_mut(&mut self) -> Option<&mut Expon> {
+        None
+    }
 }
 
 /// The eight module names accepted by [`by_name`].

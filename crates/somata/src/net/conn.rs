@@ -1,0 +1,372 @@
+//! Connectivity: which presynaptic neuron reaches which postsynaptic neuron, with what weight.
+//!
+//! Every matrix is stored by presynaptic row so that spike propagation is **event-driven**: a
+//! step costs one pass over the rows of the neurons that spiked (spikes × fan-out), not over the
+//! whole matrix. Sparse matrices are CSR with `u32` column indices and either one `f32` weight per
+//! synapse (8 bytes per synapse) or one shared weight (4 bytes per synapse).
+
+use crate::error::{Result, SomataError};
+use crate::init::Rng;
+
+/// The weights of a sparse matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Weights {
+    /// One weight for every synapse (4 bytes per synapse in all).
+    Homogeneous(f32),
+    /// One weight per synapse, in the order of the column indices (8 bytes per synapse in all).
+    PerSynapse(Vec<f32>),
+}
+
+/// A connectivity matrix `[n_pre][n_post]` in canonical units (the unit of what it carries:
+/// conductance in S for synapses, mV for delta projections).
+///
+/// ```
+/// use somata::net::Conn;
+/// // 100 → 50 neurons, each pair connected with probability 0.1, weight 0.6 (e.g. S), seed 7
+/// let c = Conn::fixed_prob(100, 50, 0.1, 0.6, 7).unwrap();
+/// assert_eq!((c.n_pre(), c.n_post()), (100, 50));
+/// let k = c.num_synapses() as f64;
+/// assert!((k - 500.0).abs() < 5.0 * 500f64.sqrt()); // 100·50·0.1 expected
+/// let mut out = vec![0.0f32; 50];
+/// let mut spikes = vec![0.0f32; 100];
+/// spikes[3] = 1.0;
+/// c.propagate(&spikes, &mut out);                   // adds row 3 of the matrix
+/// assert!(out.iter().all(|&v| v == 0.0 || (v - 0.6).abs() < 1e-6));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conn {
+    /// A dense matrix, row-major `[n_pre][n_post]`.
+    Dense {
+        /// Presynaptic size.
+        n_pre: usize,
+        /// Postsynaptic size.
+        n_post: usize,
+        /// `w[pre·n_post + post]`.
+        w: Vec<f32>,
+    },
+    /// A sparse matrix by presynaptic rows.
+    Csr {
+        /// Presynaptic size.
+        n_pre: usize,
+        /// Postsynaptic size.
+        n_post: usize,
+        /// Row `pre` is `indices[indptr[pre]..indptr[pre + 1]]`.
+        indptr: Vec<u32>,
+        /// Postsynaptic indices.
+        indices: Vec<u32>,
+        /// Weights.
+        weights: Weights,
+    },
+}
+
+fn check_w(w: f64) -> Result<f32> {
+    if w.is_finite() {
+        Ok(w as f32)
+    } else {
+        Err(SomataError::param("connectivity", "weight", w, "must be finite"))
+    }
+}
+
+impl Conn {
+    /// A dense matrix from row-major values `[n_pre][n_post]`.
+    pub fn dense(n_pre: usize, n_post: usize, w: Vec<f32>) -> Result<Conn> {
+        if w.len() != n_pre * n_post {
+            return Err(SomataError::ShapeMismatch {
+                what: "dense weight matrix".into(),
+                expected: vec![n_pre, n_post],
+                got: vec![w.len()],
+            });
+        }
+        if let Some(x) = w.iter().find(|x| !x.is_finite()) {
+            return Err(SomataError::param("connectivity", "weight", *x as f64, "must be finite"));
+        }
+        Ok(Conn::Dense { n_pre, n_post, w })
+    }
+
+    /// All-to-all with one weight.
+    pub fn all_to_all(n_pre: usize, n_post: usize, w: f64) -> Result<Conn> {
+        Conn::dense(n_pre, n_post, vec![check_w(w)?; n_pre * n_post])
+    }
+
+    /// One-to-one (`n` → `n`, the identity times `w`).
+    pub fn one_to_one(n: usize, w: f64) -> Result<Conn> {
+        let w = check_w(w)?;
+        Ok(Conn::Csr {
+            n_pre: n,
+            n_post: n,
+            indptr: (0..=n as u32).collect(),
+            indices: (0..n as u32).collect(),
+            weights: Weights::Homogeneous(w),
+        })
+    }
+
+    /// Explicit synapses `(pre, post, weight)` (any order; duplicates are separate synapses).
+    pub fn from_triplets(n_pre: usize, n_post: usize, syn: &[(usize, usize, f32)]) -> Result<Conn> {
+        let mut pairs = Vec::with_capacity(syn.len());
+        let mut ws = Vec::with_capacity(syn.len());
+        for &(i, j, w) in syn {
+            if i >= n_pre || j >= n_post {
+                return Err(SomataError::ShapeMismatch {
+                    what: format!("synapse ({i}, {j})"),
+                    expected: vec![n_pre, n_post],
+                    got: vec![i, j],
+                });
+            }
+            check_w(w as f64)?;
+            pairs.push((i as u32, j as u32));
+            ws.push(w);
+        }
+        Ok(Conn::csr_from_pairs(n_pre, n_post, pairs, Some(ws), 0.0))
+    }
+
+    /// Each (pre, post) pair connected independently with probability `p` (no self-connections
+    /// are excluded: pass `n_pre`/`n_post` of different populations, or use
+    /// [`Conn::fixed_prob_no_self`] within one), weight `w`, from a seeded generator.
+    pub fn fixed_prob(n_pre: usize, n_post: usize, p: f64, w: f64, seed: u64) -> Result<Conn> {
+        Conn::fixed_prob_impl(n_pre, n_post, p, w, seed, false)
+    }
+
+    /// [`Conn::fixed_prob`] without `i → i` synapses (a population onto itself).
+    pub fn fixed_prob_no_self(n: usize, p: f64, w: f64, seed: u64) -> Result<Conn> {
+        Conn::fixed_prob_impl(n, n, p, w, seed, true)
+    }
+
+    fn fixed_prob_impl(n_pre: usize, n_post: usize, p: f64, w: f64, seed: u64, no_self: bool) -> Result<Conn> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(SomataError::param("connectivity", "probability", p, "must lie in [0, 1]"));
+        }
+        let w = check_w(w)?;
+        let mut rng = Rng::new(seed);
+        let mut indptr = Vec::with_capacity(n_pre + 1);
+        let mut indices = Vec::with_capacity((n_pre as f64 * n_post as f64 * p * 1.05) as usize + 16);
+        indptr.push(0u32);
+        // geometric skipping: the gap to the next synapse is Geometric(p), so the cost is
+        // proportional to the synapses made, not to n_pre·n_post
+        let ln_q = (1.0 - p).ln();
+        for i in 0..n_pre {
+            if p > 0.0 {
+                let mut j: i64 = -1;
+                loop {
+                    let skip = if p >= 1.0 { 0.0 } else { ((1.0 - rng.uniform()).ln() / ln_q).floor() };
+                    j += 1 + skip as i64;
+                    if j >= n_post as i64 {
+                        break;
+                    }
+                    if !(no_self && j as usize == i) {
+                        indices.push(j as u32);
+                    }
+                }
+            }
+            indptr.push(indices.len() as u32);
+        }
+        Ok(Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::Homogeneous(w) })
+    }
+
+    /// Every postsynaptic neuron receives exactly `k` synapses from distinct presynaptic neurons
+    /// chosen uniformly (seeded).
+    pub fn fixed_in_degree(n_pre: usize, n_post: usize, k: usize, w: f64, seed: u64) -> Result<Conn> {
+        if k > n_pre {
+            return Err(SomataError::param("connectivity", "in-degree", k as f64, "must not exceed the presynaptic size"));
+        }
+        let w = check_w(w)?;
+        let mut rng = Rng::new(seed);
+        let mut pairs = Vec::with_capacity(n_post * k);
+        let mut pick = Vec::with_capacity(k);
+        for j in 0..n_post {
+            sample_distinct(&mut rng, n_pre, k, &mut pick);
+            pairs.extend(pick.iter().map(|&i| (i, j as u32)));
+        }
+        Ok(Conn::csr_from_pairs(n_pre, n_post, pairs, None, w))
+    }
+
+    /// Every presynaptic neuron sends exactly `k` synapses to distinct postsynaptic neurons
+    /// chosen uniformly (seeded).
+    pub fn fixed_out_degree(n_pre: usize, n_post: usize, k: usize, w: f64, seed: u64) -> Result<Conn> {
+        if k > n_post {
+            return Err(SomataError::param("connectivity", "out-degree", k as f64, "must not exceed the postsynaptic size"));
+        }
+        let w = check_w(w)?;
+        let mut rng = Rng::new(seed);
+        let mut indptr = Vec::with_capacity(n_pre + 1);
+        let mut indices = Vec::with_capacity(n_pre * k);
+        indptr.push(0);
+        let mut pick = Vec::with_capacity(k);
+        for _ in 0..n_pre {
+            sample_distinct(&mut rng, n_post, k, &mut pick);
+            pick.sort_unstable();
+            indices.extend_from_slice(&pick);
+            indptr.push(indices.len() as u32);
+        }
+        Ok(Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::Homogeneous(w) })
+    }
+
+    fn csr_from_pairs(n_pre: usize, n_post: usize, pairs: Vec<(u32, u32)>, ws: Option<Vec<f32>>, w: f32) -> Conn {
+        let mut counts = vec![0u32; n_pre + 1];
+        for &(i, _) in &pairs {
+            counts[i as usize + 1] += 1;
+        }
+        for i in 0..n_pre {
+            counts[i + 1] += counts[i];
+        }
+        let indptr = counts.clone();
+        let mut fill = counts;
+        let mut indices = vec![0u32; pairs.len()];
+        let mut wv = ws.as_ref().map(|_| vec![0f32; pairs.len()]);
+        for (k, &(i, j)) in pairs.iter().enumerate() {
+            let pos = fill[i as usize] as usize;
+            fill[i as usize] += 1;
+            indices[pos] = j;
+            if let (Some(wv), Some(ws)) = (wv.as_mut(), ws.as_ref()) {
+                wv[pos] = ws[k];
+            }
+        }
+        let weights = match wv {
+            Some(v) => Weights::PerSynapse(v),
+            None => Weights::Homogeneous(w),
+        };
+        Conn::Csr { n_pre, n_post, indptr, indices, weights }
+    }
+
+    /// Give every synapse its own weight drawn by `f` (e.g. from a distribution), turning a
+    /// homogeneous sparse matrix into a per-synapse one.
+    pub fn with_weights(self, mut f: impl FnMut() -> f32) -> Conn {
+        match self {
+            Conn::Csr { n_pre, n_post, indptr, indices, .. } => {
+                let w = (0..indices.len()).map(|_| f()).collect();
+                Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::PerSynapse(w) }
+            }
+            Conn::Dense { n_pre, n_post, w } => Conn::Dense { n_pre, n_post, w: w.iter().map(|_| f()).collect() },
+        }
+    }
+
+    /// Presynaptic size.
+    pub fn n_pre(&self) -> usize {
+        match self {
+            Conn::Dense { n_pre, .. } | Conn::Csr { n_pre, .. } => *n_pre,
+        }
+    }
+    /// Postsynaptic size.
+    pub fn n_post(&self) -> usize {
+        match self {
+            Conn::Dense { n_post, .. } | Conn::Csr { n_post, .. } => *n_post,
+        }
+    }
+    /// Number of stored synapses (all entries of a dense matrix).
+    pub fn num_synapses(&self) -> usize {
+        match self {
+            Conn::Dense { w, .. } => w.len(),
+            Conn::Csr { indices, .. } => indices.len(),
+        }
+    }
+    /// Bytes of storage per synapse (indices and weights; the row pointer is not counted).
+    pub fn bytes_per_synapse(&self) -> usize {
+        match self {
+            Conn::Dense { .. } => 4,
+            Conn::Csr { weights: Weights::Homogeneous(_), .. } => 4,
+            Conn::Csr { weights: Weights::PerSynapse(_), .. } => 8,
+        }
+    }
+
+    /// `out[post] += Σ_pre x[pre]·w[pre, post]`, visiting only the rows with `x[pre] ≠ 0`
+    /// (event-driven for spikes). Returns the number of synapses visited.
+    #[inline]
+    pub fn propagate(&self, x: &[f32], out: &mut [f32]) -> usize {
+        let mut visited = 0;
+        match self {
+            Conn::Dense { n_post, w, .. } => {
+                for (i, &s) in x.iter().enumerate() {
+                    if s != 0.0 {
+                        let row = &w[i * n_post..(i + 1) * n_post];
+                        for (o, &wv) in out.iter_mut().zip(row) {
+                            *o += s * wv;
+                        }
+                        visited += n_post;
+                    }
+                }
+            }
+            Conn::Csr { indptr, indices, weights, .. } => {
+                for (i, &s) in x.iter().enumerate() {
+                    if s == 0.0 {
+                        continue;
+                    }
+                    let (a, b) = (indptr[i] as usize, indptr[i + 1] as usize);
+                    let idx = &indices[a..b];
+                    visited += b - a;
+                    match weights {
+                        Weights::Homogeneous(w) => {
+                            let v = s * w;
+                            for &j in idx {
+                                // SAFETY-free: indices are < n_post by construction
+                                out[j as usize] += v;
+                            }
+                        }
+                        Weights::PerSynapse(ws) => {
+                            for (&j, &wv) in idx.iter().zip(&ws[a..b]) {
+                                out[j as usize] += s * wv;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        visited
+    }
+}
+
+impl Conn {
+    /// `out[post] += s·w[pre, post]` for one presynaptic row (event-driven propagation of the
+    /// spike of neuron `pre`); returns the synapses visited.
+    #[inline]
+    pub fn propagate_row(&self, pre: usize, s: f32, out: &mut [f32]) -> usize {
+        match self {
+            Conn::Dense { n_post, w, .. } => {
+                for (o, &wv) in out.iter_mut().zip(&w[pre * n_post..(pre + 1) * n_post]) {
+                    *o += s * wv;
+                }
+                *n_post
+            }
+            Conn::Csr { indptr, indices, weights, .. } => {
+                let (a, b) = (indptr[pre] as usize, indptr[pre + 1] as usize);
+                let idx = &indices[a..b];
+                match weights {
+                    Weights::Homogeneous(w) => {
+                        let v = s * w;
+                        for &j in idx {
+                            out[j as usize] += v;
+                        }
+                    }
+                    Weights::PerSynapse(ws) => {
+                        for (&j, &wv) in idx.iter().zip(&ws[a..b]) {
+                            out[j as usize] += s * wv;
+                        }
+                    }
+                }
+                b - a
+            }
+        }
+    }
+}
+
+/// `k` distinct values of `0..n`, uniformly (Floyd's algorithm), into `out`.
+fn sample_distinct(rng: &mut Rng, n: usize, k: usize, out: &mut Vec<u32>) {
+    out.clear();
+    if k * 4 > n {
+        // dense case: partial Fisher–Yates
+        let mut all: Vec<u32> = (0..n as u32).collect();
+        for i in 0..k {
+            let j = i + (rng.uniform() * (n - i) as f64) as usize;
+            all.swap(i, j.min(n - 1));
+        }
+        out.extend_from_slice(&all[..k]);
+        return;
+    }
+    for j in (n - k)..n {
+        let t = (rng.uniform() * (j + 1) as f64) as usize;
+        let t = t.min(j) as u32;
+        if out.contains(&t) {
+            out.push(j as u32);
+        } else {
+            out.push(t);
+        }
+    }
+}

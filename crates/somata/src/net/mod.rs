@@ -1,0 +1,900 @@
+//! Networks: populations, projections with synapses, outputs, short-term plasticity and delays,
+//! external inputs and monitors, stepped in BrainPy's order with no allocation per step.
+//!
+//! # Step order (BrainPy 2.9, spec §5.10)
+//! At every step `i` (time `t = f32(i)·f32(dt)`):
+//! 1. **Projections**, in the order they were added, read the spikes their presynaptic
+//!    population produced at the previous step (at step 0: the spikes of the initial state,
+//!    BrainPy's `get_spike()`), pass them through short-term plasticity (STP/STD, on the
+//!    presynaptic side) and the delay, then through the connectivity (event-driven) into the
+//!    target:
+//!    * **align-post** ([`ProjKind::AlignPost`]): the delta conductance of a synapse that lives on
+//!      the postsynaptic side (Expon, DualExpon, Alpha). Projections onto the same population
+//!      with an identical synapse and output share one synapse (BrainPy merges them by
+//!      descriptor), so 10 projections of the same kind cost one synapse update;
+//!    * **align-pre** ([`ProjKind::AlignPre`]): a synapse per presynaptic neuron (any of the six,
+//!      including AMPA, GABAa and BioNMDA, which take spikes), whose conductance is projected;
+//!    * **delta** ([`ProjKind::Delta`]): added to the postsynaptic V after its integration.
+//! 2. **Populations**, in the order they were added: their synapses decay and take the delta
+//!    input, the outputs give the drive `I(V) = I_ext + Σ CUBA g·scale + Σ COBA g·(E − V)`, which
+//!    the neuron integrates **inside** its membrane equation (exponential Euler's Jacobian
+//!    includes the conductances, as BrainPy), then delta inputs are added to V.
+//! 3. **Monitors** record spikes and states.
+//!
+//! # Units
+//! Canonical units throughout (spec §8): mV, ms, mA, S (so that S·mV = mA), Hz for rates. A
+//! weight onto a conductance synapse is a conductance in S; onto a delta projection, a voltage in
+//! mV.
+//!
+//! ```
+//! use somata::prelude::*;
+//! use somata::net::{Conn, Network, Output, ProjKind, Projection};
+//! let mut net = Network::new(0.1 * ms).unwrap();
+//! let lif = LifRef::builder(100).v_rest(-60.0 * mV).v_th(-50.0 * mV).v_reset(-60.0 * mV)
+//!     .tau(20.0 * ms).tau_ref(5.0 * ms).init("V", Init::Constant(-55.0)).build().unwrap();
+//! let e = net.add(lif, "E").unwrap();
+//! let syn = somata::synapse::by_name("Expon").unwrap();   // tau = 8 ms by default
+//! net.connect(Projection::new(e, e, Conn::fixed_prob(100, 100, 0.1, 0.6, 1).unwrap(),
+//!     ProjKind::AlignPost { syn, out: Output::Coba { e: 0.0 } })).unwrap();
+//! net.input_constant(e, 20.0).unwrap();                    // 20 mA into every neuron
+//! net.monitor_spikes("E", e, None, 1).unwrap();
+//! let summary = net.run(1000).unwrap();                    // 100 ms
+//! assert!(summary.rates_hz[0] > 0.0);
+//! assert_eq!(net.monitor_data("E").unwrap().0.len(), 1000 * 100);
+//! ```
+
+mod conn;
+pub mod models;
+mod pop;
+pub mod toml_net;
+
+pub use conn::{Conn, Weights};
+pub use pop::{Pop, Population};
+
+use crate::dynamics::{Clock, NeuronModel, Scalar};
+use crate::engine::NeuronLayer;
+use crate::error::{Result, SomataError};
+use crate::synapse::Synapse;
+use crate::units::Time;
+use std::ops::Range;
+
+crate::synapse::multiversion!(coba_acc(i: &mut [f32], g: &mut [f32], gk: &[f32], e: f32) {
+    for ((i, g), &gv) in i.iter_mut().zip(g.iter_mut()).zip(gk) {
+        *i += gv * e;
+        *g += gv;
+    }
+});
+crate::synapse::multiversion!(expon_coba(g: &mut [f32], x: &mut [f32], i: &mut [f32], gs: &mut [f32], c: [f32; 4]) {
+    let [k, dt, tau, e] = c;
+    for (((g, x), i), gs) in g.iter_mut().zip(x.iter_mut()).zip(i.iter_mut()).zip(gs.iter_mut()) {
+        let gn = k.mul_add(dt * (-*g / tau), *g) + *x;
+        *g = gn;
+        *x = 0.0;
+        *i += gn * e;
+        *gs += gn;
+    }
+});
+crate::synapse::multiversion!(cuba_acc(i: &mut [f32], gk: &[f32], s: f32) {
+    for (i, &gv) in i.iter_mut().zip(gk) {
+        *i += gv * s;
+    }
+});
+
+/// A synaptic output: how a conductance becomes a current (spec §5.7).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Output {
+    /// `g·(E − V)`: `e` in mV.
+    Coba {
+        /// Reversal potential (mV).
+        e: f64,
+    },
+    /// `g·scale`, V ignored: `scale` in mV (BrainPy's default `1 V` = 1000 mV).
+    Cuba {
+        /// Scale (mV).
+        scale: f64,
+    },
+    /// NMDA-type block: `g·(E − V)/(1 + cc_Mg/β·exp(α·(V_offset − V)))` (BrainPy's `MgBlock`;
+    /// defaults E = 0, cc_Mg = 1.2, α = 0.062, β = 3.57, V_offset = 0). The block is evaluated at
+    /// the V of the start of the step (the neuron then sees `g_eff·(E − V)` with
+    /// `g_eff = g·B(V₀)` inside its equation).
+    MgBlock {
+        /// Reversal potential (mV).
+        e: f64,
+        /// Magnesium concentration.
+        cc_mg: f64,
+        /// α (1/mV).
+        alpha: f64,
+        /// β.
+        beta: f64,
+        /// V offset (mV).
+        v_offset: f64,
+    },
+}
+
+impl Output {
+    /// BrainPy's CUBA default (`scale = 1 V`).
+    pub const CUBA: Output = Output::Cuba { scale: 1000.0 };
+    /// BrainPy's MgBlock defaults.
+    pub const MG_BLOCK: Output = Output::MgBlock { e: 0.0, cc_mg: 1.2, alpha: 0.062, beta: 3.57, v_offset: 0.0 };
+    fn key(&self) -> String {
+        format!("{self:?}")
+    }
+    fn check(&self) -> Result<()> {
+        let vals: Vec<f64> = match *self {
+            Output::Coba { e } => vec![e],
+            Output::Cuba { scale } => vec![scale],
+            Output::MgBlock { e, cc_mg, alpha, beta, v_offset } => vec![e, cc_mg, alpha, beta, v_offset],
+        };
+        if vals.iter().all(|v| v.is_finite()) && !matches!(*self, Output::MgBlock { beta, .. } if beta == 0.0) {
+            Ok(())
+        } else {
+            Err(SomataError::param("output", "E/scale", vals[0], "output parameters must be finite (MgBlock: beta ≠ 0)"))
+        }
+    }
+}
+
+/// Index of a population in a [`Network`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PopId(pub usize);
+
+/// What a projection drives.
+pub enum ProjKind {
+    /// A synapse on the postsynaptic side (Expon, DualExpon, Alpha: its input is the projected
+    /// delta conductance) and its output.
+    AlignPost {
+        /// The synapse (parameters set; its state is created by the network).
+        syn: Box<dyn Synapse>,
+        /// The output.
+        out: Output,
+    },
+    /// A synapse per presynaptic neuron (input: the presynaptic spike, or its STP-scaled value
+    /// for the linear synapses), whose conductance is projected onto the output.
+    AlignPre {
+        /// The synapse.
+        syn: Box<dyn Synapse>,
+        /// The output.
+        out: Output,
+    },
+    /// Added to a postsynaptic state (default `"V"`, mV) after its integration (BrainPy's
+    /// `DeltaProj`).
+    Delta {
+        /// The state that receives the input.
+        state: String,
+    },
+}
+
+/// A projection from a range of a presynaptic population to a postsynaptic population.
+pub struct Projection {
+    pre: PopId,
+    pre_range: Option<Range<usize>>,
+    post: PopId,
+    conn: Conn,
+    kind: ProjKind,
+    stp: Option<Box<dyn Synapse>>,
+    delay_ms: f64,
+    name: String,
+}
+
+impl Projection {
+    /// A projection `pre → post` through `conn` driving `kind`.
+    pub fn new(pre: PopId, post: PopId, conn: Conn, kind: ProjKind) -> Projection {
+        Projection { pre, pre_range: None, post, conn, kind, stp: None, delay_ms: 0.0, name: String::new() }
+    }
+    /// Take the presynaptic spikes from neurons `range` of `pre` only (ei_net's `N[:16]`).
+    pub fn pre_range(mut self, range: Range<usize>) -> Projection {
+        self.pre_range = Some(range);
+        self
+    }
+    /// Short-term plasticity on the presynaptic side (an `STP` or `STD` module): the spikes are
+    /// replaced by `released·spike`.
+    pub fn stp(mut self, stp: Box<dyn Synapse>) -> Projection {
+        self.stp = Some(stp);
+        self
+    }
+    /// A transmission delay (ms, ≥ 0, rounded to whole steps of the run's dt).
+    pub fn delay(mut self, d: Time) -> Projection {
+        self.delay_ms = d.canonical();
+        self
+    }
+    /// The same, in ms.
+    pub fn delay_ms(mut self, d: f64) -> Projection {
+        self.delay_ms = d;
+        self
+    }
+    /// A name for errors and summaries.
+    pub fn name(mut self, n: impl Into<String>) -> Projection {
+        self.name = n.into();
+        self
+    }
+}
+
+/// A synapse + output on a postsynaptic population, shared by every align-post projection with
+/// an identical descriptor.
+struct Channel {
+    key: String,
+    /// Align-post: the synapse (its input is `buf`). Align-pre: `None`, `buf` is the conductance.
+    syn: Option<Box<dyn Synapse>>,
+    out: Output,
+    buf: Vec<f32>,
+    /// Align-pre: the conductance of the last step (for monitors).
+    last_g: Vec<f32>,
+}
+
+struct Proj {
+    pre: usize,
+    range: Range<usize>,
+    post: usize,
+    conn: Conn,
+    stp: Option<Box<dyn Synapse>>,
+    /// Align-pre synapse.
+    pre_syn: Option<Box<dyn Synapse>>,
+    /// Target: channel index on the post population, or delta state.
+    target: Target,
+    delay_ms: f64,
+    delay_steps: usize,
+    /// Ring of `delay_steps + 1` presynaptic vectors.
+    ring: Vec<f32>,
+    head: usize,
+    name: String,
+    /// Scratch of the presynaptic size.
+    scratch: Vec<f32>,
+    events: u64,
+}
+
+enum Target {
+    Channel(usize),
+    Delta(String),
+}
+
+/// A per-step input generator: `f(step, dt_ms, out)` adds this step's current (mA) to `out`.
+pub type GenFn = Box<dyn FnMut(u64, f64, &mut [f32]) + Send>;
+
+/// An external input of a population (canonical: mA).
+pub enum ExtInput {
+    /// One value for every neuron, or one per neuron.
+    Constant(Vec<f32>),
+    /// A value per step and neuron, row-major `[steps][n]`; zero after the last row.
+    PerStep {
+        /// Values.
+        data: Vec<f32>,
+        /// Steps given.
+        steps: usize,
+    },
+    /// A generator called every step with the step index and dt (ms); it adds to `out`.
+    Generator(GenFn),
+}
+
+/// What a monitor records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Var {
+    /// Spikes (0/1).
+    Spike,
+    /// A state variable by name, canonical units.
+    State(String),
+    /// The conductance (S) of the synapse a projection feeds, by the projection's name (in a
+    /// network file: `var = "g@<projection name>"`); shared synapses report their sum.
+    Conductance(String),
+}
+
+struct Monitor {
+    name: String,
+    pop: usize,
+    var: Var,
+    neurons: Option<Vec<usize>>,
+    every: usize,
+    data: Vec<f32>,
+    samples: usize,
+}
+
+struct PopEntry {
+    name: String,
+    pop: Box<dyn Population>,
+    channels: Vec<Channel>,
+    inputs: Vec<ExtInput>,
+    spk: Vec<f32>,
+    i: Vec<f32>,
+    g: Vec<f32>,
+    has_cond: bool,
+    deltas: Vec<(String, Vec<f32>)>,
+    count: u64,
+    /// Indices of the neurons with a nonzero spike at the last step (ascending).
+    active: Vec<u32>,
+}
+
+impl PopEntry {
+    /// Rebuild `active` from `spk` and count the spikes.
+    fn collect_active(&mut self) {
+        self.active.clear();
+        for (i, &s) in self.spk.iter().enumerate() {
+            if s != 0.0 {
+                self.active.push(i as u32);
+            }
+        }
+        self.count += self.active.len() as u64;
+    }
+}
+
+/// What [`Network::run`] reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// Steps run.
+    pub steps: usize,
+    /// Population names.
+    pub names: Vec<String>,
+    /// Spikes per population during the run.
+    pub spikes: Vec<u64>,
+    /// Mean firing rate per population during the run (Hz).
+    pub rates_hz: Vec<f64>,
+    /// Synapses visited by spike propagation during the run.
+    pub synaptic_events: u64,
+}
+
+/// A network of populations and projections on one clock.
+pub struct Network {
+    clock: Clock,
+    pops: Vec<PopEntry>,
+    projs: Vec<Proj>,
+    monitors: Vec<Monitor>,
+    prepared: bool,
+    check_finite: bool,
+}
+
+impl Network {
+    /// An empty network with time step `dt`.
+    pub fn new(dt: Time) -> Result<Network> {
+        Network::from_ms(dt.canonical())
+    }
+    /// The same, dt in ms.
+    pub fn from_ms(dt_ms: f64) -> Result<Network> {
+        Ok(Network { clock: Clock::from_ms(dt_ms)?, pops: vec![], projs: vec![], monitors: vec![], prepared: false, check_finite: false })
+    }
+    /// The clock (its step is the next step to run).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+    /// Stop with [`SomataError::Diverged`] (naming step, population and neuron) as soon as a state
+    /// becomes non-finite.
+    pub fn check_finite(&mut self, on: bool) {
+        self.check_finite = on;
+    }
+
+    /// Add a population (a layer of any model, f32, no batch axis); its state is created now
+    /// from its initializers.
+    pub fn add<M: NeuronModel>(&mut self, layer: NeuronLayer<M, f32>, name: &str) -> Result<PopId> {
+        self.add_boxed(Box::new(Pop::new(layer)), name)
+    }
+
+    /// Add a population given as a [`Population`] object.
+    pub fn add_boxed(&mut self, mut pop: Box<dyn Population>, name: &str) -> Result<PopId> {
+        if self.pops.iter().any(|p| p.name == name) {
+            return Err(SomataError::Format(format!("a population named `{name}` already exists")));
+        }
+        pop.init()?;
+        let n = pop.n();
+        self.pops.push(PopEntry {
+            name: name.into(),
+            pop,
+            channels: vec![],
+            inputs: vec![],
+            spk: vec![0.0; n],
+            i: vec![0.0; n],
+            g: vec![0.0; n],
+            has_cond: false,
+            deltas: vec![],
+            count: 0,
+            active: vec![],
+        });
+        self.prepared = false;
+        Ok(PopId(self.pops.len() - 1))
+    }
+
+    /// A population by name.
+    pub fn pop_id(&self, name: &str) -> Result<PopId> {
+        self.pops.iter().position(|p| p.name == name).map(PopId).ok_or_else(|| {
+            SomataError::Format(format!(
+                "no population named `{name}`; populations: {}",
+                self.pops.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })
+    }
+    /// Number of neurons of a population.
+    pub fn size(&self, p: PopId) -> usize {
+        self.pops[p.0].pop.n()
+    }
+    /// The population object (states, model name).
+    pub fn population(&self, p: PopId) -> &dyn Population {
+        self.pops[p.0].pop.as_ref()
+    }
+    /// The population object, mutable (to set states before a run).
+    pub fn population_mut(&mut self, p: PopId) -> &mut dyn Population {
+        self.pops[p.0].pop.as_mut()
+    }
+    /// Number of synapses over all projections and the largest bytes per synapse they store.
+    pub fn synapse_stats(&self) -> (usize, usize) {
+        (self.projs.iter().map(|p| p.conn.num_synapses()).sum(), self.projs.iter().map(|p| p.conn.bytes_per_synapse()).max().unwrap_or(0))
+    }
+    /// Population names in order.
+    pub fn names(&self) -> Vec<String> {
+        self.pops.iter().map(|p| p.name.clone()).collect()
+    }
+
+    fn check_pop(&self, p: PopId) -> Result<()> {
+        if p.0 < self.pops.len() {
+            Ok(())
+        } else {
+            Err(SomataError::Format(format!("population id {} does not exist", p.0)))
+        }
+    }
+
+    /// Add a projection. Checks sizes (the connectivity must be `[pre range][post]`), the delay
+    /// and the synapse/output combination.
+    pub fn connect(&mut self, p: Projection) -> Result<()> {
+        self.check_pop(p.pre)?;
+        self.check_pop(p.post)?;
+        let n_pre_pop = self.size(p.pre);
+        let range = p.pre_range.clone().unwrap_or(0..n_pre_pop);
+        let pname =
+            if p.name.is_empty() { format!("{} → {}", self.pops[p.pre.0].name, self.pops[p.post.0].name) } else { p.name.clone() };
+        if range.start > range.end || range.end > n_pre_pop {
+            return Err(SomataError::ShapeMismatch {
+                what: format!("presynaptic range of projection {pname}"),
+                expected: vec![n_pre_pop],
+                got: vec![range.start, range.end],
+            });
+        }
+        let n_pre = range.len();
+        let n_post = self.size(p.post);
+        if p.conn.n_pre() != n_pre || p.conn.n_post() != n_post {
+            return Err(SomataError::ShapeMismatch {
+                what: format!("connectivity of projection {pname} (presynaptic × postsynaptic)"),
+                expected: vec![n_pre, n_post],
+                got: vec![p.conn.n_pre(), p.conn.n_post()],
+            });
+        }
+        if !(p.delay_ms.is_finite() && p.delay_ms >= 0.0) {
+            return Err(SomataError::param("projection", "delay", p.delay_ms, "must be finite and ≥ 0 ms"));
+        }
+        let mut stp = p.stp;
+        if let Some(s) = stp.as_mut() {
+            if !matches!(s.name(), "STP" | "STD") {
+                return Err(SomataError::Format(format!("projection {pname}: `stp` must be an STP or STD module, got {}", s.name())));
+            }
+            s.init_state(n_pre)?;
+        }
+        let post = &mut self.pops[p.post.0];
+        let (target, pre_syn) = match p.kind {
+            ProjKind::AlignPost { mut syn, out } => {
+                out.check()?;
+                if !matches!(syn.name(), "Expon" | "DualExpon" | "Alpha") {
+                    return Err(SomataError::Format(format!(
+                        "projection {pname}: an align-post synapse takes a projected conductance (Expon, DualExpon, Alpha); {} takes spikes: use align-pre",
+                        syn.name()
+                    )));
+                }
+                let key = format!("{}{:?}//{}", syn.name(), syn.params().iter().map(|q| syn.param(q.name)).collect::<Vec<_>>(), out.key());
+                let idx = match post.channels.iter().position(|c| c.syn.is_some() && c.key == key) {
+                    Some(i) => i,
+                    None => {
+                        syn.init_state(n_post)?;
+                        post.channels.push(Channel { key, syn: Some(syn), out, buf: vec![0.0; n_post], last_g: vec![] });
+                        post.channels.len() - 1
+                    }
+                };
+                (Target::Channel(idx), None)
+            }
+            ProjKind::AlignPre { mut syn, out } => {
+                out.check()?;
+                if matches!(syn.name(), "STP" | "STD") {
+                    return Err(SomataError::Format(format!(
+                        "projection {pname}: {} is short-term plasticity, give it with `stp`",
+                        syn.name()
+                    )));
+                }
+                syn.init_state(n_pre)?;
+                post.channels.push(Channel { key: String::new(), syn: None, out, buf: vec![0.0; n_post], last_g: vec![0.0; n_post] });
+                (Target::Channel(post.channels.len() - 1), Some(syn))
+            }
+            ProjKind::Delta { state } => {
+                post.pop.state(&state)?;
+                if !post.deltas.iter().any(|(s, _)| *s == state) {
+                    post.deltas.push((state.clone(), vec![0.0; n_post]));
+                }
+                (Target::Delta(state), None)
+            }
+        };
+        post.has_cond = post.channels.iter().any(|c| !matches!(c.out, Output::Cuba { .. }));
+        self.projs.push(Proj {
+            pre: p.pre.0,
+            range,
+            post: p.post.0,
+            conn: p.conn,
+            stp,
+            pre_syn,
+            target,
+            delay_ms: p.delay_ms,
+            delay_steps: 0,
+            ring: vec![],
+            head: 0,
+            name: pname,
+            scratch: vec![0.0; n_pre],
+            events: 0,
+        });
+        self.prepared = false;
+        Ok(())
+    }
+
+    /// A constant current (mA) into every neuron of `p`.
+    pub fn input_constant(&mut self, p: PopId, current_ma: f64) -> Result<()> {
+        self.check_pop(p)?;
+        if !current_ma.is_finite() {
+            return Err(SomataError::param("input", "value", current_ma, "must be finite"));
+        }
+        self.pops[p.0].inputs.push(ExtInput::Constant(vec![current_ma as f32]));
+        Ok(())
+    }
+
+    /// Add an external input to `p` (checked against the population's size).
+    pub fn input(&mut self, p: PopId, x: ExtInput) -> Result<()> {
+        self.check_pop(p)?;
+        let n = self.size(p);
+        match &x {
+            ExtInput::Constant(v) if v.len() != 1 && v.len() != n => {
+                return Err(SomataError::ShapeMismatch {
+                    what: format!("constant input of {}", self.pops[p.0].name),
+                    expected: vec![n],
+                    got: vec![v.len()],
+                })
+            }
+            ExtInput::PerStep { data, steps } if data.len() != steps * n => {
+                return Err(SomataError::ShapeMismatch {
+                    what: format!("per-step input of {}", self.pops[p.0].name),
+                    expected: vec![*steps, n],
+                    got: vec![data.len()],
+                })
+            }
+            _ => {}
+        }
+        if let ExtInput::Constant(v) | ExtInput::PerStep { data: v, .. } = &x {
+            if let Some(bad) = v.iter().find(|v| !v.is_finite()) {
+                return Err(SomataError::param("input", "value", *bad as f64, "must be finite"));
+            }
+        }
+        self.pops[p.0].inputs.push(x);
+        Ok(())
+    }
+
+    /// Record the spikes of `p` (all neurons, or `neurons`) every `every` steps under `name`.
+    pub fn monitor_spikes(&mut self, name: &str, p: PopId, neurons: Option<Vec<usize>>, every: usize) -> Result<()> {
+        self.add_monitor(name, p, Var::Spike, neurons, every)
+    }
+
+    /// Record a monitor of any variable.
+    pub fn add_monitor(&mut self, name: &str, p: PopId, var: Var, neurons: Option<Vec<usize>>, every: usize) -> Result<()> {
+        self.check_pop(p)?;
+        if self.monitors.iter().any(|m| m.name == name) {
+            return Err(SomataError::Format(format!("a monitor named `{name}` already exists")));
+        }
+        if every == 0 {
+            return Err(SomataError::param("monitor", "every", 0.0, "must be ≥ 1 step"));
+        }
+        match &var {
+            Var::State(s) => {
+                self.pops[p.0].pop.state(s)?;
+            }
+            Var::Conductance(proj) => {
+                let ch = self.channel_of(proj)?;
+                if ch.0 != p.0 {
+                    return Err(SomataError::Format(format!("monitor {name}: projection `{proj}` does not target this population")));
+                }
+            }
+            Var::Spike => {}
+        }
+        let n = self.size(p);
+        if let Some(ix) = &neurons {
+            if let Some(bad) = ix.iter().find(|&&i| i >= n) {
+                return Err(SomataError::ShapeMismatch {
+                    what: format!("monitor {name}: neuron index {bad}"),
+                    expected: vec![n],
+                    got: vec![*bad],
+                });
+            }
+        }
+        self.monitors.push(Monitor { name: name.into(), pop: p.0, var, neurons, every, data: vec![], samples: 0 });
+        Ok(())
+    }
+
+    /// (population, channel) fed by the projection named `proj`.
+    fn channel_of(&self, proj: &str) -> Result<(usize, usize)> {
+        let pr = self.projs.iter().find(|p| p.name == proj).ok_or_else(|| {
+            SomataError::Format(format!(
+                "no projection named `{proj}`; projections: {}",
+                self.projs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        match pr.target {
+            Target::Channel(c) => Ok((pr.post, c)),
+            Target::Delta(_) => Err(SomataError::Format(format!("projection `{proj}` is a delta projection: it has no conductance"))),
+        }
+    }
+
+    /// The current conductance (S, per postsynaptic neuron) of the synapse fed by projection
+    /// `proj` (after the last step).
+    pub fn conductance(&self, proj: &str) -> Result<&[f32]> {
+        let (p, c) = self.channel_of(proj)?;
+        let ch = &self.pops[p].channels[c];
+        Ok(match &ch.syn {
+            Some(s) => s.state(0),
+            None => &ch.last_g,
+        })
+    }
+
+    /// A monitor's data `[samples][neurons]` (row-major) and its column count.
+    pub fn monitor_data(&self, name: &str) -> Result<(&[f32], usize)> {
+        let m = self.monitors.iter().find(|m| m.name == name).ok_or_else(|| SomataError::Format(format!("no monitor named `{name}`")))?;
+        let cols = m.neurons.as_ref().map_or(self.pops[m.pop].pop.n(), |v| v.len());
+        Ok((&m.data, cols))
+    }
+    /// Monitor names, populations and variables.
+    pub fn monitors(&self) -> Vec<(String, String, Var)> {
+        self.monitors.iter().map(|m| (m.name.clone(), self.pops[m.pop].name.clone(), m.var.clone())).collect()
+    }
+
+    fn prepare(&mut self) -> Result<()> {
+        let dt = self.clock.dt_ms();
+        for p in &mut self.pops {
+            p.pop.prepare(&self.clock)?;
+        }
+        for pr in &mut self.projs {
+            let d = pr.delay_ms / dt;
+            let steps = d.round();
+            if (d - steps).abs() > 1e-6 * d.max(1.0) {
+                return Err(SomataError::param("projection", "delay", pr.delay_ms, "must be a whole number of time steps"));
+            }
+            if steps > 1e7 {
+                return Err(SomataError::param("projection", "delay", pr.delay_ms, "needs more than 10⁷ steps of history"));
+            }
+            if pr.delay_steps != steps as usize || pr.ring.len() != (steps as usize + 1) * pr.range.len() {
+                pr.delay_steps = steps as usize;
+                pr.ring = vec![0.0; (pr.delay_steps + 1) * pr.range.len()];
+                pr.head = 0;
+            }
+        }
+        if self.clock.step() == 0 {
+            // BrainPy's projections read `get_spike()` of the initial state at the first step
+            for p in &mut self.pops {
+                if !p.pop.spikes_of_state(&self.clock, &mut p.spk)? {
+                    p.spk.iter_mut().for_each(|s| *s = 0.0);
+                }
+                let c = p.count;
+                p.collect_active();
+                p.count = c;
+            }
+        }
+        self.prepared = true;
+        Ok(())
+    }
+
+    /// Run `steps` steps from the clock's current step (continuing a previous run), with no
+    /// allocation per step except the monitors' growth.
+    pub fn run(&mut self, steps: usize) -> Result<RunSummary> {
+        self.run_with(steps, |_| {})
+    }
+
+    /// [`Network::run`] calling `progress(steps_done)` every 1000 steps (progress bars).
+    pub fn run_with(&mut self, steps: usize, mut progress: impl FnMut(usize)) -> Result<RunSummary> {
+        if !self.prepared {
+            self.prepare()?;
+        }
+        for m in &mut self.monitors {
+            let cols = m.neurons.as_ref().map_or(self.pops[m.pop].pop.n(), |v| v.len());
+            m.data.reserve(steps.div_ceil(m.every) * cols);
+        }
+        let counts0: Vec<u64> = self.pops.iter().map(|p| p.count).collect();
+        let events0: u64 = self.projs.iter().map(|p| p.events).sum();
+        for k in 0..steps {
+            self.step_once()?;
+            if (k + 1) % 1000 == 0 {
+                progress(k + 1);
+            }
+        }
+        progress(steps);
+        let t_s = steps as f64 * self.clock.dt_ms() * 1e-3;
+        let spikes: Vec<u64> = self.pops.iter().zip(&counts0).map(|(p, c)| p.count - c).collect();
+        Ok(RunSummary {
+            steps,
+            names: self.names(),
+            rates_hz: self
+                .pops
+                .iter()
+                .zip(&spikes)
+                .map(|(p, &c)| if t_s > 0.0 { c as f64 / (p.pop.n() as f64 * t_s) } else { 0.0 })
+                .collect(),
+            spikes,
+            synaptic_events: self.projs.iter().map(|p| p.events).sum::<u64>() - events0,
+        })
+    }
+
+    fn step_once(&mut self) -> Result<()> {
+        let step = self.clock.step();
+        let dt = self.clock.dt_ms() as f32;
+        // 1. projections, from the spikes of the previous step
+        for pr in &mut self.projs {
+            if pr.stp.is_none() && pr.delay_steps == 0 && pr.pre_syn.is_none() {
+                // event-driven: only the rows of the neurons that spiked
+                let (pre, post) = if pr.pre == pr.post {
+                    let p = &mut self.pops[pr.pre];
+                    (None, p)
+                } else {
+                    let (a, b) = if pr.pre < pr.post {
+                        let (l, r) = self.pops.split_at_mut(pr.post);
+                        (&l[pr.pre], &mut r[0])
+                    } else {
+                        let (l, r) = self.pops.split_at_mut(pr.pre);
+                        (&r[0], &mut l[pr.post])
+                    };
+                    (Some(a), b)
+                };
+                let (active, spk): (&[u32], &[f32]) = match pre {
+                    Some(a) => (&a.active, &a.spk),
+                    None => (&post.active, &post.spk),
+                };
+                let lo = active.partition_point(|&i| (i as usize) < pr.range.start);
+                let hi = active.partition_point(|&i| (i as usize) < pr.range.end);
+                let dst = match &pr.target {
+                    Target::Channel(c) => &mut post.channels[*c].buf,
+                    Target::Delta(s) => &mut post.deltas.iter_mut().find(|(n, _)| n == s).expect("delta target registered").1,
+                };
+                let mut ev = 0;
+                for &i in &active[lo..hi] {
+                    ev += pr.conn.propagate_row(i as usize - pr.range.start, spk[i as usize], dst);
+                }
+                pr.events += ev as u64;
+                continue;
+            }
+            pr.scratch.copy_from_slice(&self.pops[pr.pre].spk[pr.range.clone()]);
+            if let Some(stp) = pr.stp.as_mut() {
+                let out = stp.update(step, dt, &pr.scratch);
+                pr.scratch.copy_from_slice(out);
+            }
+            if pr.delay_steps > 0 {
+                let n = pr.range.len();
+                let slots = pr.delay_steps + 1;
+                pr.ring[pr.head * n..(pr.head + 1) * n].copy_from_slice(&pr.scratch);
+                let read = (pr.head + 1) % slots;
+                pr.head = read;
+                pr.scratch.copy_from_slice(&pr.ring[read * n..(read + 1) * n]);
+            }
+            let x: &[f32] = match pr.pre_syn.as_mut() {
+                Some(syn) => syn.update(step, dt, &pr.scratch),
+                None => &pr.scratch,
+            };
+            let post = &mut self.pops[pr.post];
+            let dst = match &pr.target {
+                Target::Channel(c) => &mut post.channels[*c].buf,
+                Target::Delta(s) => &mut post.deltas.iter_mut().find(|(n, _)| n == s).expect("delta target registered").1,
+            };
+            pr.events += pr.conn.propagate(x, dst) as u64;
+        }
+        // 2. populations
+        for p in self.pops.iter_mut() {
+            let n = p.pop.n();
+            p.i.iter_mut().for_each(|v| *v = 0.0);
+            for inp in &mut p.inputs {
+                match inp {
+                    ExtInput::Constant(v) if v.len() == 1 => {
+                        let c = v[0];
+                        p.i.iter_mut().for_each(|x| *x += c);
+                    }
+                    ExtInput::Constant(v) => p.i.iter_mut().zip(v.iter()).for_each(|(x, c)| *x += c),
+                    ExtInput::PerStep { data, steps } => {
+                        if (step as usize) < *steps {
+                            let row = &data[step as usize * n..(step as usize + 1) * n];
+                            p.i.iter_mut().zip(row).for_each(|(x, c)| *x += c);
+                        }
+                    }
+                    ExtInput::Generator(f) => f(step, dt as f64, &mut p.i),
+                }
+            }
+            if p.has_cond {
+                p.g.iter_mut().for_each(|v| *v = 0.0);
+            }
+            let v_now = if p.channels.iter().any(|c| matches!(c.out, Output::MgBlock { .. })) { Some(p.pop.state("V")?) } else { None };
+            for ch in &mut p.channels {
+                if let (Some(ex), Output::Coba { e }) = (ch.syn.as_mut().and_then(|s| s.as_expon_mut()), ch.out) {
+                    // fused: decay + delta input (Expon's exact arithmetic), COBA sums, and the
+                    // delta buffer cleared, in one pass
+                    let tau = ex.tau as f32;
+                    let k = (dt * (-1.0 / tau)).exprel();
+                    expon_coba(&mut ex.g, &mut ch.buf, &mut p.i, &mut p.g, [k, dt, tau, e as f32]);
+                    continue;
+                }
+                let gk: &[f32] = match ch.syn.as_mut() {
+                    Some(syn) => {
+                        let g = syn.update(step, dt, &ch.buf);
+                        ch.buf.iter_mut().for_each(|v| *v = 0.0);
+                        g
+                    }
+                    None => &ch.buf,
+                };
+                match ch.out {
+                    Output::Coba { e } => coba_acc(&mut p.i, &mut p.g, gk, e as f32),
+                    Output::Cuba { scale } => cuba_acc(&mut p.i, gk, scale as f32),
+                    Output::MgBlock { e, cc_mg, alpha, beta, v_offset } => {
+                        let v = v_now.expect("V read above");
+                        let (e, k, a, vo) = (e as f32, (cc_mg / beta) as f32, alpha as f32, v_offset as f32);
+                        for (((i, g), &gv), &vv) in p.i.iter_mut().zip(p.g.iter_mut()).zip(gk).zip(v) {
+                            let ge = gv / (1.0 + k * (a * (vo - vv)).exp());
+                            *i += ge * e;
+                            *g += ge;
+                        }
+                    }
+                }
+                if ch.syn.is_none() {
+                    ch.last_g.copy_from_slice(&ch.buf);
+                    ch.buf.iter_mut().for_each(|v| *v = 0.0);
+                }
+            }
+            let g = if p.has_cond { Some(&p.g[..]) } else { None };
+            p.pop.step(&self.clock, &p.i, g, &mut p.spk).map_err(|e| match e {
+                SomataError::Diverged { model, variable, step, neuron, value, .. } => {
+                    SomataError::Diverged { model: format!("{} (population {})", model, p.name), variable, step, batch: 0, neuron, value }
+                }
+                other => other,
+            })?;
+            if !p.deltas.is_empty() {
+                for (name, buf) in &mut p.deltas {
+                    let st = p.pop.state_mut(name)?;
+                    st.iter_mut().zip(buf.iter_mut()).for_each(|(s, d)| {
+                        *s += *d;
+                        *d = 0.0;
+                    });
+                }
+                // the spike is read from the V that includes the delta input
+                p.pop.spikes_of_state(&self.clock, &mut p.spk)?;
+            }
+            if self.check_finite {
+                for name in p.pop.state_names() {
+                    let st = p.pop.state(name)?;
+                    if let Some(j) = st.iter().position(|v| !v.is_finite()) {
+                        return Err(SomataError::Diverged {
+                            model: format!("{} (population {})", p.pop.model_name(), p.name),
+                            variable: name.into(),
+                            step: step as usize,
+                            batch: 0,
+                            neuron: j,
+                            value: format!("{}", st[j]),
+                        });
+                    }
+                }
+            }
+            p.collect_active();
+        }
+        // 3. monitors
+        for m in &mut self.monitors {
+            if !(step as usize).is_multiple_of(m.every) {
+                continue;
+            }
+            let p = &self.pops[m.pop];
+            let src: &[f32] = match &m.var {
+                Var::Spike => &p.spk,
+                Var::State(s) => p.pop.state(s)?,
+                Var::Conductance(proj) => {
+                    let pr = self.projs.iter().find(|q| q.name == *proj).expect("checked when the monitor was added");
+                    let Target::Channel(c) = pr.target else { unreachable!("checked when the monitor was added") };
+                    let ch = &p.channels[c];
+                    match &ch.syn {
+                        Some(s) => s.state(0),
+                        None => &ch.last_g,
+                    }
+                }
+            };
+            match &m.neurons {
+                None => m.data.extend_from_slice(src),
+                Some(ix) => m.data.extend(ix.iter().map(|&i| src[i])),
+            }
+            m.samples += 1;
+        }
+        self.clock.advance();
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! Populations: neuron layers of any model behind one object-safe interface.
+
+use crate::dynamics::{Clock, NeuronModel};
+use crate::engine::{LayerPrep, NeuronLayer};
+use crate::error::{Result, SomataError};
+
+/// A population of a network: a [`NeuronLayer`] of any model (built-in or user-defined) with
+/// `f32` state and no batch axis, seen through an object-safe interface.
+pub trait Population: Send {
+    /// Model name (`"LIFRef"`).
+    fn model_name(&self) -> &'static str;
+    /// Number of neurons.
+    fn n(&self) -> usize;
+    /// The model's state names, in order.
+    fn state_names(&self) -> Vec<&'static str>;
+    /// Create the state from the initializers (no batch axis).
+    fn init(&mut self) -> Result<()>;
+    /// Prepare constants for a run at this clock's `dt`.
+    fn prepare(&mut self, clock: &Clock) -> Result<()>;
+    /// One step: current `i` (mA), optional conductance `g` (S, drive `i − g·V`), spikes out.
+    fn step(&mut self, clock: &Clock, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) -> Result<()>;
+    /// The spikes of the stored state, if the model defines them (BrainPy's `get_spike()`).
+    fn spikes_of_state(&self, clock: &Clock, out: &mut [f32]) -> Result<bool>;
+    /// A state variable (canonical units).
+    fn state(&self, name: &str) -> Result<&[f32]>;
+    /// A state variable, mutable.
+    fn state_mut(&mut self, name: &str) -> Result<&mut [f32]>;
+}
+
+/// The [`Population`] of a neuron layer.
+pub struct Pop<M: NeuronModel> {
+    layer: NeuronLayer<M, f32>,
+    prep: Option<LayerPrep<f32>>,
+}
+
+impl<M: NeuronModel> Pop<M> {
+    /// Wrap a layer.
+    pub fn new(layer: NeuronLayer<M, f32>) -> Pop<M> {
+        Pop { layer, prep: None }
+    }
+    /// The layer.
+    pub fn layer(&self) -> &NeuronLayer<M, f32> {
+        &self.layer
+    }
+}
+
+impl<M: NeuronModel> Population for Pop<M> {
+    fn model_name(&self) -> &'static str {
+        M::NAME
+    }
+    fn n(&self) -> usize {
+        self.layer.num_neurons()
+    }
+    fn state_names(&self) -> Vec<&'static str> {
+        M::STATES.iter().map(|s| s.name).collect()
+    }
+    fn init(&mut self) -> Result<()> {
+        self.layer.init_state(None)
+    }
+    fn prepare(&mut self, clock: &Clock) -> Result<()> {
+        self.prep = Some(self.layer.prepare_steps(clock)?);
+        Ok(())
+    }
+    #[inline]
+    fn step(&mut self, clock: &Clock, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) -> Result<()> {
+        let prep = self.prep.as_ref().ok_or_else(|| SomataError::Format("population stepped before prepare".into()))?;
+        self.layer.step_drive(prep, clock, i, g, spk)
+    }
+    fn spikes_of_state(&self, clock: &Clock, out: &mut [f32]) -> Result<bool> {
+        self.layer.get_spike_into(clock, out)
+    }
+    fn state(&self, name: &str) -> Result<&[f32]> {
+        let v = self.layer.state(name)?;
+        let n = v.len();
+        // the view is contiguous: one state variable of a layer without batch axis
+        let p = v.as_ptr();
+        // SAFETY: `state` returns a view into the layer's own contiguous storage, which lives
+        // as long as `self`.
+        Ok(unsafe { std::slice::from_raw_parts(p, n) })
+    }
+    fn state_mut(&mut self, name: &str) -> Result<&mut [f32]> {
+        self.layer.state_mut(name)
+    }
+}

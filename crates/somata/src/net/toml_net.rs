@@ -1,0 +1,541 @@
+//! Networks described in TOML files (`somata run FILE`). The format is a contract: it is
+//! documented in full in `docs/network-format.md` (also [`crate::network_format`]).
+
+use super::{Conn, ExtInput, Network, Output, PopId, ProjKind, Projection, Var};
+use crate::dynamics::{NeuronModel, SpikeReset};
+use crate::engine::LayerBuilder;
+use crate::error::{Result, SomataError};
+use crate::init::Init;
+use crate::neurons::registry::{dispatch, ModelFn};
+use crate::units::{Dim, Unit};
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+/// A network file, parsed and built: the network, the steps to run and what to write.
+pub struct NetFile {
+    /// The network, monitors attached.
+    pub net: Network,
+    /// Steps to run (`duration / dt`, or `steps`).
+    pub steps: usize,
+    /// The file's `name` (default: the file stem).
+    pub name: String,
+    /// Write the raster (`plot = true`, the default) of each spike monitor with `somata run --out`.
+    pub plot: bool,
+}
+
+fn err(path: &str, msg: impl std::fmt::Display) -> SomataError {
+    SomataError::Format(format!("network file: {path}: {msg}"))
+}
+
+/// A quantity: a number in canonical units, or a string `"<number> <unit>"` checked against `dim`.
+fn quantity(v: &Value, dim: Dim, path: &str) -> Result<f64> {
+    match v {
+        Value::Integer(i) => Ok(*i as f64),
+        Value::Float(f) => Ok(*f),
+        Value::String(s) => {
+            let s = s.trim();
+            let split = s.find(|c: char| c.is_whitespace()).unwrap_or(s.len());
+            let (num, unit) = s.split_at(split);
+            let x: f64 = num.parse().map_err(|_| err(path, format!("`{s}` is not a number followed by a unit")))?;
+            let unit = unit.trim();
+            let u = if unit.is_empty() { Unit::ONE } else { Unit::parse(unit)? };
+            u.to_canonical(x, dim, path).map_err(|e| match e {
+                SomataError::DimensionMismatch { expected, got, .. } => {
+                    SomataError::DimensionMismatch { what: format!("network file: {path} = \"{s}\""), expected, got }
+                }
+                e => e,
+            })
+        }
+        _ => Err(err(path, "expected a number or a string \"<number> <unit>\"")),
+    }
+}
+
+fn get<'a>(t: &'a Table, key: &str, path: &str) -> Result<&'a Value> {
+    t.get(key).ok_or_else(|| err(path, format!("missing key `{key}`")))
+}
+fn get_str<'a>(t: &'a Table, key: &str, path: &str) -> Result<&'a str> {
+    get(t, key, path)?.as_str().ok_or_else(|| err(&format!("{path}.{key}"), "expected a string"))
+}
+fn get_usize(t: &Table, key: &str, path: &str) -> Result<usize> {
+    match get(t, key, path)? {
+        Value::Integer(i) if *i >= 0 => Ok(*i as usize),
+        _ => Err(err(&format!("{path}.{key}"), "expected a non-negative integer")),
+    }
+}
+fn table<'a>(v: &'a Value, path: &str) -> Result<&'a Table> {
+    v.as_table().ok_or_else(|| err(path, "expected a table"))
+}
+fn array<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>> {
+    v.as_array().ok_or_else(|| err(path, "expected an array"))
+}
+fn check_keys(t: &Table, allowed: &[&str], path: &str) -> Result<()> {
+    for k in t.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(err(path, format!("unknown key `{k}` (allowed: {})", allowed.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+/// Numbers of a flat or nested array (row-major), each a quantity of `dim` or a number in `unit`.
+fn numbers(v: &Value, unit: Option<Unit>, dim: Dim, path: &str, out: &mut Vec<f64>) -> Result<usize> {
+    match v {
+        Value::Array(a) => {
+            let mut rows = 0;
+            for (k, x) in a.iter().enumerate() {
+                if x.is_array() {
+                    numbers(x, unit, dim, &format!("{path}[{k}]"), out)?;
+                    rows += 1;
+                } else {
+                    let q = match (x, unit) {
+                        (Value::Integer(_) | Value::Float(_), Some(u)) => {
+                            u.to_canonical(x.as_float().unwrap_or_else(|| x.as_integer().unwrap_or(0) as f64), dim, path)?
+                        }
+                        _ => quantity(x, dim, &format!("{path}[{k}]"))?,
+                    };
+                    out.push(q);
+                }
+            }
+            Ok(rows)
+        }
+        _ => Err(err(path, "expected an array of numbers")),
+    }
+}
+
+/// `values = [...]` with optional `unit`, or `npy = "file.npy"` with optional `unit`.
+fn value_array(t: &Table, dim: Dim, path: &str, dir: &Path) -> Result<(Vec<f64>, usize)> {
+    let unit = match t.get("unit") {
+        Some(u) => Some(Unit::parse(u.as_str().ok_or_else(|| err(&format!("{path}.unit"), "expected a string"))?)?),
+        None => None,
+    };
+    if let Some(v) = t.get("values") {
+        let mut out = vec![];
+        let rows = numbers(v, unit, dim, &format!("{path}.values"), &mut out)?;
+        Ok((out, rows))
+    } else if let Some(f) = t.get("npy") {
+        let f = f.as_str().ok_or_else(|| err(&format!("{path}.npy"), "expected a file name"))?;
+        let p: PathBuf = dir.join(f);
+        let a = crate::io::npy::read(&p)?;
+        let (data, shape) = (a.to_f64(), a.shape.clone());
+        let scale = match unit {
+            Some(u) => u.to_canonical(1.0, dim, path)?,
+            None => 1.0,
+        };
+        let rows = if shape.len() == 2 { shape[0] } else { 0 };
+        Ok((data.into_iter().map(|x| x * scale).collect(), rows))
+    } else {
+        Err(err(path, "expected `values = [...]` or `npy = \"file.npy\"`"))
+    }
+}
+
+struct BuildPop<'a> {
+    t: &'a Table,
+    path: String,
+    n: usize,
+    dir: &'a Path,
+    net: &'a mut Network,
+    name: String,
+}
+
+impl ModelFn for BuildPop<'_> {
+    type Out = Result<PopId>;
+    fn call<M: NeuronModel + Default>(self) -> Result<PopId> {
+        let mut b = LayerBuilder::<M, f32>::new(M::default(), self.n).name(self.name.clone());
+        if let Some(ps) = self.t.get("params") {
+            for (k, v) in table(ps, &format!("{}.params", self.path))? {
+                let path = format!("{}.params.{k}", self.path);
+                let idx = M::param_index(k).ok_or_else(|| SomataError::UnknownParameter {
+                    model: M::NAME.into(),
+                    name: k.to_string(),
+                    known: M::PARAMS.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+                })?;
+                let dim = M::PARAMS[idx].dim;
+                match v {
+                    Value::Boolean(on) => b = b.flag(k, *on),
+                    Value::Table(t) => {
+                        let (vals, _) = value_array(t, dim, &path, self.dir)?;
+                        if vals.len() != self.n {
+                            return Err(SomataError::ShapeMismatch { what: path, expected: vec![self.n], got: vec![vals.len()] });
+                        }
+                        b = b.set_per_neuron(k, vals);
+                    }
+                    _ => b = b.set_raw(k, quantity(v, dim, &path)?),
+                }
+            }
+        }
+        if let Some(r) = self.t.get("spk_reset") {
+            b = b.spk_reset(SpikeReset::parse(r.as_str().unwrap_or(""))?);
+        }
+        if let Some(s) = self.t.get("seed") {
+            b = b.seed(s.as_integer().ok_or_else(|| err(&format!("{}.seed", self.path), "expected an integer"))? as u64);
+        }
+        if let Some(inits) = self.t.get("init") {
+            for (k, v) in table(inits, &format!("{}.init", self.path))? {
+                let path = format!("{}.init.{k}", self.path);
+                let j = M::state_index(k).ok_or_else(|| SomataError::UnknownState {
+                    model: M::NAME.into(),
+                    name: k.to_string(),
+                    known: M::STATES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+                })?;
+                let dim = M::STATES[j].dim;
+                let init = match v {
+                    Value::Table(t) => {
+                        if let Some(a) = t.get("normal") {
+                            let a = array(a, &path)?;
+                            if a.len() != 2 {
+                                return Err(err(&path, "normal = [mean, std]"));
+                            }
+                            Init::Normal { mean: quantity(&a[0], dim, &path)?, std: quantity(&a[1], dim, &path)? }
+                        } else if let Some(a) = t.get("uniform") {
+                            let a = array(a, &path)?;
+                            if a.len() != 2 {
+                                return Err(err(&path, "uniform = [low, high]"));
+                            }
+                            Init::Uniform { low: quantity(&a[0], dim, &path)?, high: quantity(&a[1], dim, &path)? }
+                        } else {
+                            let (vals, _) = value_array(t, dim, &path, self.dir)?;
+                            if vals.len() != self.n {
+                                return Err(SomataError::ShapeMismatch { what: path, expected: vec![self.n], got: vec![vals.len()] });
+                            }
+                            Init::Values(vals)
+                        }
+                    }
+                    _ => Init::Constant(quantity(v, dim, &path)?),
+                };
+                b = b.init(k, init);
+            }
+        }
+        let layer = b.build()?;
+        self.net.add(layer, &self.name)
+    }
+}
+
+fn synapse(v: &Value, path: &str) -> Result<Box<dyn crate::synapse::Synapse>> {
+    let (name, t) = match v {
+        Value::String(s) => (s.as_str(), None),
+        Value::Table(t) => (get_str(t, "model", path)?, Some(t)),
+        _ => return Err(err(path, "expected a model name or a table with `model`")),
+    };
+    let mut s = crate::synapse::by_name(name)?;
+    if let Some(t) = t {
+        for (k, v) in t {
+            if k == "model" {
+                continue;
+            }
+            let p = format!("{path}.{k}");
+            if let Value::Boolean(on) = v {
+                s.set_flag(k, *on)?;
+                continue;
+            }
+            let spec =
+                s.params().iter().find(|q| q.name == k).copied().ok_or_else(|| crate::synapse::unknown_param(s.name(), k, s.params()))?;
+            s.set_param(k, quantity(v, spec.dim, &p)?)?;
+        }
+    }
+    Ok(s)
+}
+
+fn output(v: &Value, path: &str) -> Result<Output> {
+    let (name, t) = match v {
+        Value::String(s) => (s.as_str(), None),
+        Value::Table(t) => (get_str(t, "model", path)?, Some(t)),
+        _ => return Err(err(path, "expected an output name or a table with `model`")),
+    };
+    let q = |key: &str, dim: Dim, default: Option<f64>| -> Result<f64> {
+        match t.and_then(|t| t.get(key)) {
+            Some(v) => quantity(v, dim, &format!("{path}.{key}")),
+            None => default.ok_or_else(|| err(path, format!("{name} needs `{key}`"))),
+        }
+    };
+    let allowed: &[&str] = match name {
+        "COBA" => &["model", "E"],
+        "CUBA" => &["model", "scale"],
+        "MgBlock" => &["model", "E", "cc_Mg", "alpha", "beta", "V_offset"],
+        _ => return Err(SomataError::UnknownModel { name: name.into(), known: "COBA, CUBA, MgBlock".into() }),
+    };
+    if let Some(t) = t {
+        check_keys(t, allowed, path)?;
+    }
+    Ok(match name {
+        "COBA" => Output::Coba { e: q("E", Dim::VOLTAGE, None)? },
+        "CUBA" => Output::Cuba { scale: q("scale", Dim::VOLTAGE, Some(1000.0))? },
+        _ => Output::MgBlock {
+            e: q("E", Dim::ONE, Some(0.0))?,
+            cc_mg: q("cc_Mg", Dim::ONE, Some(1.2))?,
+            alpha: q("alpha", Dim::ONE, Some(0.062))?,
+            beta: q("beta", Dim::ONE, Some(3.57))?,
+            v_offset: q("V_offset", Dim::ONE, Some(0.0))?,
+        },
+    })
+}
+
+fn connectivity(t: &Table, n_pre: usize, n_post: usize, wdim: Dim, path: &str, dir: &Path, seed: u64) -> Result<Conn> {
+    let ty = get_str(t, "type", path)?;
+    let w = || -> Result<f64> { quantity(get(t, "weight", path)?, wdim, &format!("{path}.weight")) };
+    let seed = match t.get("seed") {
+        Some(s) => s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64,
+        None => seed,
+    };
+    let prob = || -> Result<f64> {
+        let p = get(t, "prob", path)?.as_float().or_else(|| t.get("prob").and_then(Value::as_integer).map(|i| i as f64));
+        p.ok_or_else(|| err(&format!("{path}.prob"), "expected a number"))
+    };
+    match ty {
+        "all_to_all" => Conn::all_to_all(n_pre, n_post, w()?),
+        "one_to_one" => {
+            if n_pre != n_post {
+                return Err(SomataError::ShapeMismatch {
+                    what: format!("{path}: one_to_one needs equal sizes"),
+                    expected: vec![n_pre],
+                    got: vec![n_post],
+                });
+            }
+            Conn::one_to_one(n_pre, w()?)
+        }
+        "fixed_prob" => {
+            if t.get("no_self").and_then(Value::as_bool).unwrap_or(false) {
+                if n_pre != n_post {
+                    return Err(SomataError::ShapeMismatch {
+                        what: format!("{path}: no_self needs equal sizes"),
+                        expected: vec![n_pre],
+                        got: vec![n_post],
+                    });
+                }
+                Conn::fixed_prob_no_self(n_pre, prob()?, w()?, seed)
+            } else {
+                Conn::fixed_prob(n_pre, n_post, prob()?, w()?, seed)
+            }
+        }
+        "fixed_in_degree" => Conn::fixed_in_degree(n_pre, n_post, get_usize(t, "degree", path)?, w()?, seed),
+        "fixed_out_degree" => Conn::fixed_out_degree(n_pre, n_post, get_usize(t, "degree", path)?, w()?, seed),
+        "dense" => {
+            let (vals, _) = value_array(t, wdim, path, dir)?;
+            Conn::dense(n_pre, n_post, vals.into_iter().map(|x| x as f32).collect())
+        }
+        "triplets" => {
+            let syn = array(get(t, "synapses", path)?, path)?;
+            let mut tr = Vec::with_capacity(syn.len());
+            for (k, s) in syn.iter().enumerate() {
+                let p = format!("{path}.synapses[{k}]");
+                let a = array(s, &p)?;
+                if a.len() != 3 {
+                    return Err(err(&p, "expected [pre, post, weight]"));
+                }
+                let idx = |v: &Value| {
+                    v.as_integer().filter(|i| *i >= 0).map(|i| i as usize).ok_or_else(|| err(&p, "indices must be non-negative integers"))
+                };
+                tr.push((idx(&a[0])?, idx(&a[1])?, quantity(&a[2], wdim, &p)? as f32));
+            }
+            Conn::from_triplets(n_pre, n_post, &tr)
+        }
+        other => Err(err(
+            &format!("{path}.type"),
+            format!(
+                "unknown connectivity `{other}` (all_to_all, one_to_one, fixed_prob, fixed_in_degree, fixed_out_degree, dense, triplets)"
+            ),
+        )),
+    }
+}
+
+/// Parse and build a network file. Relative `npy` paths are read from `dir`.
+pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
+    let doc: Table = text.parse().map_err(|e: toml::de::Error| SomataError::Format(format!("network file is not valid TOML: {e}")))?;
+    check_keys(
+        &doc,
+        &["name", "dt", "duration", "steps", "seed", "check_finite", "plot", "population", "projection", "input", "monitor"],
+        "top level",
+    )?;
+    let dt = quantity(get(&doc, "dt", "top level")?, Dim::TIME, "dt")?;
+    let mut net = Network::from_ms(dt)?;
+    let seed = doc.get("seed").and_then(Value::as_integer).unwrap_or(0) as u64;
+    let steps = match (doc.get("steps"), doc.get("duration")) {
+        (Some(s), _) => s.as_integer().filter(|s| *s >= 0).ok_or_else(|| err("steps", "expected a non-negative integer"))? as usize,
+        (None, Some(d)) => {
+            let d = quantity(d, Dim::TIME, "duration")?;
+            if !(d.is_finite() && d >= 0.0) {
+                return Err(err("duration", "must be finite and ≥ 0"));
+            }
+            (d / dt).round() as usize
+        }
+        (None, None) => return Err(err("top level", "give `duration` (e.g. \"1000 ms\") or `steps`")),
+    };
+    net.check_finite(doc.get("check_finite").and_then(Value::as_bool).unwrap_or(false));
+    let empty = vec![];
+    let pops = doc.get("population").map(|v| array(v, "population")).transpose()?.unwrap_or(&empty);
+    if pops.is_empty() {
+        return Err(err("population", "a network needs at least one [[population]]"));
+    }
+    for (k, p) in pops.iter().enumerate() {
+        let path = format!("population[{k}]");
+        let t = table(p, &path)?;
+        check_keys(t, &["name", "model", "size", "params", "init", "spk_reset", "seed"], &path)?;
+        let name = get_str(t, "name", &path)?.to_string();
+        let path = format!("population `{name}`");
+        let model = get_str(t, "model", &path)?;
+        let n = get_usize(t, "size", &path)?;
+        if n == 0 {
+            return Err(err(&path, "size must be ≥ 1"));
+        }
+        dispatch(model, BuildPop { t, path: path.clone(), n, dir, net: &mut net, name: name.clone() })?;
+    }
+    for (k, p) in doc.get("projection").map(|v| array(v, "projection")).transpose()?.unwrap_or(&empty).iter().enumerate() {
+        let path = format!("projection[{k}]");
+        let t = table(p, &path)?;
+        check_keys(t, &["name", "pre", "post", "pre_range", "kind", "synapse", "output", "stp", "delay", "conn", "state"], &path)?;
+        let pname = t.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| path.clone());
+        let path = match t.get("name").and_then(Value::as_str) {
+            Some(n) => format!("projection `{n}`"),
+            None => path,
+        };
+        let pre = net.pop_id(get_str(t, "pre", &path)?)?;
+        let post = net.pop_id(get_str(t, "post", &path)?)?;
+        let range = match t.get("pre_range") {
+            Some(r) => {
+                let a = array(r, &format!("{path}.pre_range"))?;
+                let ix: Vec<usize> = a.iter().filter_map(|v| v.as_integer()).filter(|i| *i >= 0).map(|i| i as usize).collect();
+                if ix.len() != 2 || a.len() != 2 || ix[0] > ix[1] {
+                    return Err(err(&format!("{path}.pre_range"), "expected [start, end) with 0 ≤ start ≤ end"));
+                }
+                ix[0]..ix[1]
+            }
+            None => 0..net.size(pre),
+        };
+        let kind_s = t.get("kind").and_then(Value::as_str).unwrap_or("align_post");
+        let (kind, wdim) = match kind_s {
+            "align_post" | "align_pre" => {
+                let syn = synapse(get(t, "synapse", &path)?, &format!("{path}.synapse"))?;
+                let out = output(get(t, "output", &path)?, &format!("{path}.output"))?;
+                if kind_s == "align_post" {
+                    (ProjKind::AlignPost { syn, out }, Dim::CONDUCTANCE)
+                } else {
+                    (ProjKind::AlignPre { syn, out }, Dim::ONE)
+                }
+            }
+            "delta" => {
+                let state = t.get("state").and_then(Value::as_str).unwrap_or("V").to_string();
+                (ProjKind::Delta { state }, Dim::VOLTAGE)
+            }
+            other => return Err(err(&format!("{path}.kind"), format!("unknown kind `{other}` (align_post, align_pre, delta)"))),
+        };
+        let ct = table(get(t, "conn", &path)?, &format!("{path}.conn"))?;
+        let conn = connectivity(ct, range.len(), net.size(post), wdim, &format!("{path}.conn"), dir, seed.wrapping_add(1000 + k as u64))?;
+        let mut proj = Projection::new(pre, post, conn, kind).pre_range(range).name(pname);
+        if let Some(s) = t.get("stp") {
+            proj = proj.stp(synapse(s, &format!("{path}.stp"))?);
+        }
+        if let Some(d) = t.get("delay") {
+            proj = proj.delay_ms(quantity(d, Dim::TIME, &format!("{path}.delay"))?);
+        }
+        net.connect(proj)?;
+    }
+    for (k, p) in doc.get("input").map(|v| array(v, "input")).transpose()?.unwrap_or(&empty).iter().enumerate() {
+        let path = format!("input[{k}]");
+        let t = table(p, &path)?;
+        check_keys(t, &["target", "type", "value", "values", "unit", "npy", "rate", "count", "weight", "seed"], &path)?;
+        let target = net.pop_id(get_str(t, "target", &path)?)?;
+        let n = net.size(target);
+        let ty = t.get("type").and_then(Value::as_str).unwrap_or("constant");
+        let x = match ty {
+            "constant" => {
+                if let Some(v) = t.get("value") {
+                    ExtInput::Constant(vec![quantity(v, Dim::CURRENT, &format!("{path}.value"))? as f32])
+                } else {
+                    let (vals, _) = value_array(t, Dim::CURRENT, &path, dir)?;
+                    ExtInput::Constant(vals.into_iter().map(|x| x as f32).collect())
+                }
+            }
+            "per_step" => {
+                let (vals, _) = value_array(t, Dim::CURRENT, &path, dir)?;
+                if vals.len() % n != 0 {
+                    return Err(SomataError::ShapeMismatch {
+                        what: format!("{path}: per-step values (steps × {n})"),
+                        expected: vec![n],
+                        got: vec![vals.len()],
+                    });
+                }
+                let steps = vals.len() / n;
+                ExtInput::PerStep { data: vals.into_iter().map(|x| x as f32).collect(), steps }
+            }
+            "poisson" => {
+                // `count` independent Poisson sources per neuron at `rate`, each adding `weight`
+                // (mA) when it fires (BrainPy's poisson_input onto a current)
+                let rate = quantity(get(t, "rate", &path)?, Dim::FREQUENCY, &format!("{path}.rate"))?;
+                let count = get_usize(t, "count", &path)?;
+                let w = quantity(get(t, "weight", &path)?, Dim::CURRENT, &format!("{path}.weight"))? as f32;
+                if !(rate.is_finite() && rate >= 0.0) {
+                    return Err(SomataError::param("poisson input", "rate", rate, "must be finite and ≥ 0"));
+                }
+                let mut rng = crate::init::Rng::new(t.get("seed").and_then(Value::as_integer).unwrap_or(seed as i64 + 7 + k as i64) as u64);
+                ExtInput::Generator(Box::new(move |_step, dt_ms, out: &mut [f32]| {
+                    let p = -(-rate * dt_ms * 1e-3).exp_m1();
+                    for o in out.iter_mut() {
+                        let c = poisson_count(&mut rng, count, p);
+                        *o += c as f32 * w;
+                    }
+                }))
+            }
+            other => return Err(err(&format!("{path}.type"), format!("unknown input type `{other}` (constant, per_step, poisson)"))),
+        };
+        net.input(target, x)?;
+    }
+    for (k, m) in doc.get("monitor").map(|v| array(v, "monitor")).transpose()?.unwrap_or(&empty).iter().enumerate() {
+        let path = format!("monitor[{k}]");
+        let t = table(m, &path)?;
+        check_keys(t, &["name", "population", "var", "neurons", "every"], &path)?;
+        let pop = net.pop_id(get_str(t, "population", &path)?)?;
+        let var = match t.get("var").and_then(Value::as_str).unwrap_or("spike") {
+            "spike" => Var::Spike,
+            s if s.starts_with("g@") => Var::Conductance(s[2..].to_string()),
+            s => Var::State(s.to_string()),
+        };
+        let name = match t.get("name").and_then(Value::as_str) {
+            Some(n) => n.to_string(),
+            None => format!("{}_{}", net.names()[pop.0], t.get("var").and_then(Value::as_str).unwrap_or("spike")),
+        };
+        let neurons = match t.get("neurons") {
+            Some(v) => Some(
+                array(v, &format!("{path}.neurons"))?
+                    .iter()
+                    .map(|x| {
+                        x.as_integer()
+                            .filter(|i| *i >= 0)
+                            .map(|i| i as usize)
+                            .ok_or_else(|| err(&format!("{path}.neurons"), "expected neuron indices"))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            None => None,
+        };
+        let every = match t.get("every") {
+            Some(_) => get_usize(t, "every", &path)?,
+            None => 1,
+        };
+        net.add_monitor(&name, pop, var, neurons, every)?;
+    }
+    Ok(NetFile {
+        net,
+        steps,
+        name: doc.get("name").and_then(Value::as_str).unwrap_or(default_name).to_string(),
+        plot: doc.get("plot").and_then(Value::as_bool).unwrap_or(true),
+    })
+}
+
+/// Read and build a network file.
+pub fn load(path: &Path) -> Result<NetFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| SomataError::Io(format!("{}: {e}", path.display())))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("network");
+    parse(&text, dir, stem)
+}
+
+/// A Binomial(n, p) count, by BrainPy's rule: a rounded Gaussian when `n·p > 5` and
+/// `n·(1 − p) > 5`, an exact binomial otherwise.
+pub(crate) fn poisson_count(rng: &mut crate::init::Rng, n: usize, p: f64) -> u32 {
+    let nf = n as f64;
+    if nf * p > 5.0 && nf * (1.0 - p) > 5.0 {
+        let x = nf * p + (nf * p * (1.0 - p)).sqrt() * rng.normal();
+        x.round().max(0.0) as u32
+    } else {
+        (0..n).filter(|_| rng.uniform() < p).count() as u32
+    }
+}
