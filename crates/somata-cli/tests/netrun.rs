@@ -19,7 +19,8 @@ fn npy(path: &std::path::Path) -> (Vec<usize>, Vec<f32>) {
     let h = std::str::from_utf8(&b[10..10 + hl]).unwrap();
     assert!(h.contains("'descr': '<f4'") && h.contains("'fortran_order': False"), "{h}");
     let sh = &h[h.find("'shape': (").unwrap() + 10..];
-    let sh: Vec<usize> = sh[..sh.find(')').unwrap()].split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
+    let sh: Vec<usize> =
+        sh[..sh.find(')').unwrap()].split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
     let vals = b[10 + hl..].chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     (sh, vals)
 }
@@ -67,7 +68,8 @@ every = 10
     )
     .unwrap();
     let out = d.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_somata")).args(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let o =
+        Command::new(env!("CARGO_BIN_EXE_somata")).args(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (sh, spk) = npy(&out.join("A_spike.npy"));
     assert_eq!(sh, [500, 3]);
@@ -93,7 +95,11 @@ every = 10
 fn bad_file_is_a_clear_error() {
     let d = tmp("bad");
     let file = d.join("bad.toml");
-    std::fs::write(&file, "dt = \"0.1 ms\"\nsteps = 10\n[[population]]\nname = \"A\"\nmodel = \"LIF\"\nsize = 2\nparams = { tau = \"3 mV\" }\n").unwrap();
+    std::fs::write(
+        &file,
+        "dt = \"0.1 ms\"\nsteps = 10\n[[population]]\nname = \"A\"\nmodel = \"LIF\"\nsize = 2\nparams = { tau = \"3 mV\" }\n",
+    )
+    .unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_somata")).args(["run", file.to_str().unwrap()]).output().unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
