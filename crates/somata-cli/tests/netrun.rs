@@ -113,7 +113,7 @@ fn run_coba_is_in_the_published_rate_range() {
     let text = String::from_utf8_lossy(&o.stdout);
     for pop in ["E:", "I:"] {
         let line = text.lines().find(|l| l.trim_start().starts_with(pop)).unwrap_or_else(|| panic!("{text}"));
-        let hz: f64 = line.split(',').last().unwrap().trim().trim_end_matches("Hz").trim().parse().unwrap();
+        let hz: f64 = line.split(',').next_back().unwrap().trim().trim_end_matches("Hz").trim().parse().unwrap();
         assert!((10.0..30.0).contains(&hz), "{line}");
     }
 }
