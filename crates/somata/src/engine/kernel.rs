@@ -493,7 +493,10 @@ pub(crate) struct DriveSpec<'a, M, T> {
     pub prep: &'a Prepared<T>,
     pub n: usize,
     pub bn: usize,
-    pub state: *mut T,
+    pub state: SyncPtr<T>,
+    /// The elements `base..base + len` of this call (`i`, `g` and `spk` hold exactly these).
+    pub base: usize,
+    pub len: usize,
     pub clock: Clock,
     pub reset: SpikeReset,
     pub sg: &'a Surrogate,
@@ -503,9 +506,9 @@ pub(crate) struct DriveSpec<'a, M, T> {
 unsafe fn drive_generic<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
     use crate::dynamics::Cond;
     let ns = M::STATES.len();
-    let len = r.bn;
+    let len = r.len;
     let vars: [&mut [T]; MAX_STATES] =
-        std::array::from_fn(|j| if j < ns { std::slice::from_raw_parts_mut(r.state.add(j * r.bn), len) } else { &mut [][..] });
+        std::array::from_fn(|j| if j < ns { std::slice::from_raw_parts_mut(r.state.0.add(j * r.bn + r.base), len) } else { &mut [][..] });
     let dt = T::from_f64(r.clock.dt_ms());
     let t: T = r.clock.t_at(r.clock.step());
     let i = &i[..len];
@@ -540,7 +543,7 @@ unsafe fn drive_generic<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T
         }
     } else {
         for e in 0..len {
-            let nidx = e % r.n;
+            let nidx = (r.base + e) % r.n;
             let c = Step { p: r.prep.p_of(nidx), h: r.prep.h_of(nidx), dt, t, reset: r.reset, sg: r.sg, table };
             match g {
                 None => body!(&c, e, i[e]),
@@ -584,11 +587,12 @@ unsafe fn drive_vector<M: NeuronModel>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: 
     };
     let ns = M::STATES.len();
     let mut e = 0;
-    while e < r.bn {
-        let n = VL.min(r.bn - e);
+    let st = r.state.0.add(r.base);
+    while e < r.len {
+        let n = VL.min(r.len - e);
         let mut s = [F32x64::splat(0.0); MAX_STATES];
         for j in 0..ns {
-            s[j] = F32x64::load(r.state.add(j * r.bn + e), n);
+            s[j] = F32x64::load(st.add(j * r.bn + e), n);
         }
         let x = F32x64::load(i.as_ptr().add(e), n);
         let out = match g {
@@ -596,7 +600,7 @@ unsafe fn drive_vector<M: NeuronModel>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: 
             Some(g) => r.model.step_drive(&c, &mut s[..ns], Cond { i: x, g: F32x64::load(g.as_ptr().add(e), n) }),
         };
         for j in 0..ns {
-            s[j].store(r.state.add(j * r.bn + e), n);
+            s[j].store(st.add(j * r.bn + e), n);
         }
         out.store(spk.as_mut_ptr().add(e), n);
         e += VL;
@@ -623,7 +627,7 @@ fn uses_drive_vector<M: NeuronModel, T: Real>(shared: bool) -> bool {
 
 /// Dispatch [`DriveSpec`] to the best kernel for this CPU.
 pub(crate) fn drive<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
-    assert!(i.len() >= r.bn && spk.len() >= r.bn && g.is_none_or(|g| g.len() >= r.bn));
+    assert!(r.base + r.len <= r.bn && i.len() >= r.len && spk.len() >= r.len && g.is_none_or(|g| g.len() >= r.len));
     #[cfg(target_arch = "x86_64")]
     {
         if uses_drive_vector::<M, T>(r.prep.shared) {

@@ -1,4 +1,4 @@
-//! Input/output: the `somata trace` document format (../shared/conformance/FORMAT.md).
+//! Input/output: the `somata trace` document format (../shared/conformance/FORMAT.md), `.npy` and CSV files.
 
 pub mod csv;
 pub mod npy;
