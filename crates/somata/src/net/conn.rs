@@ -272,41 +272,9 @@ impl Conn {
     #[inline]
     pub fn propagate(&self, x: &[f32], out: &mut [f32]) -> usize {
         let mut visited = 0;
-        match self {
-            Conn::Dense { n_post, w, .. } => {
-                for (i, &s) in x.iter().enumerate() {
-                    if s != 0.0 {
-                        let row = &w[i * n_post..(i + 1) * n_post];
-                        for (o, &wv) in out.iter_mut().zip(row) {
-                            *o += s * wv;
-                        }
-                        visited += n_post;
-                    }
-                }
-            }
-            Conn::Csr { indptr, indices, weights, .. } => {
-                for (i, &s) in x.iter().enumerate() {
-                    if s == 0.0 {
-                        continue;
-                    }
-                    let (a, b) = (indptr[i] as usize, indptr[i + 1] as usize);
-                    let idx = &indices[a..b];
-                    visited += b - a;
-                    match weights {
-                        Weights::Homogeneous(w) => {
-                            let v = s * w;
-                            for &j in idx {
-                                // SAFETY-free: indices are < n_post by construction
-                                out[j as usize] += v;
-                            }
-                        }
-                        Weights::PerSynapse(ws) => {
-                            for (&j, &wv) in idx.iter().zip(&ws[a..b]) {
-                                out[j as usize] += s * wv;
-                            }
-                        }
-                    }
-                }
+        for (i, &s) in x.iter().enumerate() {
+            if s != 0.0 {
+                visited += self.propagate_row(i, s, out);
             }
         }
         visited

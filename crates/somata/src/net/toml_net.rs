@@ -469,7 +469,8 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
                 ExtInput::Generator(Box::new(move |_step, dt_ms, out: &mut [f32]| {
                     let p = -(-rate * dt_ms * 1e-3).exp_m1();
                     for o in out.iter_mut() {
-                        let c = poisson_count(&mut rng, count, p);
+                        // p ∈ [0, 1] because rate ≥ 0 was checked above, so the count cannot fail
+                        let c = crate::input::poisson_count(count as u64, p, &mut rng).unwrap_or(0.0);
                         *o += c as f32 * w;
                     }
                 }))
@@ -526,16 +527,4 @@ pub fn load(path: &Path) -> Result<NetFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("network");
     parse(&text, dir, stem)
-}
-
-/// A Binomial(n, p) count, by BrainPy's rule: a rounded Gaussian when `n·p > 5` and
-/// `n·(1 − p) > 5`, an exact binomial otherwise.
-pub(crate) fn poisson_count(rng: &mut crate::init::Rng, n: usize, p: f64) -> u32 {
-    let nf = n as f64;
-    if nf * p > 5.0 && nf * (1.0 - p) > 5.0 {
-        let x = nf * p + (nf * p * (1.0 - p)).sqrt() * rng.normal();
-        x.round().max(0.0) as u32
-    } else {
-        (0..n).filter(|_| rng.uniform() < p).count() as u32
-    }
 }
