@@ -154,7 +154,14 @@ fn spikes(rng: &mut Rng, n: usize, density: f64) -> Vec<f32> {
 
 #[test]
 fn linear_event_path_equals_dense_path() {
-    let (t, b, ni, no) = (30, 4, 40, 9);
+    // 300 steps: the weight-gradient scatter runs in parallel over blocks of inputs
+    for t in [30usize, 300] {
+        event_vs_dense(t);
+    }
+}
+
+fn event_vs_dense(t: usize) {
+    let (b, ni, no) = (4, 40, 70);
     let mut rng = Rng::new(2);
     let w = rand_f32(&mut rng, ni * no, -1.0, 1.0);
     let bias = rand_f32(&mut rng, no, -1.0, 1.0);
@@ -198,6 +205,10 @@ fn linear_event_path_equals_dense_path() {
     assert!(!l.was_event_driven(), "a 0.5 is not a spike");
     l.forward(&SeqBuf::constant(x[..b * ni].to_vec(), t, b, ni), 1.0).unwrap();
     assert!(!l.was_event_driven(), "constant input multiplies once");
+    // narrow outputs (under 64) take the matrix product even on sparse spikes
+    let mut narrow = Linear::from_weights(w[..ni * 9].to_vec(), None, ni, 9).unwrap();
+    narrow.forward(&xs, 1.0).unwrap();
+    assert!(!narrow.was_event_driven(), "9 outputs");
 }
 
 #[test]

@@ -31,6 +31,9 @@ pub trait Scalar:
 {
     /// The underlying float (`f32` or `f64`).
     type Real: Real;
+    /// Whether this scalar holds several lanes (the vector scalar, or dual numbers over it):
+    /// generic code must then branch through selects, never on [`Scalar::re`].
+    const LANEWISE: bool = false;
     /// A constant (zero tangent).
     fn cst(v: Self::Real) -> Self;
     /// A constant from an `f64` literal (rounded to the real type first).
@@ -83,6 +86,12 @@ pub trait Scalar:
     fn exprel_deriv(self) -> Self;
     /// Heaviside spike `H(x)` (H(0) = 1) whose derivative is the surrogate gradient `g(x)`.
     fn spike<G: SurrogateGrad + ?Sized>(self, g: &G) -> Self;
+    /// The surrogate gradient `g(x)` at the primal value, as a constant (lane by lane on a
+    /// vector scalar): the tangent factor of [`Scalar::spike`] on dual numbers.
+    #[inline(always)]
+    fn surrogate_grad<G: SurrogateGrad + ?Sized>(self, g: &G) -> Self {
+        Self::lit(g.grad(self.re().to_f64()))
+    }
     /// `jax.lax.stop_gradient`: the value with every tangent removed.
     #[inline(always)]
     fn stop_grad(self) -> Self {
@@ -312,8 +321,30 @@ fn exprel_f64(z: f64) -> f64 {
 /// (no cancellation), the closed form otherwise. Generic so nested duals differentiate it again.
 #[inline(always)]
 pub(crate) fn exprel_deriv_generic<S: Scalar>(z: S) -> S {
+    if S::LANEWISE {
+        // lanes choose their branch by select (the closed form's 0/0 at z = 0 is not selected)
+        return S::select_lt_with(
+            z.abs(),
+            S::lit(0.5),
+            #[inline(always)]
+            || exprel_deriv_series(z),
+            #[inline(always)]
+            || (z * z.exp() - z.expm1()) / (z * z),
+        );
+    }
     let r = z.re().to_f64();
     if r.abs() < 0.5 {
+        exprel_deriv_series(z)
+    } else {
+        let e = z.exp();
+        (z * e - z.expm1()) / (z * z)
+    }
+}
+
+/// The Taylor series of [`exprel_deriv_generic`], for |z| < 0.5.
+#[inline(always)]
+fn exprel_deriv_series<S: Scalar>(z: S) -> S {
+    {
         // coefficients (k+1)/(k+2)! for k = 0..10
         const C: [f64; 11] = [
             1.0 / 2.0,
@@ -333,14 +364,16 @@ pub(crate) fn exprel_deriv_generic<S: Scalar>(z: S) -> S {
             acc = acc * z + S::lit(C[k]);
         }
         acc
-    } else {
-        let e = z.exp();
-        (z * e - z.expm1()) / (z * z)
     }
 }
 
 impl<T: Scalar, const D: usize> Scalar for Dual<T, D> {
     type Real = T::Real;
+    const LANEWISE: bool = T::LANEWISE;
+    #[inline(always)]
+    fn surrogate_grad<G: SurrogateGrad + ?Sized>(self, g: &G) -> Self {
+        Dual::constant(self.v.surrogate_grad(g))
+    }
     #[inline(always)]
     fn cst(v: T::Real) -> Self {
         Dual::constant(T::cst(v))
@@ -431,7 +464,7 @@ impl<T: Scalar, const D: usize> Scalar for Dual<T, D> {
     fn spike<G: SurrogateGrad + ?Sized>(self, g: &G) -> Self {
         // value H(x) at every nesting depth; first-order tangent g(x)·dx (g treated as a constant
         // in higher orders, which no model needs: spikes never sit inside an EE right-hand side).
-        let k = T::lit(g.grad(self.re().to_f64()));
+        let k = self.v.surrogate_grad(g);
         let mut d = self.d;
         for x in d.iter_mut() {
             *x *= k;

@@ -548,6 +548,14 @@ impl Neg for F32x64 {
 
 impl Scalar for F32x64 {
     type Real = f32;
+    const LANEWISE: bool = true;
+    /// Lane by lane (the same `f64` evaluation, rounded to `f32`, as the scalar).
+    #[inline(always)]
+    fn surrogate_grad<G: SurrogateGrad + ?Sized>(self, g: &G) -> Self {
+        let mut a = self.lanes();
+        g.grad_batch(&mut a);
+        F32x64::from_lanes(a)
+    }
     #[inline(always)]
     fn cst(v: f32) -> Self {
         F32x64::splat(v)

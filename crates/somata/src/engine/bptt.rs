@@ -210,7 +210,8 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         }
         let need = M::STATES.len() + 1 + idx.len();
         match need {
-            0..=4 => self.backward_d::<4>(tape, grad_spikes, grad_states, &idx, out),
+            0..=2 => self.backward_d::<2>(tape, grad_spikes, grad_states, &idx, out),
+            3..=4 => self.backward_d::<4>(tape, grad_spikes, grad_states, &idx, out),
             5..=8 => self.backward_d::<8>(tape, grad_spikes, grad_states, &idx, out),
             9..=16 => self.backward_d::<16>(tape, grad_spikes, grad_states, &idx, out),
             17..=32 => self.backward_d::<32>(tape, grad_spikes, grad_states, &idx, out),
@@ -244,9 +245,18 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let cl = kernel::chunk_len(bn);
         let nchunks = bn.div_ceil(cl).max(1);
         let job = BackJob { layer: self, tape, gs, gst, prep: &prep, per_neuron: &per_neuron, ntr, dt, cl, gxp, g0p };
+        let vector = kernel::uses_vector_backward::<M, T>(prep.shared);
         let chunk_fn = |ci: usize| -> Vec<Vec<f64>> {
             #[cfg(target_arch = "x86_64")]
             {
+                if vector {
+                    // SAFETY: `uses_vector_backward` checked that T is f32 (the cast only renames
+                    // the type) and that the CPU has AVX-512.
+                    return unsafe {
+                        let j32 = &*(&job as *const BackJob<'_, M, T, D> as *const BackJob<'_, M, f32, D>);
+                        back_chunk_vector(j32, ci)
+                    };
+                }
                 if super::kernel::cpu_avx512() {
                     // SAFETY: the CPU supports AVX-512 (32 vector registers: fewer spills of the
                     // dual numbers' tangent vectors).
@@ -308,6 +318,96 @@ unsafe fn back_chunk_avx2<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
 unsafe fn back_chunk_avx512<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>, ci: usize) -> Vec<Vec<f64>> {
     back_chunk(j, ci)
+}
+
+/// [`back_chunk`] on 64 elements at a time: the model's step evaluated once on
+/// `Dual<F32x64, D>` (the forward kernel's vector type carrying the tangents), for `f32` layers
+/// with shared parameters on CPUs with AVX-512. The same operations in the same order as the
+/// scalar pass, element by element; only the sums of shared-parameter gradients over elements
+/// are added in another order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+#[allow(clippy::needless_range_loop)]
+unsafe fn back_chunk_vector<M: NeuronModel, const D: usize>(j: &BackJob<'_, M, f32, D>, ci: usize) -> Vec<Vec<f64>> {
+    use crate::dynamics::simd::F32x64 as V;
+    use crate::dynamics::{MAX_HOIST, MAX_PARAMS};
+    const VL: usize = crate::dynamics::simd::LANES;
+    let ns = M::STATES.len();
+    let (tape, layer) = (j.tape, j.layer);
+    let bn = tape.bn;
+    let base = ci * j.cl;
+    let len = j.cl.min(bn - base);
+    let lift = |x: &Dual<f32, D>| Dual::<V, D> { v: V::splat(x.v), d: std::array::from_fn(|k| V::splat(x.d[k])) };
+    let p: [Dual<V, D>; MAX_PARAMS] = std::array::from_fn(|i| lift(&j.prep.p_of(0)[i]));
+    let h: [Dual<V, D>; MAX_HOIST] = std::array::from_fn(|i| lift(&j.prep.h_of(0)[i]));
+    let mut lam = vec![0.0f32; ns * len];
+    let mut gp: Vec<Vec<f64>> = (0..j.ntr).map(|_| vec![0.0; 1]).collect();
+    let zero = V::splat(0.0);
+    let traj = tape.traj.as_ptr();
+    let lp = lam.as_mut_ptr();
+    for k in (0..tape.steps).rev() {
+        let t: f32 = tape.clock.t_at(tape.clock.step() + k as u64);
+        let c = Step {
+            p: &p,
+            h: &h,
+            dt: Dual::constant(V::splat(j.dt)),
+            t: Dual::constant(V::splat(t)),
+            reset: layer.spk_reset,
+            sg: &layer.spk_fun,
+            table: None,
+        };
+        let xrow = tape.x.as_ptr().add(k * tape.stride + base);
+        let grow = j.gs.as_ptr().add(k * bn + base);
+        let mut row = [zero; D];
+        let mut row_tail = [0.0f64; D];
+        let mut e = 0;
+        while e < len {
+            let n = VL.min(len - e);
+            let g = base + e;
+            let mut s = [Dual::<V, D>::constant(zero); MAX_STATES];
+            for i in 0..ns {
+                s[i] = Dual::var(V::load(traj.add((k * ns + i) * bn + g), n), i);
+            }
+            let xd = Dual::var(V::load(xrow.add(e), n), ns);
+            let spk = layer.model.step(&c, &mut s[..ns], xd);
+            let gsk = V::load(grow.add(e), n);
+            let mut acc: [V; D] = std::array::from_fn(|d| gsk * spk.d[d]);
+            for i in 0..ns {
+                let li = lp.add(i * len + e);
+                let mut l = V::load(li, n);
+                if let Some(gst) = j.gst {
+                    l += V::load(gst.as_ptr().add((k * ns + i) * bn + g), n);
+                }
+                for d in 0..D {
+                    acc[d] += l * s[i].d[d];
+                }
+            }
+            for i in 0..ns {
+                acc[i].store(lp.add(i * len + e), n);
+            }
+            acc[ns].store(j.gxp.at(k * bn + g), n);
+            if n == VL {
+                for q in 0..j.ntr {
+                    row[q] += acc[ns + 1 + q];
+                }
+            } else {
+                for q in 0..j.ntr {
+                    row_tail[q] += acc[ns + 1 + q].lanes()[..n].iter().map(|&v| v as f64).sum::<f64>();
+                }
+            }
+            e += n;
+        }
+        for q in 0..j.ntr {
+            gp[q][0] += row[q].lanes().iter().map(|&v| v as f64).sum::<f64>() + row_tail[q];
+        }
+    }
+    for i in 0..ns {
+        for e in 0..len {
+            // SAFETY: disjoint per chunk.
+            *j.g0p.at(i * bn + base + e) = lam[i * len + e];
+        }
+    }
+    gp
 }
 
 /// The reverse pass over one chunk of elements, all steps, time-outer and element-inner.

@@ -436,6 +436,27 @@ pub(crate) fn uses_vector_kernel<M: NeuronModel, T: Real>(shared: bool) -> bool 
     }
 }
 
+/// Whether the BPTT backward pass of `M` on `T` runs 64 elements at a time
+/// (`Dual<F32x64, D>`): the model must compare only through selects, which
+/// [`NeuronModel::VECTOR_DRIVE`] declares (set by every vector model and by the LIF family, whose
+/// forward step the compiler vectorises by itself but whose dual-number backward it does not).
+pub(crate) fn uses_vector_backward<M: NeuronModel, T: Real>(shared: bool) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        M::VECTOR_DRIVE
+            && shared
+            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && cpu_avx512()
+            && !*OFF.get_or_init(|| std::env::var_os("SOMATA_NO_VECTOR").is_some_and(|v| v == "1"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = shared;
+        false
+    }
+}
+
 #[inline]
 unsafe fn chunk<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]

@@ -32,13 +32,16 @@ pub(crate) fn kaiming_normal(n_in: usize, n_out: usize, rng: &mut Rng) -> Vec<f3
 
 /// Density under which a binary input takes the event-driven path.
 const EVENT_DENSITY: f64 = 0.25;
+/// Output width from which a binary input takes the event-driven path.
+const EVENT_MIN_OUT: usize = 64;
 
 /// A fully connected layer, `y = x·W + b`, with `W` of shape `[in][out]` (BrainPy/brainstate's
 /// `Linear(in, out)`: `W` from `KaimingNormal()`, `b` zero).
 ///
 /// * On a dense input, every time step and batch row is one matrix product.
 /// * On a **constant** input (direct current), the product is computed once.
-/// * On **spikes** (every value 0 or 1) at most 25% dense, the layer is **event-driven**: the
+/// * On **spikes** (every value 0 or 1) at most 25% dense, into at least 64 outputs (narrower
+///   layers gain nothing over the matrix product), the layer is **event-driven**: the
 ///   forward pass adds the rows of `W` of the active inputs, and the weight gradient scatters
 ///   into those rows only. Both paths give the same numbers (tests/nn.rs).
 #[derive(Debug, Clone)]
@@ -132,47 +135,12 @@ impl Linear {
         if x.constant || x.data.is_empty() {
             return None;
         }
-        const ONE: u32 = 0x3f80_0000;
-        let rows = x.rows();
-        let cap = (EVENT_DENSITY * x.data.len() as f64) as usize;
-        let mut ptr = Vec::with_capacity(rows + 1);
-        let mut idx: Vec<u32> = Vec::with_capacity(cap / 2 + 16);
-        ptr.push(0u32);
-        for r in 0..rows {
-            let row = &x.data[r * x.n..(r + 1) * x.n];
-            let mut base = 0u32;
-            let mut chunks = row.chunks_exact(16);
-            for c in &mut chunks {
-                let (mut m, mut bad) = (0u32, false);
-                for (k, &v) in c.iter().enumerate() {
-                    let b = v.to_bits();
-                    m |= ((b != 0) as u32) << k;
-                    bad |= (b != 0) & (b != ONE);
-                }
-                if bad {
-                    return None;
-                }
-                while m != 0 {
-                    idx.push(base + m.trailing_zeros());
-                    m &= m - 1;
-                }
-                base += 16;
-            }
-            for (k, &v) in chunks.remainder().iter().enumerate() {
-                let b = v.to_bits();
-                if b != 0 {
-                    if b != ONE {
-                        return None;
-                    }
-                    idx.push(base + k as u32);
-                }
-            }
-            if idx.len() > cap {
-                return None;
-            }
-            ptr.push(idx.len() as u32);
+        #[cfg(target_arch = "x86_64")]
+        if crate::engine::kernel::cpu_avx512() {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { sparse_events_avx512(x) };
         }
-        Some((ptr, idx))
+        scan_events(x, mask16_scalar)
     }
 
     fn forward_impl(&mut self, x: &SeqBuf, allow_events: bool) -> Result<SeqBuf> {
@@ -180,7 +148,9 @@ impl Linear {
         let rows = x.rows();
         let (n_in, n_out) = (self.n_in, self.n_out);
         let mut y = vec![0.0f32; rows * n_out];
-        self.events = if allow_events { Self::sparse_events(x) } else { None };
+        // Narrow outputs (a few classes) gain nothing from events: one output row is shorter
+        // than a vector register's worth of work per event, and the matrix product is cheap.
+        self.events = if allow_events && n_out >= EVENT_MIN_OUT { Self::sparse_events(x) } else { None };
         if let Some((ptr, idx)) = &self.events {
             let w = &self.w;
             let row = |(r, out): (usize, &mut [f32])| {
@@ -216,9 +186,91 @@ impl Linear {
                 }
             }
         }
-        self.x = Some(x.clone());
+        // The backward pass needs the input itself only on the dense path (the event-driven
+        // weight gradient reads the event lists); the buffer is reused across passes.
+        let mut keep = self.x.take().map(|k| k.data).unwrap_or_default();
+        keep.clear();
+        if self.events.is_none() {
+            keep.extend_from_slice(&x.data);
+        }
+        self.x = Some(SeqBuf { data: keep, steps: x.steps, batch: x.batch, n: x.n, constant: x.constant });
         Ok(SeqBuf { data: y, steps: x.steps, batch: x.batch, n: n_out, constant: x.constant })
     }
+}
+
+const ONE_BITS: u32 = 0x3f80_0000;
+
+/// Bit `k` set where `c[k] != 0`, and whether some nonzero is not exactly 1.
+#[inline(always)]
+fn mask16_scalar(c: &[f32]) -> (u32, bool) {
+    let (mut m, mut bad) = (0u32, false);
+    for (k, &v) in c.iter().enumerate() {
+        let b = v.to_bits();
+        m |= ((b != 0) as u32) << k;
+        bad |= (b != 0) & (b != ONE_BITS);
+    }
+    (m, bad)
+}
+
+/// [`Linear::sparse_events`] with one vector test and one masked compare per 16 values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sparse_events_avx512(x: &SeqBuf) -> Option<(Vec<u32>, Vec<u32>)> {
+    use std::arch::x86_64::*;
+    scan_events(
+        x,
+        #[inline(always)]
+        |c: &[f32]| {
+            // SAFETY: `c` holds 16 values (the caller's chunks_exact(16)).
+            unsafe {
+                let v = _mm512_loadu_si512(c.as_ptr() as *const __m512i);
+                let nz = _mm512_test_epi32_mask(v, v);
+                let bad = _mm512_mask_cmpneq_epi32_mask(nz, v, _mm512_set1_epi32(ONE_BITS as i32));
+                (nz as u32, bad != 0)
+            }
+        },
+    )
+}
+
+/// The active inputs of every row (CSR), or `None` when a value is neither 0 nor 1 or the
+/// input is denser than [`EVENT_DENSITY`]; `mask` reads 16 values.
+#[inline(always)]
+fn scan_events(x: &SeqBuf, mask: impl Fn(&[f32]) -> (u32, bool)) -> Option<(Vec<u32>, Vec<u32>)> {
+    let rows = x.rows();
+    let cap = (EVENT_DENSITY * x.data.len() as f64) as usize;
+    let mut ptr = Vec::with_capacity(rows + 1);
+    let mut idx: Vec<u32> = Vec::with_capacity(cap / 2 + 16);
+    ptr.push(0u32);
+    for r in 0..rows {
+        let row = &x.data[r * x.n..(r + 1) * x.n];
+        let mut base = 0u32;
+        let mut chunks = row.chunks_exact(16);
+        for c in &mut chunks {
+            let (mut m, bad) = mask(c);
+            if bad {
+                return None;
+            }
+            while m != 0 {
+                idx.push(base + m.trailing_zeros());
+                m &= m - 1;
+            }
+            base += 16;
+        }
+        for (k, &v) in chunks.remainder().iter().enumerate() {
+            let b = v.to_bits();
+            if b != 0 {
+                if b != ONE_BITS {
+                    return None;
+                }
+                idx.push(base + k as u32);
+            }
+        }
+        if idx.len() > cap {
+            return None;
+        }
+        ptr.push(idx.len() as u32);
+    }
+    Some((ptr, idx))
 }
 
 impl Layer for Linear {
@@ -260,12 +312,32 @@ impl Layer for Linear {
         };
         let rows = g.len() / n_out;
         if let Some((ptr, idx)) = &self.events {
-            for r in 0..rows {
-                let gr = &g[r * n_out..(r + 1) * n_out];
-                for &i in &idx[ptr[r] as usize..ptr[r + 1] as usize] {
-                    for (d, &v) in self.gw[i as usize * n_out..(i as usize + 1) * n_out].iter_mut().zip(gr) {
-                        *d += v;
+            // Scatter each row's gradient into the rows of dW of its active inputs. In parallel
+            // over blocks of inputs (each task owns a contiguous block of dW and takes, from
+            // every row's sorted event list, the events inside its block).
+            let tasks = if rows * n_out >= 1 << 16 { rayon::current_num_threads().max(1) } else { 1 };
+            let block = n_in.div_ceil(tasks).max(1);
+            let scatter = |(bi, gwb): (usize, &mut [f32])| {
+                let lo = (bi * block) as u32;
+                let hi = lo + (gwb.len() / n_out) as u32;
+                for r in 0..rows {
+                    let act = &idx[ptr[r] as usize..ptr[r + 1] as usize];
+                    let (a, b) = (act.partition_point(|&i| i < lo), act.partition_point(|&i| i < hi));
+                    let gr = &g[r * n_out..(r + 1) * n_out];
+                    for &i in &act[a..b] {
+                        let o = (i - lo) as usize * n_out;
+                        for (d, &v) in gwb[o..o + n_out].iter_mut().zip(gr) {
+                            *d += v;
+                        }
                     }
+                }
+            };
+            if n_out > 0 && n_in > 0 {
+                if tasks > 1 {
+                    use rayon::prelude::*;
+                    self.gw.par_chunks_mut(block * n_out).enumerate().for_each(scatter);
+                } else {
+                    self.gw.chunks_mut(block * n_out).enumerate().for_each(scatter);
                 }
             }
         } else {
@@ -467,7 +539,13 @@ impl<M: NeuronModel> Layer for Neurons<M> {
         Ok(SeqBuf::dense(self.tape.spikes().to_vec(), x.steps, x.batch, self.n_out()))
     }
     fn backward(&mut self, gy: &SeqBuf, need_input: bool) -> Result<Option<SeqBuf>> {
-        let gy = if gy.constant { gy.to_dense() } else { gy.clone() };
+        let dense;
+        let gy = if gy.constant {
+            dense = gy.to_dense();
+            &dense
+        } else {
+            gy
+        };
         let names = self.train.name_list();
         self.layer.backward_full(&self.tape, &gy.data, None, &names, &mut self.grads)?;
         self.train.accumulate(&self.grads);

@@ -48,6 +48,15 @@ use std::sync::Arc;
 pub trait SurrogateGrad: Send + Sync {
     /// The surrogate gradient g(x).
     fn grad(&self, x: f64) -> f64;
+    /// `grad` of every value of `xs`, in place, each evaluated in `f64` and rounded to `f32`
+    /// (the same numbers as `grad` one by one). The vector BPTT kernel calls it on 64 lanes:
+    /// [`Surrogate`] picks the class once per call, so the loop runs on one concrete formula.
+    #[inline]
+    fn grad_batch(&self, xs: &mut [f32]) {
+        for x in xs.iter_mut() {
+            *x = self.grad(*x as f64) as f32;
+        }
+    }
     /// The smooth primitive whose derivative is g, where the class defines one.
     fn surrogate_fun(&self, _x: f64) -> Option<f64> {
         None
@@ -78,6 +87,9 @@ macro_rules! surrogate_enum {
             #[inline(always)]
             fn grad(&self, x: f64) -> f64 {
                 match self { $( Surrogate::$v(s) => s.grad(x), )* Surrogate::Custom(s) => s.grad(x) }
+            }
+            fn grad_batch(&self, xs: &mut [f32]) {
+                match self { $( Surrogate::$v(s) => s.grad_batch(xs), )* Surrogate::Custom(s) => s.grad_batch(xs) }
             }
             fn surrogate_fun(&self, x: f64) -> Option<f64> {
                 match self { $( Surrogate::$v(s) => s.surrogate_fun(x), )* Surrogate::Custom(s) => s.surrogate_fun(x) }
