@@ -119,6 +119,31 @@ impl Conn {
         Ok(Conn::csr_from_pairs(n_pre, n_post, pairs, Some(ws), 0.0))
     }
 
+    /// Explicit synapses with per-connection delays `(pre, post, weight, delay_ms)`: the
+    /// connectivity of [`Conn::from_triplets`] and the delays (ms) in the order in which it stores
+    /// its synapses (grouped by presynaptic neuron, the given order kept within a row), ready for
+    /// [`Projection::delays_per_synapse_ms`](super::Projection::delays_per_synapse_ms).
+    ///
+    /// ```
+    /// use somata::net::Conn;
+    /// let (c, d) = Conn::from_triplets_with_delays(2, 2, &[(1, 0, 0.5, 3.0), (0, 1, 0.25, 1.5)]).unwrap();
+    /// assert_eq!(c.synapses().collect::<Vec<_>>(), [(0, 1, 0.25), (1, 0, 0.5)]);
+    /// assert_eq!(d, [1.5, 3.0]);
+    /// ```
+    pub fn from_triplets_with_delays(n_pre: usize, n_post: usize, syn: &[(usize, usize, f32, f64)]) -> Result<(Conn, Vec<f64>)> {
+        let tr: Vec<(usize, usize, f32)> = syn.iter().map(|&(i, j, w, _)| (i, j, w)).collect();
+        let conn = Conn::from_triplets(n_pre, n_post, &tr)?;
+        let Conn::Csr { indptr, .. } = &conn else { unreachable!("from_triplets builds a CSR matrix") };
+        // the same stable counting sort as `csr_from_pairs`
+        let mut fill: Vec<usize> = indptr.iter().map(|&x| x as usize).collect();
+        let mut d = vec![0.0; syn.len()];
+        for &(i, _, _, dk) in syn {
+            d[fill[i]] = dk;
+            fill[i] += 1;
+        }
+        Ok((conn, d))
+    }
+
     /// Each (pre, post) pair connected independently with probability `p` (no self-connections
     /// are excluded: pass `n_pre`/`n_post` of different populations, or use
     /// [`Conn::fixed_prob_no_self`] within one), weight `w`, from a seeded generator.
@@ -267,6 +292,66 @@ impl Conn {
         }
     }
 
+    /// Every stored synapse `(pre, post, weight)` in storage order (row by row; a dense matrix
+    /// lists all `n_pre·n_post` entries, zeros included): the order of per-connection delays
+    /// ([`Projection::delays_per_synapse_ms`](super::Projection::delays_per_synapse_ms)).
+    pub fn synapses(&self) -> impl Iterator<Item = (usize, usize, f32)> + '_ {
+        let n_pre = self.n_pre();
+        (0..n_pre).flat_map(move |i| {
+            let (r, cols, w): (std::ops::Range<usize>, Option<&[u32]>, WeightsRef<'_>) = self.row(i);
+            r.map(move |pos| {
+                let j = match cols {
+                    Some(c) => c[pos] as usize,
+                    None => pos - i * self.n_post(),
+                };
+                (i, j, w.at(pos))
+            })
+        })
+    }
+
+    /// The storage positions of row `pre`, its column indices (sparse) and its weights.
+    #[inline]
+    fn row(&self, pre: usize) -> (std::ops::Range<usize>, Option<&[u32]>, WeightsRef<'_>) {
+        match self {
+            Conn::Dense { n_post, w, .. } => (pre * n_post..(pre + 1) * n_post, None, WeightsRef::PerSynapse(w)),
+            Conn::Csr { indptr, indices, weights, .. } => {
+                let w = match weights {
+                    Weights::Homogeneous(w) => WeightsRef::Homogeneous(*w),
+                    Weights::PerSynapse(v) => WeightsRef::PerSynapse(v),
+                };
+                (indptr[pre] as usize..indptr[pre + 1] as usize, Some(indices), w)
+            }
+        }
+    }
+
+    /// Calls `f(position, post, weight)` for every synapse of row `pre` (event-driven delivery
+    /// with per-connection delays); returns the synapses visited.
+    #[inline]
+    pub(crate) fn visit_row(&self, pre: usize, mut f: impl FnMut(usize, usize, f32)) -> usize {
+        let (r, cols, w) = self.row(pre);
+        let base = r.start;
+        let n = r.len();
+        match (cols, w) {
+            (None, WeightsRef::PerSynapse(ws)) => {
+                for (k, &wv) in ws[r].iter().enumerate() {
+                    f(base + k, k, wv);
+                }
+            }
+            (Some(c), WeightsRef::Homogeneous(wv)) => {
+                for (k, &j) in c[r].iter().enumerate() {
+                    f(base + k, j as usize, wv);
+                }
+            }
+            (Some(c), WeightsRef::PerSynapse(ws)) => {
+                for (k, (&j, &wv)) in c[r.clone()].iter().zip(&ws[r]).enumerate() {
+                    f(base + k, j as usize, wv);
+                }
+            }
+            (None, WeightsRef::Homogeneous(_)) => unreachable!("a dense matrix stores every weight"),
+        }
+        n
+    }
+
     /// `out[post] += Σ_pre x[pre]·w[pre, post]`, visiting only the rows with `x[pre] ≠ 0`
     /// (event-driven for spikes). Returns the number of synapses visited.
     #[inline]
@@ -311,6 +396,23 @@ impl Conn {
                 }
                 b - a
             }
+        }
+    }
+}
+
+/// Borrowed weights of a row.
+#[derive(Clone, Copy)]
+enum WeightsRef<'a> {
+    Homogeneous(f32),
+    PerSynapse(&'a [f32]),
+}
+
+impl WeightsRef<'_> {
+    #[inline]
+    fn at(self, pos: usize) -> f32 {
+        match self {
+            WeightsRef::Homogeneous(w) => w,
+            WeightsRef::PerSynapse(v) => v[pos],
         }
     }
 }

@@ -14,12 +14,25 @@
 //!      descriptor), so 10 projections of the same kind cost one synapse update;
 //!    * **align-pre** ([`ProjKind::AlignPre`]): a synapse per presynaptic neuron (any of the six,
 //!      including AMPA, GABAa and BioNMDA, which take spikes), whose conductance is projected;
+//!    * **current** ([`ProjKind::Current`], BrainPy's `CurrentProj`): the projected value is the
+//!      conductance bound to the output for this step, with no synapse dynamics;
 //!    * **delta** ([`ProjKind::Delta`]): added to the postsynaptic V after its integration.
-//! 2. **Populations**, in the order they were added: their synapses decay and take the delta
+//!
+//!    A delay ([`Projection::delay`], [`Projection::delays_per_pre`],
+//!    [`Projection::delays_per_synapse`]) follows BrainPy's `InputDelay`: the current value is
+//!    pushed before the delayed one is read, and a delay of `d` steps that is not whole is read
+//!    at `⌊d⌋` and `⌈d⌉` steps, linearly interpolated (`(1 − f)·x[t − ⌊d⌋] + f·x[t − ⌈d⌉]`,
+//!    `f = d − ⌊d⌋`). Delays are delivered event-driven: a spike is scheduled into the slots
+//!    of the steps it arrives at, so the cost is spikes × fan-out at any delay.
+//! 2. **Gap junctions** ([`GapJunction`]), in the order they were added, read the coupled states
+//!    at the start of the step and add `w·(x_pre − x_post)` to the postsynaptic population's
+//!    input current and its negative (or `−w_pre·(x_pre − x_post)`, asymmetric) to the
+//!    presynaptic one's.
+//! 3. **Populations**, in the order they were added: their synapses decay and take the delta
 //!    input, the outputs give the drive `I(V) = I_ext + Σ CUBA g·scale + Σ COBA g·(E − V)`, which
 //!    the neuron integrates **inside** its membrane equation (exponential Euler's Jacobian
 //!    includes the conductances, as BrainPy), then delta inputs are added to V.
-//! 3. **Monitors** record spikes and states.
+//! 4. **Monitors** record spikes and states.
 //!
 //! # Units
 //! Canonical units throughout (spec §8): mV, ms, mA, S (so that S·mV = mA), Hz for rates. A
@@ -55,7 +68,7 @@ use crate::dynamics::{Clock, NeuronModel, Scalar};
 use crate::engine::NeuronLayer;
 use crate::error::{Result, SomataError};
 use crate::synapse::Synapse;
-use crate::units::Time;
+use crate::units::{Conductance, Dim, Time};
 use std::ops::Range;
 
 crate::synapse::multiversion!(coba_acc(i: &mut [f32], g: &mut [f32], gk: &[f32], e: f32) {
@@ -155,12 +168,56 @@ pub enum ProjKind {
         /// The output.
         out: Output,
     },
+    /// BrainPy's `CurrentProj`: the projected value (`Σ spike·w`, a conductance in S) is bound
+    /// to the output for this step, with no synapse dynamics (COBA: `g·(E − V)` during the step
+    /// of arrival only).
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// use somata::net::{Conn, ExtInput, Network, Output, ProjKind, Projection, Var};
+    /// let mut net = Network::new(0.1 * ms).unwrap();
+    /// let pre = net.add(Lif::builder(1).v_th(1.0 * mV).spk_reset(SpikeReset::Hard).build().unwrap(), "pre").unwrap();
+    /// let post = net.add(Lif::builder(1).v_th(100.0 * mV).build().unwrap(), "post").unwrap();
+    /// net.input(pre, ExtInput::PerStep { data: vec![1e3], steps: 1 }).unwrap(); // one spike at step 0
+    /// net.connect(Projection::new(pre, post, Conn::all_to_all(1, 1, 0.5).unwrap(),
+    ///     ProjKind::Current { out: Output::CUBA }).name("p")).unwrap();
+    /// net.add_monitor("g", post, Var::Conductance("p".into()), None, 1).unwrap();
+    /// net.run(3).unwrap();
+    /// assert_eq!(net.monitor_data("g").unwrap().0, &[0.0, 0.5, 0.0]); // g = 0.5 S at step 1 only
+    /// ```
+    Current {
+        /// The output.
+        out: Output,
+    },
     /// Added to a postsynaptic state (default `"V"`, mV) after its integration (BrainPy's
     /// `DeltaProj`).
     Delta {
         /// The state that receives the input.
         state: String,
     },
+}
+
+/// The transmission delay of a projection (BrainPy's `InputDelay`, spec §5.10), in ms. A delay
+/// that is not a whole number of steps is linearly interpolated between the two neighbouring
+/// steps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delay {
+    /// One delay for every synapse (default 0).
+    Global(f64),
+    /// One delay per presynaptic neuron of the projection's range (axonal delays), `(N_pre,)`.
+    PerPre(Vec<f64>),
+    /// One delay per synapse, in the connectivity's storage order ([`Conn::synapses`];
+    /// [`Conn::from_triplets_with_delays`] returns them in that order).
+    PerSynapse(Vec<f64>),
+}
+
+impl Delay {
+    fn values(&self) -> &[f64] {
+        match self {
+            Delay::Global(d) => std::slice::from_ref(d),
+            Delay::PerPre(v) | Delay::PerSynapse(v) => v,
+        }
+    }
 }
 
 /// A projection from a range of a presynaptic population to a postsynaptic population.
@@ -171,14 +228,14 @@ pub struct Projection {
     conn: Conn,
     kind: ProjKind,
     stp: Option<Box<dyn Synapse>>,
-    delay_ms: f64,
+    delay: Delay,
     name: String,
 }
 
 impl Projection {
     /// A projection `pre → post` through `conn` driving `kind`.
     pub fn new(pre: PopId, post: PopId, conn: Conn, kind: ProjKind) -> Projection {
-        Projection { pre, pre_range: None, post, conn, kind, stp: None, delay_ms: 0.0, name: String::new() }
+        Projection { pre, pre_range: None, post, conn, kind, stp: None, delay: Delay::Global(0.0), name: String::new() }
     }
     /// Take the presynaptic spikes from neurons `range` of `pre` only (ei_net's `N[:16]`).
     pub fn pre_range(mut self, range: Range<usize>) -> Projection {
@@ -191,14 +248,90 @@ impl Projection {
         self.stp = Some(stp);
         self
     }
-    /// A transmission delay (ms, ≥ 0, rounded to whole steps of the run's dt).
+    /// A transmission delay (≥ 0) for every synapse. A delay of `k·dt` shifts the spikes by
+    /// exactly `k` steps; one between `k·dt` and `(k + 1)·dt` delivers `(1 − f)` of each spike
+    /// after `k` steps and `f` after `k + 1`, `f = delay/dt − k` (BrainPy's linear
+    /// interpolation of its delay buffer).
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// use somata::net::{Conn, ExtInput, Network, Output, ProjKind, Projection, Var};
+    /// let mut net = Network::new(0.1 * ms).unwrap();
+    /// let pre = net.add(Lif::builder(1).v_th(1.0 * mV).spk_reset(SpikeReset::Hard).build().unwrap(), "pre").unwrap();
+    /// let post = net.add(Lif::builder(1).v_th(100.0 * mV).build().unwrap(), "post").unwrap();
+    /// net.input(pre, ExtInput::PerStep { data: vec![1e3], steps: 1 }).unwrap(); // spike at step 0
+    /// net.connect(Projection::new(pre, post, Conn::all_to_all(1, 1, 1.0).unwrap(),
+    ///     ProjKind::Current { out: Output::CUBA }).delay(0.15 * ms).name("p")).unwrap();
+    /// net.add_monitor("g", post, Var::Conductance("p".into()), None, 1).unwrap();
+    /// net.run(5).unwrap();
+    /// // without delay the spike arrives at step 1; 1.5 steps later: half at 2, half at 3
+    /// assert_eq!(net.monitor_data("g").unwrap().0, &[0.0, 0.0, 0.5, 0.5, 0.0]);
+    /// ```
     pub fn delay(mut self, d: Time) -> Projection {
-        self.delay_ms = d.canonical();
+        self.delay = Delay::Global(d.canonical());
         self
     }
     /// The same, in ms.
     pub fn delay_ms(mut self, d: f64) -> Projection {
-        self.delay_ms = d;
+        self.delay = Delay::Global(d);
+        self
+    }
+    /// One delay per presynaptic neuron of the range (axonal delays; BrainPy's `(N_pre,)`
+    /// delay array), each interpolated as in [`Projection::delay`].
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// use somata::net::{Conn, ExtInput, Network, Output, ProjKind, Projection, Var};
+    /// let mut net = Network::new(0.1 * ms).unwrap();
+    /// let pre = net.add(Lif::builder(2).v_th(1.0 * mV).spk_reset(SpikeReset::Hard).build().unwrap(), "pre").unwrap();
+    /// let post = net.add(Lif::builder(1).v_th(100.0 * mV).build().unwrap(), "post").unwrap();
+    /// net.input(pre, ExtInput::PerStep { data: vec![1e3, 1e3], steps: 1 }).unwrap(); // both spike at step 0
+    /// net.connect(Projection::new(pre, post, Conn::dense(2, 1, vec![1.0, 10.0]).unwrap(),
+    ///     ProjKind::Current { out: Output::CUBA }).delays_per_pre(&[0.0 * ms, 0.2 * ms]).name("p")).unwrap();
+    /// net.add_monitor("g", post, Var::Conductance("p".into()), None, 1).unwrap();
+    /// net.run(5).unwrap();
+    /// assert_eq!(net.monitor_data("g").unwrap().0, &[0.0, 1.0, 0.0, 10.0, 0.0]);
+    /// ```
+    pub fn delays_per_pre(self, d: &[Time]) -> Projection {
+        self.delays_per_pre_ms(Time::canonical_slice(d).to_vec())
+    }
+    /// The same, in ms.
+    pub fn delays_per_pre_ms(mut self, d: Vec<f64>) -> Projection {
+        self.delay = Delay::PerPre(d);
+        self
+    }
+    /// One delay per synapse, in the connectivity's storage order ([`Conn::synapses`]), each
+    /// interpolated as in [`Projection::delay`]. Not for align-pre projections (their synapse
+    /// is per presynaptic neuron, before the connectivity).
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// use somata::net::{Conn, ExtInput, Network, Output, ProjKind, Projection, Var};
+    /// let mut net = Network::new(0.1 * ms).unwrap();
+    /// let pre = net.add(Lif::builder(1).v_th(1.0 * mV).spk_reset(SpikeReset::Hard).build().unwrap(), "pre").unwrap();
+    /// let post = net.add(Lif::builder(2).v_th(100.0 * mV).build().unwrap(), "post").unwrap();
+    /// net.input(pre, ExtInput::PerStep { data: vec![1e3], steps: 1 }).unwrap(); // spike at step 0
+    /// // 0 → 0 with weight 1 after 0.1 ms, 0 → 1 with weight 2 after 0.25 ms
+    /// let (conn, d) = Conn::from_triplets_with_delays(1, 2, &[(0, 0, 1.0, 0.1), (0, 1, 2.0, 0.25)]).unwrap();
+    /// net.connect(Projection::new(pre, post, conn, ProjKind::Current { out: Output::CUBA })
+    ///     .delays_per_synapse_ms(d).name("p")).unwrap();
+    /// net.add_monitor("g", post, Var::Conductance("p".into()), None, 1).unwrap();
+    /// net.run(5).unwrap();
+    /// let g = net.monitor_data("g").unwrap().0; // [step][post]
+    /// assert_eq!(&g[4..], &[1.0, 0.0, 0.0, 1.0, 0.0, 1.0]); // steps 2, 3, 4
+    /// assert_eq!(&g[..4], &[0.0; 4]);
+    /// ```
+    pub fn delays_per_synapse(self, d: &[Time]) -> Projection {
+        self.delays_per_synapse_ms(Time::canonical_slice(d).to_vec())
+    }
+    /// The same, in ms.
+    pub fn delays_per_synapse_ms(mut self, d: Vec<f64>) -> Projection {
+        self.delay = Delay::PerSynapse(d);
+        self
+    }
+    /// Any [`Delay`].
+    pub fn delays(mut self, d: Delay) -> Projection {
+        self.delay = d;
         self
     }
     /// A name for errors and summaries.
@@ -206,6 +339,110 @@ impl Projection {
         self.name = n.into();
         self
     }
+}
+
+/// Symmetric or asymmetric gap junctions (BrainPy's `SymmetryGapJunction` and
+/// `AsymmetryGapJunction`, spec §5.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapKind {
+    /// `diff = (x_pre − x_post)·w`: the postsynaptic neuron receives `diff`, the presynaptic one
+    /// `−diff`. Weights: one, or one per pair.
+    Symmetric,
+    /// `diff = x_pre − x_post`: the postsynaptic neuron receives `diff·w[0]`, the presynaptic one
+    /// `−diff·w[1]`. Weights: `(2,)` for every pair, or `(n, 2)` row-major.
+    Asymmetric,
+}
+
+/// Gap junctions between pairs of neurons of two populations (or of one population with
+/// itself): at every step, before the populations update, the coupled states (default `V`) at
+/// the start of the step give currents that are added to the populations' input for that
+/// update. With the default state `V` (mV) the weights are conductances and `g·ΔV` is a
+/// current (`1 nS · 1 mV = 1 pA`); for another state they must have the dimension
+/// `input / state` of the coupled models (checked when added: a wrong dimension is
+/// [`SomataError::DimensionMismatch`]).
+///
+/// ```
+/// use somata::prelude::*;
+/// use somata::net::{GapJunction, Network};
+/// let mut net = Network::new(0.1 * ms).unwrap();
+/// let lif = Lif::builder(2).v_rest(-65.0 * mV).v_th(0.0 * mV).v_reset(-65.0 * mV).tau(10.0 * ms)
+///     .r(100.0 * Mohm).init("V", Init::Values(vec![-50.0, -70.0])).build().unwrap();
+/// let p = net.add(lif, "P").unwrap();
+/// // neuron 0 ↔ neuron 1 through 5 nS: R·g = 0.5, so ΔV decays 1 + 2·R·g = 2 times faster
+/// net.gap_junction(GapJunction::symmetric(p, p, vec![(0, 1)], 5.0 * nS)).unwrap();
+/// net.run(100).unwrap(); // 10 ms = τ
+/// let v = net.population(p).state("V").unwrap();
+/// let dv = (v[0] - v[1]) as f64;
+/// assert!((dv - 20.0 * (-2.0f64).exp()).abs() < 0.05, "{dv}");
+/// ```
+#[derive(Debug, Clone)]
+pub struct GapJunction {
+    kind: GapKind,
+    pre: PopId,
+    post: PopId,
+    pre_state: String,
+    post_state: String,
+    pairs: Vec<(usize, usize)>,
+    /// Canonical numbers of dimension `dim`.
+    w: Vec<f64>,
+    dim: Dim,
+    name: String,
+}
+
+impl GapJunction {
+    /// Gap junctions of any kind from canonical numbers of dimension `dim` (symmetric: 1 or `n`
+    /// weights; asymmetric: 2 or `2n`, row-major `(n, 2)`); `pairs` are `(pre index, post
+    /// index)`.
+    pub fn new(kind: GapKind, pre: PopId, post: PopId, pairs: Vec<(usize, usize)>, weights: Vec<f64>, dim: Dim) -> GapJunction {
+        GapJunction { kind, pre, post, pre_state: "V".into(), post_state: "V".into(), pairs, w: weights, dim, name: String::new() }
+    }
+    /// BrainPy's `SymmetryGapJunction` with one conductance for every pair.
+    pub fn symmetric(pre: PopId, post: PopId, pairs: Vec<(usize, usize)>, w: Conductance) -> GapJunction {
+        GapJunction::new(GapKind::Symmetric, pre, post, pairs, vec![w.canonical()], Dim::CONDUCTANCE)
+    }
+    /// The same with one conductance per pair.
+    pub fn symmetric_per_pair(pre: PopId, post: PopId, pairs: Vec<(usize, usize)>, w: &[Conductance]) -> GapJunction {
+        GapJunction::new(GapKind::Symmetric, pre, post, pairs, Conductance::canonical_slice(w).to_vec(), Dim::CONDUCTANCE)
+    }
+    /// BrainPy's `AsymmetryGapJunction` with weights `(2,)`: the postsynaptic neuron receives
+    /// `w_post·(x_pre − x_post)`, the presynaptic one `−w_pre·(x_pre − x_post)`.
+    pub fn asymmetric(pre: PopId, post: PopId, pairs: Vec<(usize, usize)>, w_post: Conductance, w_pre: Conductance) -> GapJunction {
+        GapJunction::new(GapKind::Asymmetric, pre, post, pairs, vec![w_post.canonical(), w_pre.canonical()], Dim::CONDUCTANCE)
+    }
+    /// The same with weights `(n, 2)`: `(w_post, w_pre)` per pair.
+    pub fn asymmetric_per_pair(pre: PopId, post: PopId, pairs: Vec<(usize, usize)>, w: &[(Conductance, Conductance)]) -> GapJunction {
+        let w = w.iter().flat_map(|&(a, b)| [a.canonical(), b.canonical()]).collect();
+        GapJunction::new(GapKind::Asymmetric, pre, post, pairs, w, Dim::CONDUCTANCE)
+    }
+    /// Couple state `s` (default `"V"`) on both sides.
+    pub fn state(self, s: &str) -> GapJunction {
+        self.states(s, s)
+    }
+    /// Couple `pre_state` of the presynaptic population with `post_state` of the postsynaptic one.
+    pub fn states(mut self, pre_state: &str, post_state: &str) -> GapJunction {
+        self.pre_state = pre_state.into();
+        self.post_state = post_state.into();
+        self
+    }
+    /// A name for errors.
+    pub fn name(mut self, n: impl Into<String>) -> GapJunction {
+        self.name = n.into();
+        self
+    }
+}
+
+/// Gap junctions as the network runs them.
+struct Gap {
+    pre: usize,
+    post: usize,
+    pre_state: String,
+    post_state: String,
+    pre_ids: Vec<u32>,
+    post_ids: Vec<u32>,
+    /// Factor of `x_pre − x_post` for the postsynaptic / presynaptic side (1 or n values).
+    w_post: Vec<f32>,
+    w_pre: Vec<f32>,
+    diff: Vec<f32>,
 }
 
 /// A synapse + output on a postsynaptic population, shared by every align-post projection with
@@ -230,11 +467,12 @@ struct Proj {
     pre_syn: Option<Box<dyn Synapse>>,
     /// Target: channel index on the post population, or delta state.
     target: Target,
-    delay_ms: f64,
-    delay_steps: usize,
-    /// Ring of `delay_steps + 1` presynaptic vectors.
-    ring: Vec<f32>,
-    head: usize,
+    delay: Delay,
+    /// The delay compiled for the run's dt (`None`: no delay); built at the first prepare.
+    line: Option<DelayLine>,
+    compiled: bool,
+    /// No STP, no align-pre synapse, no delay: spikes go straight through the rows.
+    fast: bool,
     name: String,
     /// Scratch of the presynaptic size.
     scratch: Vec<f32>,
@@ -244,6 +482,118 @@ struct Proj {
 enum Target {
     Channel(usize),
     Delta(String),
+}
+
+fn target_buf<'a>(post: &'a mut PopEntry, t: &Target) -> &'a mut [f32] {
+    match t {
+        Target::Channel(c) => &mut post.channels[*c].buf,
+        Target::Delta(s) => &mut post.deltas.iter_mut().find(|(n, _)| n == s).expect("delta target registered").1,
+    }
+}
+
+/// A delay compiled for one dt: whole steps `k` and interpolation fraction `f` (one, or one per
+/// presynaptic neuron, or one per synapse), and the events in flight: `slots[(head + s) % L]`
+/// holds what arrives `s` steps from now, as `(presynaptic index, value)` (global and per-pre
+/// delays: the row is propagated on arrival) or `(postsynaptic index, value·w)` (per-synapse).
+/// The slots keep their capacity, so a run allocates only while they grow to their peak.
+struct DelayLine {
+    per_syn: bool,
+    k: Vec<u32>,
+    f: Vec<f32>,
+    slots: Vec<Vec<(u32, f32)>>,
+    head: usize,
+}
+
+impl DelayLine {
+    /// Compile `d` for `dt_ms`; `None` when every delay is 0.
+    fn compile(d: &Delay, dt_ms: f64) -> Result<Option<DelayLine>> {
+        let vals = d.values();
+        let (mut k, mut f) = (Vec::with_capacity(vals.len()), Vec::with_capacity(vals.len()));
+        let mut reach = 0u32;
+        for &ms in vals {
+            let mut x = ms / dt_ms;
+            let r = x.round();
+            // a delay given as a multiple of dt is that many steps (0.3 / 0.1 = 2.9999999999999996)
+            if (x - r).abs() <= 1e-6 * r.max(1.0) {
+                x = r;
+            }
+            if x > 1e7 {
+                return Err(SomataError::param("projection", "delay", ms, "needs more than 10⁷ steps of history"));
+            }
+            let kk = x.floor();
+            let ff = (x - kk) as f32;
+            k.push(kk as u32);
+            f.push(ff);
+            reach = reach.max(kk as u32 + u32::from(ff > 0.0));
+        }
+        if reach == 0 {
+            return Ok(None);
+        }
+        Ok(Some(DelayLine { per_syn: matches!(d, Delay::PerSynapse(_)), k, f, slots: (0..=reach).map(|_| Vec::new()).collect(), head: 0 }))
+    }
+
+    /// Schedule the value `s` of presynaptic neuron `i` (local index) pushed at this step;
+    /// returns the synapses visited (per-synapse delays).
+    #[inline]
+    fn push(&mut self, conn: &Conn, i: usize, s: f32) -> usize {
+        let l = self.slots.len();
+        if self.per_syn {
+            let (head, k, f, slots) = (self.head, &self.k, &self.f, &mut self.slots);
+            return conn.visit_row(i, |pos, j, w| {
+                let (kk, ff) = (k[pos] as usize, f[pos]);
+                let a = (head + kk) % l;
+                if ff == 0.0 {
+                    slots[a].push((j as u32, s * w));
+                } else {
+                    slots[a].push((j as u32, (s * (1.0 - ff)) * w));
+                    slots[(a + 1) % l].push((j as u32, (s * ff) * w));
+                }
+            });
+        }
+        let (kk, ff) = if self.k.len() == 1 { (self.k[0], self.f[0]) } else { (self.k[i], self.f[i]) };
+        let a = (self.head + kk as usize) % l;
+        if ff == 0.0 {
+            self.slots[a].push((i as u32, s));
+        } else {
+            self.slots[a].push((i as u32, s * (1.0 - ff)));
+            self.slots[(a + 1) % l].push((i as u32, s * ff));
+        }
+        0
+    }
+
+    /// Deliver what arrives at this step into `dst` (through `pre_syn` when given, with
+    /// `scratch` as its presynaptic input), then advance; returns the synapses visited.
+    fn deliver(
+        &mut self,
+        conn: &Conn,
+        pre_syn: Option<&mut Box<dyn Synapse>>,
+        scratch: &mut [f32],
+        step: u64,
+        dt: f32,
+        dst: &mut [f32],
+    ) -> usize {
+        let mut slot = std::mem::take(&mut self.slots[self.head]);
+        let mut ev = 0;
+        if self.per_syn {
+            for &(j, v) in &slot {
+                dst[j as usize] += v;
+            }
+        } else if let Some(syn) = pre_syn {
+            scratch.iter_mut().for_each(|v| *v = 0.0);
+            for &(i, v) in &slot {
+                scratch[i as usize] += v;
+            }
+            ev = conn.propagate(syn.update(step, dt, scratch), dst);
+        } else {
+            for &(i, v) in &slot {
+                ev += conn.propagate_row(i as usize, v, dst);
+            }
+        }
+        slot.clear();
+        self.slots[self.head] = slot;
+        self.head = (self.head + 1) % self.slots.len();
+        ev
+    }
 }
 
 /// A per-step input generator: `f(step, dt_ms, out)` adds this step's current (mA) to `out`.
@@ -296,6 +646,8 @@ struct PopEntry {
     g: Vec<f32>,
     has_cond: bool,
     deltas: Vec<(String, Vec<f32>)>,
+    /// Gap-junction currents for the next update (empty when no gap junction couples it).
+    gap: Vec<f32>,
     count: u64,
     /// Indices of the neurons with a nonzero spike at the last step (ascending).
     active: Vec<u32>,
@@ -334,6 +686,7 @@ pub struct Network {
     clock: Clock,
     pops: Vec<PopEntry>,
     projs: Vec<Proj>,
+    gaps: Vec<Gap>,
     monitors: Vec<Monitor>,
     prepared: bool,
     check_finite: bool,
@@ -346,7 +699,15 @@ impl Network {
     }
     /// The same, dt in ms.
     pub fn from_ms(dt_ms: f64) -> Result<Network> {
-        Ok(Network { clock: Clock::from_ms(dt_ms)?, pops: vec![], projs: vec![], monitors: vec![], prepared: false, check_finite: false })
+        Ok(Network {
+            clock: Clock::from_ms(dt_ms)?,
+            pops: vec![],
+            projs: vec![],
+            gaps: vec![],
+            monitors: vec![],
+            prepared: false,
+            check_finite: false,
+        })
     }
     /// The clock (its step is the next step to run).
     pub fn clock(&self) -> &Clock {
@@ -381,6 +742,7 @@ impl Network {
             g: vec![0.0; n],
             has_cond: false,
             deltas: vec![],
+            gap: vec![],
             count: 0,
             active: vec![],
         });
@@ -451,8 +813,28 @@ impl Network {
                 got: vec![p.conn.n_pre(), p.conn.n_post()],
             });
         }
-        if !(p.delay_ms.is_finite() && p.delay_ms >= 0.0) {
-            return Err(SomataError::param("projection", "delay", p.delay_ms, "must be finite and ≥ 0 ms"));
+        if let Some(bad) = p.delay.values().iter().find(|d| !(d.is_finite() && **d >= 0.0)) {
+            return Err(SomataError::param("projection", "delay", *bad, "must be finite and ≥ 0 ms"));
+        }
+        let want = match &p.delay {
+            Delay::Global(_) => 1,
+            Delay::PerPre(_) => n_pre,
+            Delay::PerSynapse(_) => p.conn.num_synapses(),
+        };
+        if p.delay.values().len() != want {
+            return Err(SomataError::ShapeMismatch {
+                what: format!(
+                    "delays of projection {pname} ({})",
+                    if matches!(p.delay, Delay::PerPre(_)) { "one per presynaptic neuron" } else { "one per synapse" }
+                ),
+                expected: vec![want],
+                got: vec![p.delay.values().len()],
+            });
+        }
+        if matches!(p.delay, Delay::PerSynapse(_)) && matches!(p.kind, ProjKind::AlignPre { .. }) {
+            return Err(SomataError::Format(format!(
+                "projection {pname}: per-synapse delays need an align-post, current or delta projection (an align-pre synapse is per presynaptic neuron, before the connectivity); use a global or per-presynaptic delay"
+            )));
         }
         let mut stp = p.stp;
         if let Some(s) = stp.as_mut() {
@@ -494,6 +876,11 @@ impl Network {
                 post.channels.push(Channel { key: String::new(), syn: None, out, buf: vec![0.0; n_post], last_g: vec![0.0; n_post] });
                 (Target::Channel(post.channels.len() - 1), Some(syn))
             }
+            ProjKind::Current { out } => {
+                out.check()?;
+                post.channels.push(Channel { key: String::new(), syn: None, out, buf: vec![0.0; n_post], last_g: vec![0.0; n_post] });
+                (Target::Channel(post.channels.len() - 1), None)
+            }
             ProjKind::Delta { state } => {
                 post.pop.state(&state)?;
                 if !post.deltas.iter().any(|(s, _)| *s == state) {
@@ -511,13 +898,93 @@ impl Network {
             stp,
             pre_syn,
             target,
-            delay_ms: p.delay_ms,
-            delay_steps: 0,
-            ring: vec![],
-            head: 0,
+            delay: p.delay,
+            line: None,
+            compiled: false,
+            fast: false,
             name: pname,
             scratch: vec![0.0; n_pre],
             events: 0,
+        });
+        self.prepared = false;
+        Ok(())
+    }
+
+    /// Add gap junctions. Checks the populations, the pair indices, the coupled states, the
+    /// weights' count and their dimension against `input / state` of both populations.
+    pub fn gap_junction(&mut self, gj: GapJunction) -> Result<()> {
+        self.check_pop(gj.pre)?;
+        self.check_pop(gj.post)?;
+        let name = if gj.name.is_empty() {
+            format!("gap junction {} ↔ {}", self.pops[gj.pre.0].name, self.pops[gj.post.0].name)
+        } else {
+            format!("gap junction {}", gj.name)
+        };
+        let (n_pre, n_post) = (self.size(gj.pre), self.size(gj.post));
+        for &(i, j) in &gj.pairs {
+            if i >= n_pre || j >= n_post {
+                return Err(SomataError::ShapeMismatch {
+                    what: format!("{name}: pair ({i}, {j}) (presynaptic × postsynaptic size)"),
+                    expected: vec![n_pre, n_post],
+                    got: vec![i, j],
+                });
+            }
+        }
+        let n = gj.pairs.len();
+        for (p, st) in [(gj.pre, &gj.pre_state), (gj.post, &gj.post_state)] {
+            let pop = self.pops[p.0].pop.as_ref();
+            pop.state(st)?;
+            // w·state must be the model's input: dim(w) = dim(input) − dim(state) (exponents)
+            if let Some(sd) = pop.state_dim(st) {
+                let id = pop.input_dim();
+                let want = Dim(std::array::from_fn(|k| id.0[k] - sd.0[k]));
+                if gj.dim != want {
+                    return Err(SomataError::DimensionMismatch {
+                        what: format!("{name}: weights coupling state `{st}` of {} ({})", self.pops[p.0].name, pop.model_name()),
+                        expected: want.describe(),
+                        got: gj.dim.describe(),
+                    });
+                }
+            }
+        }
+        let (shared, per_pair) = match gj.kind {
+            GapKind::Symmetric => (1, n),
+            GapKind::Asymmetric => (2, 2 * n),
+        };
+        if gj.w.len() != shared && gj.w.len() != per_pair {
+            return Err(SomataError::ShapeMismatch {
+                what: format!(
+                    "{name}: weights ({})",
+                    if gj.kind == GapKind::Symmetric { "one, or one per pair" } else { "(2,) or (pairs, 2)" }
+                ),
+                expected: vec![per_pair],
+                got: vec![gj.w.len()],
+            });
+        }
+        if let Some(bad) = gj.w.iter().find(|w| !w.is_finite()) {
+            return Err(SomataError::param("gap junction", "weight", *bad, "must be finite"));
+        }
+        let w: Vec<f32> = gj.w.iter().map(|&x| x as f32).collect();
+        let (w_post, w_pre) = match gj.kind {
+            GapKind::Symmetric => (w.clone(), w),
+            GapKind::Asymmetric => (w.iter().step_by(2).copied().collect(), w.iter().skip(1).step_by(2).copied().collect()),
+        };
+        for p in [gj.pre, gj.post] {
+            let e = &mut self.pops[p.0];
+            if e.gap.is_empty() {
+                e.gap = vec![0.0; e.pop.n()];
+            }
+        }
+        self.gaps.push(Gap {
+            pre: gj.pre.0,
+            post: gj.post.0,
+            pre_state: gj.pre_state,
+            post_state: gj.post_state,
+            pre_ids: gj.pairs.iter().map(|p| p.0 as u32).collect(),
+            post_ids: gj.pairs.iter().map(|p| p.1 as u32).collect(),
+            w_post,
+            w_pre,
+            diff: vec![0.0; n],
         });
         self.prepared = false;
         Ok(())
@@ -645,19 +1112,13 @@ impl Network {
             p.pop.prepare(&self.clock)?;
         }
         for pr in &mut self.projs {
-            let d = pr.delay_ms / dt;
-            let steps = d.round();
-            if (d - steps).abs() > 1e-6 * d.max(1.0) {
-                return Err(SomataError::param("projection", "delay", pr.delay_ms, "must be a whole number of time steps"));
+            // compiled once: the clock's dt never changes, and events in flight survive a
+            // projection added between runs
+            if !pr.compiled {
+                pr.line = DelayLine::compile(&pr.delay, dt)?;
+                pr.compiled = true;
             }
-            if steps > 1e7 {
-                return Err(SomataError::param("projection", "delay", pr.delay_ms, "needs more than 10⁷ steps of history"));
-            }
-            if pr.delay_steps != steps as usize || pr.ring.len() != (steps as usize + 1) * pr.range.len() {
-                pr.delay_steps = steps as usize;
-                pr.ring = vec![0.0; (pr.delay_steps + 1) * pr.range.len()];
-                pr.head = 0;
-            }
+            pr.fast = pr.stp.is_none() && pr.line.is_none() && pr.pre_syn.is_none();
         }
         if self.clock.step() == 0 {
             // BrainPy's projections read `get_spike()` of the initial state at the first step
@@ -675,7 +1136,8 @@ impl Network {
     }
 
     /// Run `steps` steps from the clock's current step (continuing a previous run), with no
-    /// allocation per step except the monitors' growth.
+    /// allocation per step except the monitors' growth (reserved here) and, with delays, the
+    /// growth of their event slots until each has held its largest step.
     pub fn run(&mut self, steps: usize) -> Result<RunSummary> {
         self.run_with(steps, |_| {})
     }
@@ -719,7 +1181,7 @@ impl Network {
         let dt = self.clock.dt_ms() as f32;
         // 1. projections, from the spikes of the previous step
         for pr in &mut self.projs {
-            if pr.stp.is_none() && pr.delay_steps == 0 && pr.pre_syn.is_none() {
+            if pr.fast {
                 // event-driven: only the rows of the neurons that spiked
                 let (pre, post) = if pr.pre == pr.post {
                     let p = &mut self.pops[pr.pre];
@@ -751,31 +1213,65 @@ impl Network {
                 pr.events += ev as u64;
                 continue;
             }
+            if let Some(line) = pr.line.as_mut() {
+                // delayed: push this step's values (event-driven), deliver what arrives now
+                let pre = &self.pops[pr.pre];
+                let mut ev = 0;
+                if let Some(stp) = pr.stp.as_mut() {
+                    pr.scratch.copy_from_slice(&pre.spk[pr.range.clone()]);
+                    let out = stp.update(step, dt, &pr.scratch);
+                    for (i, &s) in out.iter().enumerate() {
+                        if s != 0.0 {
+                            ev += line.push(&pr.conn, i, s);
+                        }
+                    }
+                } else {
+                    let lo = pre.active.partition_point(|&i| (i as usize) < pr.range.start);
+                    let hi = pre.active.partition_point(|&i| (i as usize) < pr.range.end);
+                    for &i in &pre.active[lo..hi] {
+                        ev += line.push(&pr.conn, i as usize - pr.range.start, pre.spk[i as usize]);
+                    }
+                }
+                let dst = target_buf(&mut self.pops[pr.post], &pr.target);
+                ev += line.deliver(&pr.conn, pr.pre_syn.as_mut(), &mut pr.scratch, step, dt, dst);
+                pr.events += ev as u64;
+                continue;
+            }
             pr.scratch.copy_from_slice(&self.pops[pr.pre].spk[pr.range.clone()]);
             if let Some(stp) = pr.stp.as_mut() {
                 let out = stp.update(step, dt, &pr.scratch);
                 pr.scratch.copy_from_slice(out);
             }
-            if pr.delay_steps > 0 {
-                let n = pr.range.len();
-                let slots = pr.delay_steps + 1;
-                pr.ring[pr.head * n..(pr.head + 1) * n].copy_from_slice(&pr.scratch);
-                let read = (pr.head + 1) % slots;
-                pr.head = read;
-                pr.scratch.copy_from_slice(&pr.ring[read * n..(read + 1) * n]);
-            }
             let x: &[f32] = match pr.pre_syn.as_mut() {
                 Some(syn) => syn.update(step, dt, &pr.scratch),
                 None => &pr.scratch,
             };
-            let post = &mut self.pops[pr.post];
-            let dst = match &pr.target {
-                Target::Channel(c) => &mut post.channels[*c].buf,
-                Target::Delta(s) => &mut post.deltas.iter_mut().find(|(n, _)| n == s).expect("delta target registered").1,
-            };
+            let dst = target_buf(&mut self.pops[pr.post], &pr.target);
             pr.events += pr.conn.propagate(x, dst) as u64;
         }
-        // 2. populations
+        // 2. gap junctions, from the states at the start of the step
+        for gj in &mut self.gaps {
+            let a = self.pops[gj.pre].pop.state(&gj.pre_state)?;
+            let b = self.pops[gj.post].pop.state(&gj.post_state)?;
+            for ((d, &i), &j) in gj.diff.iter_mut().zip(&gj.pre_ids).zip(&gj.post_ids) {
+                *d = a[i as usize] - b[j as usize];
+            }
+            let post = &mut self.pops[gj.post].gap;
+            if gj.w_post.len() == 1 {
+                let w = gj.w_post[0];
+                gj.diff.iter().zip(&gj.post_ids).for_each(|(&d, &j)| post[j as usize] += d * w);
+            } else {
+                gj.diff.iter().zip(&gj.post_ids).zip(&gj.w_post).for_each(|((&d, &j), &w)| post[j as usize] += d * w);
+            }
+            let pre = &mut self.pops[gj.pre].gap;
+            if gj.w_pre.len() == 1 {
+                let w = gj.w_pre[0];
+                gj.diff.iter().zip(&gj.pre_ids).for_each(|(&d, &i)| pre[i as usize] -= d * w);
+            } else {
+                gj.diff.iter().zip(&gj.pre_ids).zip(&gj.w_pre).for_each(|((&d, &i), &w)| pre[i as usize] -= d * w);
+            }
+        }
+        // 3. populations
         for p in self.pops.iter_mut() {
             let n = p.pop.n();
             p.i.iter_mut().for_each(|v| *v = 0.0);
@@ -794,6 +1290,12 @@ impl Network {
                     }
                     ExtInput::Generator(f) => f(step, dt as f64, &mut p.i),
                 }
+            }
+            if !p.gap.is_empty() {
+                p.i.iter_mut().zip(p.gap.iter_mut()).for_each(|(i, g)| {
+                    *i += *g;
+                    *g = 0.0;
+                });
             }
             if p.has_cond {
                 p.g.iter_mut().for_each(|v| *v = 0.0);
@@ -869,7 +1371,7 @@ impl Network {
             }
             p.collect_active();
         }
-        // 3. monitors
+        // 4. monitors
         for m in &mut self.monitors {
             if !(step as usize).is_multiple_of(m.every) {
                 continue;

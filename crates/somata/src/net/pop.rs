@@ -3,6 +3,7 @@
 use crate::dynamics::{Clock, NeuronModel};
 use crate::engine::{LayerPrep, NeuronLayer};
 use crate::error::{Result, SomataError};
+use crate::units::Dim;
 
 /// A population of a network: a [`NeuronLayer`] of any model (built-in or user-defined) with
 /// `f32` state and no batch axis, seen through an object-safe interface.
@@ -25,6 +26,16 @@ pub trait Population: Send {
     fn state(&self, name: &str) -> Result<&[f32]>;
     /// A state variable, mutable.
     fn state_mut(&mut self, name: &str) -> Result<&mut [f32]>;
+    /// Dimension of the drive [`Population::step`] takes (canonical units: a current, mA, for
+    /// most models). Default: current.
+    fn input_dim(&self) -> Dim {
+        Dim::CURRENT
+    }
+    /// Dimension of a state variable, if the population knows it (gap junctions check their
+    /// weights' dimension with it). Default: unknown.
+    fn state_dim(&self, _name: &str) -> Option<Dim> {
+        None
+    }
 }
 
 /// The [`Population`] of a neuron layer.
@@ -80,5 +91,11 @@ impl<M: NeuronModel> Population for Pop<M> {
     }
     fn state_mut(&mut self, name: &str) -> Result<&mut [f32]> {
         self.layer.state_mut(name)
+    }
+    fn input_dim(&self) -> Dim {
+        M::INPUT_DIM
+    }
+    fn state_dim(&self, name: &str) -> Option<Dim> {
+        M::STATES.iter().find(|s| s.name == name).map(|s| s.dim)
     }
 }

@@ -1,7 +1,7 @@
 //! Networks described in TOML files (`somata run FILE`). The format is a contract: it is
 //! documented in full in `docs/network-format.md` (also [`crate::network_format`]).
 
-use super::{Conn, ExtInput, Network, Output, PopId, ProjKind, Projection, Var};
+use super::{Conn, Delay, ExtInput, GapJunction, GapKind, Network, Output, PopId, ProjKind, Projection, Var};
 use crate::dynamics::{NeuronModel, SpikeReset};
 use crate::engine::LayerBuilder;
 use crate::error::{Result, SomataError};
@@ -269,8 +269,45 @@ fn output(v: &Value, path: &str) -> Result<Output> {
     })
 }
 
-fn connectivity(t: &Table, n_pre: usize, n_post: usize, wdim: Dim, path: &str, dir: &Path, seed: u64) -> Result<Conn> {
+/// The connectivity of `conn` and its per-synapse delays (ms, storage order) when it gives them
+/// (`delays` of a dense matrix or of triplets, or a fourth element of each triplet).
+fn connectivity(t: &Table, n_pre: usize, n_post: usize, wdim: Dim, path: &str, dir: &Path, seed: u64) -> Result<(Conn, Option<Vec<f64>>)> {
     let ty = get_str(t, "type", path)?;
+    let delays = match t.get("delays") {
+        None => None,
+        Some(v) => {
+            if !matches!(ty, "dense" | "triplets") {
+                return Err(err(&format!("{path}.delays"), "per-synapse delays go with `dense` or `triplets` connectivity"));
+            }
+            let dpath = format!("{path}.delays");
+            let vals = match v {
+                Value::Table(dt) => value_array(dt, Dim::TIME, &dpath, dir)?.0,
+                Value::Array(_) => {
+                    let mut out = vec![];
+                    numbers(v, None, Dim::TIME, &dpath, &mut out)?;
+                    out
+                }
+                _ => return Err(err(&dpath, "expected an array of delays or `{ unit = \"ms\", values = [...] }` / `{ npy = ... }`")),
+            };
+            Some(vals)
+        }
+    };
+    let conn = connectivity_only(t, ty, n_pre, n_post, wdim, path, dir, seed, delays)?;
+    Ok(conn)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn connectivity_only(
+    t: &Table,
+    ty: &str,
+    n_pre: usize,
+    n_post: usize,
+    wdim: Dim,
+    path: &str,
+    dir: &Path,
+    seed: u64,
+    delays: Option<Vec<f64>>,
+) -> Result<(Conn, Option<Vec<f64>>)> {
     let w = || -> Result<f64> { quantity(get(t, "weight", path)?, wdim, &format!("{path}.weight")) };
     let seed = match t.get("seed") {
         Some(s) => s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64,
@@ -280,8 +317,9 @@ fn connectivity(t: &Table, n_pre: usize, n_post: usize, wdim: Dim, path: &str, d
         let p = get(t, "prob", path)?.as_float().or_else(|| t.get("prob").and_then(Value::as_integer).map(|i| i as f64));
         p.ok_or_else(|| err(&format!("{path}.prob"), "expected a number"))
     };
+    let plain = |c: Result<Conn>| c.map(|c| (c, None));
     match ty {
-        "all_to_all" => Conn::all_to_all(n_pre, n_post, w()?),
+        "all_to_all" => plain(Conn::all_to_all(n_pre, n_post, w()?)),
         "one_to_one" => {
             if n_pre != n_post {
                 return Err(SomataError::ShapeMismatch {
@@ -290,7 +328,7 @@ fn connectivity(t: &Table, n_pre: usize, n_post: usize, wdim: Dim, path: &str, d
                     got: vec![n_post],
                 });
             }
-            Conn::one_to_one(n_pre, w()?)
+            plain(Conn::one_to_one(n_pre, w()?))
         }
         "fixed_prob" => {
             if t.get("no_self").and_then(Value::as_bool).unwrap_or(false) {
@@ -301,32 +339,61 @@ fn connectivity(t: &Table, n_pre: usize, n_post: usize, wdim: Dim, path: &str, d
                         got: vec![n_post],
                     });
                 }
-                Conn::fixed_prob_no_self(n_pre, prob()?, w()?, seed)
+                plain(Conn::fixed_prob_no_self(n_pre, prob()?, w()?, seed))
             } else {
-                Conn::fixed_prob(n_pre, n_post, prob()?, w()?, seed)
+                plain(Conn::fixed_prob(n_pre, n_post, prob()?, w()?, seed))
             }
         }
-        "fixed_in_degree" => Conn::fixed_in_degree(n_pre, n_post, get_usize(t, "degree", path)?, w()?, seed),
-        "fixed_out_degree" => Conn::fixed_out_degree(n_pre, n_post, get_usize(t, "degree", path)?, w()?, seed),
+        "fixed_in_degree" => plain(Conn::fixed_in_degree(n_pre, n_post, get_usize(t, "degree", path)?, w()?, seed)),
+        "fixed_out_degree" => plain(Conn::fixed_out_degree(n_pre, n_post, get_usize(t, "degree", path)?, w()?, seed)),
         "dense" => {
             let (vals, _) = value_array(t, wdim, path, dir)?;
-            Conn::dense(n_pre, n_post, vals.into_iter().map(|x| x as f32).collect())
+            let c = Conn::dense(n_pre, n_post, vals.into_iter().map(|x| x as f32).collect())?;
+            // a dense matrix stores its synapses row-major, the order of `delays`
+            Ok((c, delays))
         }
         "triplets" => {
             let syn = array(get(t, "synapses", path)?, path)?;
             let mut tr = Vec::with_capacity(syn.len());
+            let mut inline = Vec::with_capacity(syn.len());
             for (k, s) in syn.iter().enumerate() {
                 let p = format!("{path}.synapses[{k}]");
                 let a = array(s, &p)?;
-                if a.len() != 3 {
-                    return Err(err(&p, "expected [pre, post, weight]"));
+                if a.len() != 3 && a.len() != 4 {
+                    return Err(err(&p, "expected [pre, post, weight] or [pre, post, weight, delay]"));
                 }
                 let idx = |v: &Value| {
                     v.as_integer().filter(|i| *i >= 0).map(|i| i as usize).ok_or_else(|| err(&p, "indices must be non-negative integers"))
                 };
                 tr.push((idx(&a[0])?, idx(&a[1])?, quantity(&a[2], wdim, &p)? as f32));
+                if a.len() == 4 {
+                    inline.push(quantity(&a[3], Dim::TIME, &format!("{p}[3] (delay)"))?);
+                }
             }
-            Conn::from_triplets(n_pre, n_post, &tr)
+            if !inline.is_empty() && inline.len() != tr.len() {
+                return Err(err(&format!("{path}.synapses"), "give a delay for every synapse or for none"));
+            }
+            let given = match (delays, inline.is_empty()) {
+                (Some(_), false) => return Err(err(path, "delays are given twice: in `synapses` and in `delays`")),
+                (Some(d), true) => Some(d),
+                (None, false) => Some(inline),
+                (None, true) => None,
+            };
+            match given {
+                Some(d) => {
+                    if d.len() != tr.len() {
+                        return Err(SomataError::ShapeMismatch {
+                            what: format!("{path}.delays (one per synapse)"),
+                            expected: vec![tr.len()],
+                            got: vec![d.len()],
+                        });
+                    }
+                    let q: Vec<(usize, usize, f32, f64)> = tr.iter().zip(&d).map(|(&(i, j, w), &dk)| (i, j, w, dk)).collect();
+                    let (c, d) = Conn::from_triplets_with_delays(n_pre, n_post, &q)?;
+                    Ok((c, Some(d)))
+                }
+                None => plain(Conn::from_triplets(n_pre, n_post, &tr)),
+            }
         }
         other => Err(err(
             &format!("{path}.type"),
@@ -337,12 +404,96 @@ fn connectivity(t: &Table, n_pre: usize, n_post: usize, wdim: Dim, path: &str, d
     }
 }
 
+/// A `[[gap_junction]]` table.
+fn gap_junction(t: &Table, path: &str, net: &Network, dir: &Path) -> Result<GapJunction> {
+    let kind = match t.get("kind").and_then(Value::as_str).unwrap_or("symmetric") {
+        "symmetric" => GapKind::Symmetric,
+        "asymmetric" => GapKind::Asymmetric,
+        other => return Err(err(&format!("{path}.kind"), format!("unknown kind `{other}` (symmetric, asymmetric)"))),
+    };
+    let pre = net.pop_id(get_str(t, "pre", path)?)?;
+    let post = net.pop_id(get_str(t, "post", path)?)?;
+    let state = t.get("state").and_then(Value::as_str).unwrap_or("V");
+    let pre_state = t.get("pre_state").and_then(Value::as_str).unwrap_or(state).to_string();
+    let post_state = t.get("post_state").and_then(Value::as_str).unwrap_or(state).to_string();
+    let ppath = format!("{path}.pairs");
+    let pairs: Vec<(usize, usize)> = match get(t, "pairs", path)? {
+        Value::String(s) if s == "one_to_one" => {
+            let (a, b) = (net.size(pre), net.size(post));
+            if a != b {
+                return Err(SomataError::ShapeMismatch {
+                    what: format!("{ppath}: one_to_one needs equal sizes"),
+                    expected: vec![a],
+                    got: vec![b],
+                });
+            }
+            (0..a).map(|i| (i, i)).collect()
+        }
+        Value::Array(a) => a
+            .iter()
+            .map(|p| {
+                let ix: Vec<i64> = p.as_array().map(|q| q.iter().filter_map(Value::as_integer).collect()).unwrap_or_default();
+                match (ix.as_slice(), p.as_array().map(Vec::len)) {
+                    ([i, j], Some(2)) if *i >= 0 && *j >= 0 => Ok((*i as usize, *j as usize)),
+                    _ => Err(err(&ppath, "expected [[pre, post], ...] with non-negative integer indices")),
+                }
+            })
+            .collect::<Result<_>>()?,
+        Value::Table(pt) => {
+            let (v, _) = value_array(pt, Dim::ONE, &ppath, dir)?;
+            if v.len() % 2 != 0 || v.iter().any(|x| *x < 0.0 || x.fract() != 0.0) {
+                return Err(err(&ppath, "expected (pairs, 2) non-negative integer indices"));
+            }
+            v.chunks(2).map(|c| (c[0] as usize, c[1] as usize)).collect()
+        }
+        _ => return Err(err(&ppath, "expected [[pre, post], ...], \"one_to_one\" or { npy = \"pairs.npy\" }")),
+    };
+    // the weights' dimension: input / state of the postsynaptic model (checked on both sides
+    // when the gap junction is added)
+    let p = net.population(post);
+    let dim = match p.state_dim(&post_state) {
+        Some(sd) => {
+            let id = p.input_dim();
+            Dim(std::array::from_fn(|k| id.0[k] - sd.0[k]))
+        }
+        None => Dim::CONDUCTANCE,
+    };
+    let wpath = format!("{path}.weight");
+    let w = match get(t, "weight", path)? {
+        v @ Value::Array(_) => {
+            let mut out = vec![];
+            numbers(v, None, dim, &wpath, &mut out)?;
+            out
+        }
+        Value::Table(wt) => value_array(wt, dim, &wpath, dir)?.0,
+        v => vec![quantity(v, dim, &wpath)?],
+    };
+    let mut gj = GapJunction::new(kind, pre, post, pairs, w, dim).states(&pre_state, &post_state);
+    if let Some(n) = t.get("name").and_then(Value::as_str) {
+        gj = gj.name(n);
+    }
+    Ok(gj)
+}
+
 /// Parse and build a network file. Relative `npy` paths are read from `dir`.
 pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
     let doc: Table = text.parse().map_err(|e: toml::de::Error| SomataError::Format(format!("network file is not valid TOML: {e}")))?;
     check_keys(
         &doc,
-        &["name", "dt", "duration", "steps", "seed", "check_finite", "plot", "population", "projection", "input", "monitor"],
+        &[
+            "name",
+            "dt",
+            "duration",
+            "steps",
+            "seed",
+            "check_finite",
+            "plot",
+            "population",
+            "projection",
+            "gap_junction",
+            "input",
+            "monitor",
+        ],
         "top level",
     )?;
     let dt = quantity(get(&doc, "dt", "top level")?, Dim::TIME, "dt")?;
@@ -411,22 +562,61 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
                     (ProjKind::AlignPre { syn, out }, Dim::ONE)
                 }
             }
+            "current" => {
+                if t.contains_key("synapse") {
+                    return Err(err(
+                        &path,
+                        "a `current` projection has no synapse (BrainPy's CurrentProj binds the projected value to the output)",
+                    ));
+                }
+                let out = output(get(t, "output", &path)?, &format!("{path}.output"))?;
+                (ProjKind::Current { out }, Dim::CONDUCTANCE)
+            }
             "delta" => {
                 let state = t.get("state").and_then(Value::as_str).unwrap_or("V").to_string();
                 (ProjKind::Delta { state }, Dim::VOLTAGE)
             }
-            other => return Err(err(&format!("{path}.kind"), format!("unknown kind `{other}` (align_post, align_pre, delta)"))),
+            other => return Err(err(&format!("{path}.kind"), format!("unknown kind `{other}` (align_post, align_pre, current, delta)"))),
         };
         let ct = table(get(t, "conn", &path)?, &format!("{path}.conn"))?;
-        let conn = connectivity(ct, range.len(), net.size(post), wdim, &format!("{path}.conn"), dir, seed.wrapping_add(1000 + k as u64))?;
+        let n_pre = range.len();
+        let (conn, syn_delays) =
+            connectivity(ct, n_pre, net.size(post), wdim, &format!("{path}.conn"), dir, seed.wrapping_add(1000 + k as u64))?;
         let mut proj = Projection::new(pre, post, conn, kind).pre_range(range).name(pname);
         if let Some(s) = t.get("stp") {
             proj = proj.stp(synapse(s, &format!("{path}.stp"))?);
         }
-        if let Some(d) = t.get("delay") {
-            proj = proj.delay_ms(quantity(d, Dim::TIME, &format!("{path}.delay"))?);
+        let dpath = format!("{path}.delay");
+        let delay = match t.get("delay") {
+            None => None,
+            // one per presynaptic neuron
+            Some(v @ Value::Array(_)) => {
+                let mut d = vec![];
+                numbers(v, None, Dim::TIME, &dpath, &mut d)?;
+                Some(Delay::PerPre(d))
+            }
+            Some(Value::Table(dt)) => Some(Delay::PerPre(value_array(dt, Dim::TIME, &dpath, dir)?.0)),
+            Some(v) => Some(Delay::Global(quantity(v, Dim::TIME, &dpath)?)),
+        };
+        match (delay, syn_delays) {
+            (Some(_), Some(_)) => {
+                return Err(err(&path, "give `delay` (global or per presynaptic neuron) or per-synapse delays in `conn`, not both"))
+            }
+            (Some(d), None) => proj = proj.delays(d),
+            (None, Some(d)) => proj = proj.delays(Delay::PerSynapse(d)),
+            (None, None) => {}
         }
         net.connect(proj)?;
+    }
+    for (k, g) in doc.get("gap_junction").map(|v| array(v, "gap_junction")).transpose()?.unwrap_or(&empty).iter().enumerate() {
+        let path = format!("gap_junction[{k}]");
+        let t = table(g, &path)?;
+        check_keys(t, &["name", "kind", "pre", "post", "state", "pre_state", "post_state", "pairs", "weight"], &path)?;
+        let path = match t.get("name").and_then(Value::as_str) {
+            Some(n) => format!("gap junction `{n}`"),
+            None => path,
+        };
+        net.gap_junction(gap_junction(t, &path, &net, dir)?)?;
     }
     for (k, p) in doc.get("input").map(|v| array(v, "input")).transpose()?.unwrap_or(&empty).iter().enumerate() {
         let path = format!("input[{k}]");
