@@ -25,6 +25,10 @@ pub const BENCHES: &[(&str, &str)] = &[
     ),
     ("coba-40k", "coba-4k with 40,000 neurons and the same in-degree (80 synapses per neuron)"),
     ("cuba-4k", "CUBA E/I network (benchmark 2): as coba-4k with current synapses"),
+    (
+        "coba-hh-4k",
+        "COBA-HH network (benchmark 3): 4000 Traub-Miles HH (TraubHH), 2% connectivity, Expon + COBA, no input, 1 s at dt 0.1 ms; construction excluded",
+    ),
     ("fwd:MODEL", "any model by name (`somata models`), as hh-4000: 4000 neurons, 10,000 steps, inputs spread from 0"),
 ];
 
@@ -73,6 +77,30 @@ fn net_runs(runs: usize, n: usize, cuba: bool) -> Result<Vec<f64>, String> {
                 syn,
                 s.synaptic_events as f64,
                 elapsed * 1e6 / s.synaptic_events.max(1) as f64
+            );
+            continue; // warm-up
+        }
+        times.push(elapsed);
+    }
+    Ok(times)
+}
+
+/// `coba-hh-4k`: as [`net_runs`] for the COBA-HH network (4000 TraubHH neurons, 1 s), each run
+/// on a fresh network of its own seed; the warm-up run prints construction time, rates and events.
+fn coba_hh_runs(runs: usize) -> Result<Vec<f64>, String> {
+    use somata::net::models::{coba_hh, EiConfig};
+    let mut times = Vec::with_capacity(runs);
+    for r in 0..=runs {
+        let t0 = Instant::now();
+        let mut net = coba_hh(&EiConfig { seed: 42 + r as u64, ..EiConfig::default() }).map_err(|e| e.to_string())?;
+        let build = t0.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        let s = net.run(10_000).map_err(|e| e.to_string())?;
+        let elapsed = t.elapsed().as_secs_f64() * 1e3;
+        if r == 0 {
+            println!(
+                "construction {build:.1} ms; rates E {:.1} Hz, I {:.1} Hz; {:.2e} synaptic events",
+                s.rates_hz[0], s.rates_hz[1], s.synaptic_events as f64
             );
             continue; // warm-up
         }
@@ -181,6 +209,22 @@ fn b_bench(n: usize) -> Result<impl FnMut() -> Result<(), String>, String> {
     let mut rng = Rng::new(4);
     let x = SeqBuf::dense((0..t * b * n).map(|_| rng.normal() as f32).collect(), t, b, n);
     let g = SeqBuf::dense(vec![1.0; t * b * n], t, b, n);
+    // the matrix product alone ([T·B, N]·[N, N]), for the GFLOP/s figure
+    let lin = Linear::new(n, n, 9).without_bias();
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t0 = std::time::Instant::now();
+        std::hint::black_box(lin.apply(&x.data).map_err(e)?);
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    let flop = 2.0 * (t * b) as f64 * (n * n) as f64;
+    println!(
+        "matrix product [{}x{n}]·[{n}x{n}]: {:.1} ms, {:.0} GFLOP/s; two per iteration ({:.1} GFLOP)",
+        t * b,
+        best * 1e3,
+        flop / best / 1e9,
+        2.0 * flop / 1e9
+    );
     Ok(move || {
         let y = net.forward(&x).map_err(e)?;
         std::hint::black_box(&y);
@@ -206,6 +250,7 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
         "coba-4k" => net_runs(runs, 4000, false)?,
         "coba-40k" => net_runs(runs, 40_000, false)?,
         "cuba-4k" => net_runs(runs, 4000, true)?,
+        "coba-hh-4k" => coba_hh_runs(runs)?,
         "a-train" => time_runs(runs, a_train()?)?,
         "a-infer" => time_runs(runs, a_infer()?)?,
         "b-512" => time_runs(runs, b_bench(512)?)?,

@@ -1,4 +1,4 @@
-//! `somata run FILE|coba|cuba [--out DIR]`: run a network described in a TOML file
+//! `somata run FILE|coba|cuba|coba-hh [--out DIR]`: run a network described in a TOML file
 //! (docs/network-format.md), or a built-in reference network, and write its monitors.
 //!
 //! Output with `--out DIR` (the directory is created):
@@ -10,8 +10,8 @@
 //! * `DIR/<monitor name>.png` for every spike monitor (a raster), unless the file says
 //!   `plot = false` (plots need the default `plot` feature).
 //!
-//! The built-in networks `coba` and `cuba` (Brette et al. 2007 benchmarks 1 and 2, 4000 neurons,
-//! 1 s) monitor the spikes of every population.
+//! The built-in networks `coba`, `cuba` and `coba-hh` (Brette et al. 2007 benchmarks 1, 2 and 3,
+//! 4000 neurons, 1 s) monitor the spikes of every population.
 
 use somata::net::{models, toml_net, Network, Var};
 use std::path::{Path, PathBuf};
@@ -21,9 +21,14 @@ pub fn run(target: &str, out: Option<&Path>, neurons: Option<usize>, duration_ms
     let e = |e: somata::SomataError| e.to_string();
     let t0 = Instant::now();
     let (mut net, steps, name, plot) = match target {
-        "coba" | "cuba" => {
+        "coba" | "cuba" | "coba-hh" => {
             let cfg = models::EiConfig::with_size(neurons.unwrap_or(4000));
-            let mut net = if target == "coba" { models::coba(&cfg) } else { models::cuba(&cfg) }.map_err(e)?;
+            let mut net = match target {
+                "coba" => models::coba(&cfg),
+                "cuba" => models::cuba(&cfg),
+                _ => models::coba_hh(&cfg),
+            }
+            .map_err(e)?;
             for p in net.names() {
                 let id = net.pop_id(&p).map_err(e)?;
                 net.monitor_spikes(&format!("{p}_spike"), id, None, 1).map_err(e)?;
@@ -33,7 +38,7 @@ pub fn run(target: &str, out: Option<&Path>, neurons: Option<usize>, duration_ms
         }
         file => {
             if neurons.is_some() {
-                return Err("--neurons applies to the built-in networks (coba, cuba) only; a file gives its sizes".into());
+                return Err("--neurons applies to the built-in networks (coba, cuba, coba-hh) only; a file gives its sizes".into());
             }
             let f = toml_net::load(Path::new(file)).map_err(e)?;
             let steps = match duration_ms {

@@ -137,7 +137,7 @@ fn fi_subcommand_prints_a_curve() {
     assert!(err.contains("unknown model"));
     let (code, out, _) = somata(&["models"], None);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 22);
+    assert_eq!(out.lines().count(), 23); // brainpy.state's 22 and TraubHH
 }
 
 /// The spike count column of a table row (`-` for a diverged neuron).
@@ -196,7 +196,10 @@ fn run_every_model_by_name() {
         let (code, out, err) = somata(&["run", "--model", m, "--neurons", "5", "--input", "constant"], None);
         assert_eq!(code, 0, "{m}: {err}");
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(row_spikes(lines[2]), Some(0), "{m}: {out}");
+        // TraubHH, Brette et al.'s neuron, fires on its own at 0 nA (14 Hz; silent from −0.05 nA)
+        if m != "TraubHH" {
+            assert_eq!(row_spikes(lines[2]), Some(0), "{m}: {out}");
+        }
         assert!(row_spikes(lines[6]).is_none_or(|c| c > 0), "{m}: {out}");
     }
 }

@@ -13,6 +13,7 @@ mod quaif;
 mod reduced;
 pub mod registry;
 mod synlif;
+mod traub;
 
 pub use expif::{AdExIf, AdExIfRef, ExpIf, ExpIfRef};
 pub use gif::{Gif, GifRef};
@@ -22,6 +23,7 @@ pub use lif::{Alif, If, Lif, LifRef};
 pub use quaif::{AdQuaIf, AdQuaIfRef, QuaIf};
 pub use reduced::{FitzHughNagumo, HindmarshRose};
 pub use synlif::{CobaLif, CubaLif};
+pub use traub::TraubHh;
 
 /// Typed builder setters for a model's parameters: `setters!(Lif { tau: Time => "tau", ... })`.
 macro_rules! setters {

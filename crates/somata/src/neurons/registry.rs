@@ -49,4 +49,6 @@ registry! {
     "IzhikevichRef" => IzhikevichRef,
     "FitzHughNagumo" => FitzHughNagumo,
     "HindmarshRose" => HindmarshRose,
+    // not a brainpy.state class: the neuron of BrainPy's COBA-HH example (Brette et al. 2007)
+    "TraubHH" => TraubHh,
 }
