@@ -179,6 +179,7 @@ fn a_train() -> Result<impl FnMut() -> Result<(), String>, String> {
         let e = |e: SomataError| e.to_string();
         let y = net.forward(&x).map_err(e)?;
         let (_, g) = loss.eval(&y, &labels).map_err(e)?;
+        net.recycle(y);
         net.zero_grad();
         net.backward_params(&g).map_err(e)?;
         let mut ps = net.params();
@@ -192,7 +193,8 @@ fn a_infer() -> Result<impl FnMut() -> Result<(), String>, String> {
     let (mut net, x, _) = a_net()?;
     Ok(move || {
         let y = net.forward(&x).map_err(|e| e.to_string())?;
-        std::hint::black_box(y);
+        std::hint::black_box(&y);
+        net.recycle(y);
         Ok(())
     })
 }
@@ -228,6 +230,7 @@ fn b_bench(n: usize) -> Result<impl FnMut() -> Result<(), String>, String> {
     Ok(move || {
         let y = net.forward(&x).map_err(e)?;
         std::hint::black_box(&y);
+        net.recycle(y);
         net.zero_grad();
         net.backward_params(&g).map_err(e)?;
         Ok(())

@@ -38,7 +38,7 @@ pub fn run(target: &str, out: Option<&Path>, neurons: Option<usize>, duration_ms
         }
         file => {
             if neurons.is_some() {
-                return Err("--neurons applies to the built-in networks (coba, cuba, coba-hh) only; a file gives its sizes".into());
+                return Err("--net-size applies to the built-in networks (coba, cuba, coba-hh) only; a file gives its sizes".into());
             }
             let f = toml_net::load(Path::new(file)).map_err(e)?;
             let steps = match duration_ms {

@@ -131,7 +131,7 @@ pub fn run(a: &RunArgs) -> Result<(), String> {
         return crate::netrun::run(net, a.out.as_deref(), a.net_size, dur);
     }
     if a.out.is_some() || a.net_size.is_some() {
-        return Err("--out and --net-size apply to networks: `somata run FILE|coba|cuba --out DIR`".into());
+        return Err("--out and --net-size apply to networks: `somata run FILE|coba|cuba|coba-hh --out DIR`".into());
     }
     dispatch(&a.model, Job(a)).map_err(|e| e.to_string())?
 }

@@ -18,7 +18,7 @@
 
 use super::kernel::{self, ParamValue, Prepared, SyncPtr, TapeSink, Xs};
 use super::layer::{run_spec, NeuronLayer, SeqInput};
-use crate::dynamics::{Clock, Dual, NeuronModel, Real, Step, MAX_STATES};
+use crate::dynamics::{Clock, Cond, Dual, NeuronModel, Real, Step, MAX_STATES};
 use crate::error::{Result, SomataError};
 use rayon::prelude::*;
 
@@ -33,9 +33,12 @@ pub struct Tape<T> {
     traj: Vec<T>,
     /// `[steps][bn]`
     spikes: Vec<T>,
-    /// inputs, `x(k, g) = x[k·stride + g]`
+    /// inputs, `x(k, g) = x[k·stride + g]` (with a conductance drive: the current part `i`)
     x: Vec<T>,
     stride: usize,
+    /// with a conductance drive ([`NeuronLayer::forward_tape_cond`]): `g`, `[steps][bn]`; empty
+    /// for a plain current input
+    g: Vec<T>,
 }
 
 impl<T: Real> Default for Tape<T> {
@@ -49,6 +52,7 @@ impl<T: Real> Default for Tape<T> {
             spikes: Vec::new(),
             x: Vec::new(),
             stride: 0,
+            g: Vec::new(),
         }
     }
 }
@@ -98,6 +102,9 @@ pub struct Gradients<T> {
     pub params: Vec<(String, ParamGrad)>,
     /// `∂L/∂s_0`, `[state][element]`.
     pub initial_state: Vec<T>,
+    /// `∂L/∂g`, `[step][element]`, per canonical conductance unit (S), after a
+    /// conductance-driven tape ([`NeuronLayer::forward_tape_cond`]); empty otherwise.
+    pub conductance: Vec<T>,
 }
 
 impl<T> Gradients<T> {
@@ -123,6 +130,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         }
         self.check_clock_pub(clock)?;
         let (stride, steps) = self.seq_input_into(&x, &mut tape.x)?;
+        tape.g.clear();
         let bn = self.num_elements();
         let ns = M::STATES.len();
         tape.traj.resize((steps + 1) * ns * bn, T::ZERO);
@@ -142,6 +150,68 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         tape.ns = ns;
         tape.clock = start;
         tape.stride = stride;
+        Ok(())
+    }
+
+    /// [`NeuronLayer::forward_tape_into`] with a conductance drive: at step `k` the input
+    /// current is `I(V) = i_k − g_k·V`, evaluated inside the membrane equation exactly as in a
+    /// network ([`NeuronLayer::step_drive`], BrainPy's COBA outputs), so that the backward pass
+    /// differentiates through the conductance term of exponential Euler's Jacobian and also
+    /// returns `∂L/∂g` ([`Gradients::conductance`]). `i` (mA) and `g` (S) are `[steps][element]`
+    /// in canonical units (a COBA output `g_syn·(E − V)` contributes `g_syn·E` to `i`).
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// let mut lif = Lif::builder(1).build().unwrap();
+    /// lif.init_state(None).unwrap();
+    /// let mut clock = Clock::new(0.1 * ms).unwrap();
+    /// let steps = 200;
+    /// // an excitatory conductance (reversal 0 mV) of 1 mS: drives V from −70 mV towards 0
+    /// let (g, i) = (vec![1e-3f32; steps], vec![1e-3f32 * 0.0; steps]);
+    /// let mut tape = somata::engine::Tape::default();
+    /// lif.forward_tape_cond(&mut clock, &i, &g, steps, &mut tape).unwrap();
+    /// assert!(tape.spikes().iter().sum::<f32>() >= 1.0);
+    /// let grads = lif.backward(&tape, &vec![1.0; steps], &[]).unwrap();
+    /// assert_eq!(grads.conductance.len(), steps);
+    /// ```
+    pub fn forward_tape_cond(&mut self, clock: &mut Clock, i: &[T], g: &[T], steps: usize, tape: &mut Tape<T>) -> Result<()> {
+        let bn = self.num_elements();
+        for (what, v) in [("current i", i), ("conductance g", g)] {
+            if v.len() != steps * bn {
+                return Err(SomataError::ShapeMismatch {
+                    what: format!("{what} of the conductance tape of layer {}", self.name()),
+                    expected: vec![steps, bn],
+                    got: vec![v.len()],
+                });
+            }
+        }
+        if self.state.is_empty() && bn > 0 {
+            return Err(SomataError::NotInitialized(self.name().to_string()));
+        }
+        self.check_clock_pub(clock)?;
+        let prep = self.prepare_steps(clock)?;
+        let ns = M::STATES.len();
+        tape.traj.resize((steps + 1) * ns * bn, T::ZERO);
+        tape.traj[..ns * bn].copy_from_slice(&self.state);
+        tape.spikes.resize(steps * bn, T::ZERO);
+        let start = *clock;
+        let mut c = start;
+        for k in 0..steps {
+            let r = k * bn..(k + 1) * bn;
+            self.step_drive(&prep, &c, &i[r.clone()], Some(&g[r.clone()]), &mut tape.spikes[r])?;
+            tape.traj[(k + 1) * ns * bn..(k + 2) * ns * bn].copy_from_slice(&self.state);
+            c.advance();
+        }
+        clock.set_step(start.step() + steps as u64);
+        tape.x.clear();
+        tape.x.extend_from_slice(i);
+        tape.g.clear();
+        tape.g.extend_from_slice(g);
+        tape.steps = steps;
+        tape.bn = bn;
+        tape.ns = ns;
+        tape.clock = start;
+        tape.stride = bn;
         Ok(())
     }
 
@@ -205,10 +275,13 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
                 input: Vec::new(),
                 params: idx.iter().map(|&i| (M::PARAMS[i].name.to_string(), ParamGrad::Shared(0.0))).collect(),
                 initial_state: Vec::new(),
+                conductance: Vec::new(),
             };
             return Ok(());
         }
-        let need = M::STATES.len() + 1 + idx.len();
+        // tangents: the states, the input (and the conductance), the trained parameters
+        let cond = !tape.g.is_empty();
+        let need = M::STATES.len() + 1 + cond as usize + idx.len();
         match need {
             0..=2 => self.backward_d::<2>(tape, grad_spikes, grad_states, &idx, out),
             3..=4 => self.backward_d::<4>(tape, grad_spikes, grad_states, &idx, out),
@@ -217,8 +290,9 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             17..=32 => self.backward_d::<32>(tape, grad_spikes, grad_states, &idx, out),
             _ => return Err(SomataError::Format(format!("too many trainable parameters ({})", idx.len()))),
         }
-        // ∂L/∂x per unit of the model's input unit (the unit raw inputs are read in)
-        let scale = self.input_scale();
+        // ∂L/∂x per unit of the model's input unit (the unit raw inputs are read in); a
+        // conductance tape's current is canonical
+        let scale = if cond { 1.0 } else { self.input_scale() };
         if scale != 1.0 {
             for g in out.input.iter_mut() {
                 *g = T::from_f64(g.to_f64() * scale);
@@ -231,21 +305,28 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let ns = M::STATES.len();
         let (bn, n, steps) = (tape.bn, self.n, tape.steps);
         let ntr = train.len();
+        let cond = !tape.g.is_empty();
+        // the first parameter tangent (after the states, the input and the conductance)
+        let po = ns + 1 + cond as usize;
         let dt = T::from_f64(tape.clock.dt_ms());
         let prep: Prepared<Dual<T, D>> =
             Prepared::new(&self.model, &self.params, n, Dual::constant(dt), |i, v| match train.iter().position(|&t| t == i) {
-                Some(q) => Dual::var(T::from_f64(v), ns + 1 + q),
+                Some(q) => Dual::var(T::from_f64(v), po + q),
                 None => Dual::constant(T::from_f64(v)),
             });
         let per_neuron: Vec<bool> = train.iter().map(|&i| matches!(self.params[i], ParamValue::PerNeuron(_))).collect();
         out.input.resize(steps * bn, T::ZERO);
         out.initial_state.resize(ns * bn, T::ZERO);
+        out.conductance.clear();
+        out.conductance.resize(if cond { steps * bn } else { 0 }, T::ZERO);
         let gxp = SyncPtr(out.input.as_mut_ptr());
         let g0p = SyncPtr(out.initial_state.as_mut_ptr());
+        let ggp = SyncPtr(out.conductance.as_mut_ptr());
         let cl = kernel::chunk_len(bn);
         let nchunks = bn.div_ceil(cl).max(1);
-        let job = BackJob { layer: self, tape, gs, gst, prep: &prep, per_neuron: &per_neuron, ntr, dt, cl, gxp, g0p };
-        let vector = kernel::uses_vector_backward::<M, T>(prep.shared);
+        let job = BackJob { layer: self, tape, gs, gst, prep: &prep, per_neuron: &per_neuron, ntr, po, dt, cl, gxp, g0p, ggp };
+        // (the 64-lane pass takes plain currents only)
+        let vector = !cond && kernel::uses_vector_backward::<M, T>(prep.shared);
         let chunk_fn = |ci: usize| -> Vec<Vec<f64>> {
             #[cfg(target_arch = "x86_64")]
             {
@@ -299,10 +380,14 @@ struct BackJob<'a, M: NeuronModel, T: Real, const D: usize> {
     prep: &'a Prepared<Dual<T, D>>,
     per_neuron: &'a [bool],
     ntr: usize,
+    /// the tangent of the first trained parameter
+    po: usize,
     dt: T,
     cl: usize,
     gxp: SyncPtr<T>,
     g0p: SyncPtr<T>,
+    /// `∂L/∂g` of a conductance tape
+    ggp: SyncPtr<T>,
 }
 
 // SAFETY: the raw pointers are only written at the chunk's own elements.
@@ -388,11 +473,11 @@ unsafe fn back_chunk_vector<M: NeuronModel, const D: usize>(j: &BackJob<'_, M, f
             acc[ns].store(j.gxp.at(k * bn + g), n);
             if n == VL {
                 for q in 0..j.ntr {
-                    row[q] += acc[ns + 1 + q];
+                    row[q] += acc[j.po + q];
                 }
             } else {
                 for q in 0..j.ntr {
-                    row_tail[q] += acc[ns + 1 + q].lanes()[..n].iter().map(|&v| v as f64).sum::<f64>();
+                    row_tail[q] += acc[j.po + q].lanes()[..n].iter().map(|&v| v as f64).sum::<f64>();
                 }
             }
             e += n;
@@ -424,6 +509,7 @@ fn back_chunk<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>,
     // shared-parameter gradients of this step, summed over the chunk in registers
     let mut row = [T::ZERO; D];
     let any_per_neuron = j.per_neuron.iter().any(|&p| p);
+    let cond = !tape.g.is_empty();
     for k in (0..tape.steps).rev() {
         let t: T = tape.clock.t_at(tape.clock.step() + k as u64);
         let mut nidx = base % n;
@@ -438,8 +524,12 @@ fn back_chunk<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>,
             for (i, si) in s.iter_mut().enumerate().take(ns) {
                 *si = Dual::var(tape.traj[(k * ns + i) * bn + g], i);
             }
-            let xd = Dual::var(xrow[e], ns);
-            let spk = layer.model.step(&c, &mut s[..ns], xd);
+            let spk = if cond {
+                let d = Cond { i: Dual::var(xrow[e], ns), g: Dual::var(tape.g[k * bn + g], ns + 1) };
+                layer.model.step_drive(&c, &mut s[..ns], d)
+            } else {
+                layer.model.step(&c, &mut s[..ns], Dual::var(xrow[e], ns))
+            };
             let gsk = grow[e];
             let mut acc = [T::ZERO; D];
             for (dd, sd) in acc.iter_mut().zip(spk.d.iter()) {
@@ -461,13 +551,17 @@ fn back_chunk<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>,
             }
             // SAFETY: element g belongs to this chunk only.
             unsafe { *j.gxp.at(k * bn + g) = acc[ns] };
+            if cond {
+                // SAFETY: as above.
+                unsafe { *j.ggp.at(k * bn + g) = acc[ns + 1] };
+            }
             for q in 0..j.ntr {
-                row[q] += acc[ns + 1 + q];
+                row[q] += acc[j.po + q];
             }
             if any_per_neuron {
                 for q in 0..j.ntr {
                     if j.per_neuron[q] {
-                        gp[q][nidx] += acc[ns + 1 + q].to_f64();
+                        gp[q][nidx] += acc[j.po + q].to_f64();
                     }
                 }
             }

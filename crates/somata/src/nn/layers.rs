@@ -2,7 +2,7 @@
 //! the recurrent layer in `recurrent.rs`.
 
 use super::mat::sgemm;
-use super::{Layer, Param, SeqBuf};
+use super::{BufPool, Layer, Param, SeqBuf};
 use crate::dynamics::{Clock, NeuronModel};
 use crate::engine::{Gradients, Input, NeuronLayer, ParamGrad, ParamValue, SeqInput, Tape};
 use crate::error::{Result, SomataError};
@@ -57,6 +57,8 @@ pub struct Linear {
     x: Option<SeqBuf>,
     /// CSR of active inputs per row when the last input was sparse spikes.
     events: Option<(Vec<u32>, Vec<u32>)>,
+    /// Spare output and gradient buffers ([`Layer::recycle`]).
+    pool: BufPool,
 }
 
 impl Linear {
@@ -65,7 +67,17 @@ impl Linear {
     pub fn new(n_in: usize, n_out: usize, seed: u64) -> Linear {
         let mut rng = Rng::new(seed);
         let w = kaiming_normal(n_in, n_out, &mut rng);
-        Linear { w, b: Some(vec![0.0; n_out]), n_in, n_out, gw: vec![0.0; n_in * n_out], gb: vec![0.0; n_out], x: None, events: None }
+        Linear {
+            w,
+            b: Some(vec![0.0; n_out]),
+            n_in,
+            n_out,
+            gw: vec![0.0; n_in * n_out],
+            gb: vec![0.0; n_out],
+            x: None,
+            events: None,
+            pool: BufPool::default(),
+        }
     }
     /// A layer with given weights (`[in][out]`) and optional bias.
     pub fn from_weights(w: Vec<f32>, b: Option<Vec<f32>>, n_in: usize, n_out: usize) -> Result<Linear> {
@@ -81,7 +93,7 @@ impl Linear {
                 return Err(SomataError::ShapeMismatch { what: "Linear bias".into(), expected: vec![n_out], got: vec![b.len()] });
             }
         }
-        Ok(Linear { w, b, n_in, n_out, gw: vec![0.0; n_in * n_out], gb: vec![0.0; n_out], x: None, events: None })
+        Ok(Linear { w, b, n_in, n_out, gw: vec![0.0; n_in * n_out], gb: vec![0.0; n_out], x: None, events: None, pool: BufPool::default() })
     }
     /// One step in step mode (BrainPy's `fc(x)`): `x` holds `rows × in` values (a batch of one
     /// time step, e.g. the spikes a neuron layer's `update` returned), the result `rows × out`.
@@ -128,55 +140,19 @@ impl Linear {
         self.forward_impl(x, false)
     }
 
-    /// The active inputs of every row (CSR) if the input is binary and sparse enough. One pass
-    /// over 16 values at a time: a bit mask of the nonzero lanes (a vector compare), and a check
-    /// that every nonzero is exactly 1.
-    fn sparse_events(x: &SeqBuf) -> Option<(Vec<u32>, Vec<u32>)> {
-        if x.constant || x.data.is_empty() {
-            return None;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if crate::engine::kernel::cpu_avx512() {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { sparse_events_avx512(x) };
-        }
-        scan_events(x, mask16_scalar)
-    }
-
     fn forward_impl(&mut self, x: &SeqBuf, allow_events: bool) -> Result<SeqBuf> {
         check_in(x, self.n_in, "Linear")?;
         let rows = x.rows();
         let (n_in, n_out) = (self.n_in, self.n_out);
-        let mut y = vec![0.0f32; rows * n_out];
+        let mut y = self.pool.zeros(rows * n_out);
         // Narrow outputs (a few classes) gain nothing from events: one output row is shorter
         // than a vector register's worth of work per event, and the matrix product is cheap.
-        self.events = if allow_events && n_out >= EVENT_MIN_OUT { Self::sparse_events(x) } else { None };
-        if let Some((ptr, idx)) = &self.events {
-            let w = &self.w;
-            let row = |(r, out): (usize, &mut [f32])| {
-                let act = &idx[ptr[r] as usize..ptr[r + 1] as usize];
-                let wr = |i: u32| &w[i as usize * n_out..(i as usize + 1) * n_out];
-                // four active rows per pass over the output row: a quarter of the stores
-                let mut q = act.chunks_exact(4);
-                for c in &mut q {
-                    let (a, b, cc, d) = (wr(c[0]), wr(c[1]), wr(c[2]), wr(c[3]));
-                    for j in 0..n_out {
-                        out[j] += (a[j] + b[j]) + (cc[j] + d[j]);
-                    }
-                }
-                for &i in q.remainder() {
-                    for (o, &v) in out.iter_mut().zip(wr(i)) {
-                        *o += v;
-                    }
-                }
-            };
-            if rows * n_out >= 1 << 16 {
-                use rayon::prelude::*;
-                y.par_chunks_mut(n_out).enumerate().for_each(row);
-            } else {
-                y.chunks_mut(n_out).enumerate().for_each(row);
-            }
+        self.events = if allow_events && n_out >= EVENT_MIN_OUT && !x.constant && rows > 0 {
+            forward_events(&self.w, x, n_out, &mut y)
         } else {
+            None
+        };
+        if self.events.is_none() {
             sgemm(rows, n_out, n_in, &x.data, false, &self.w, false, &mut y, false);
         }
         if let Some(b) = &self.b {
@@ -200,6 +176,88 @@ impl Linear {
 
 const ONE_BITS: u32 = 0x3f80_0000;
 
+/// Rows per task of the event-driven forward pass.
+const EVENT_BLOCK_ROWS: usize = 64;
+
+/// The event-driven forward pass `y += x·W` for binary `x`, fused with the scan that finds the
+/// active inputs: blocks of rows run in parallel, each scanning its rows (16 values per vector
+/// test) and adding the rows of W of their active inputs while the input is hot in cache.
+/// Returns the active inputs of every row (CSR, for the backward pass), or `None`, with `y` set
+/// back to zero, when a value is neither 0 nor 1 or the input is denser than [`EVENT_DENSITY`].
+fn forward_events(w: &[f32], x: &SeqBuf, n_out: usize, y: &mut [f32]) -> Option<(Vec<u32>, Vec<u32>)> {
+    use rayon::prelude::*;
+    let (rows, n) = (x.rows(), x.n);
+    let block = |(bi, yb): (usize, &mut [f32])| -> Option<(Vec<u32>, Vec<u32>)> {
+        let r0 = bi * EVENT_BLOCK_ROWS;
+        let nr = yb.len() / n_out;
+        let xb = &x.data[r0 * n..(r0 + nr) * n];
+        let cap = (EVENT_DENSITY * xb.len() as f64) as usize;
+        let mut ptr = Vec::with_capacity(nr + 1);
+        let mut idx: Vec<u32> = Vec::with_capacity(cap / 2 + 16);
+        ptr.push(0u32);
+        for r in 0..nr {
+            let ok = scan_row(&xb[r * n..(r + 1) * n], &mut idx);
+            if !ok || idx.len() > cap {
+                return None;
+            }
+            ptr.push(idx.len() as u32);
+            let act = &idx[ptr[r] as usize..];
+            add_rows(w, act, n_out, &mut yb[r * n_out..(r + 1) * n_out]);
+        }
+        Some((ptr, idx))
+    };
+    let parts: Vec<Option<(Vec<u32>, Vec<u32>)>> = if rows * n_out >= 1 << 16 {
+        y.par_chunks_mut(EVENT_BLOCK_ROWS * n_out).enumerate().map(block).collect()
+    } else {
+        y.chunks_mut(EVENT_BLOCK_ROWS * n_out).enumerate().map(block).collect()
+    };
+    if parts.iter().any(|p| p.is_none()) {
+        y.fill(0.0);
+        return None;
+    }
+    let total: usize = parts.iter().map(|p| p.as_ref().map_or(0, |p| p.1.len())).sum();
+    let (mut ptr, mut idx) = (Vec::with_capacity(rows + 1), Vec::with_capacity(total));
+    ptr.push(0u32);
+    for (bp, bi) in parts.into_iter().flatten() {
+        let off = idx.len() as u32;
+        ptr.extend(bp[1..].iter().map(|&p| p + off));
+        idx.extend_from_slice(&bi);
+    }
+    Some((ptr, idx))
+}
+
+/// `out += Σ W[i]` over the active inputs `act`: four rows of W per pass over the output row
+/// (a quarter of the loads and stores of `out`).
+#[inline]
+fn add_rows(w: &[f32], act: &[u32], n_out: usize, out: &mut [f32]) {
+    let wr = |i: u32| &w[i as usize * n_out..(i as usize + 1) * n_out];
+    let out = &mut out[..n_out];
+    let mut q = act.chunks_exact(4);
+    for c in &mut q {
+        let (a, b, cc, d) = (wr(c[0]), wr(c[1]), wr(c[2]), wr(c[3]));
+        let (a, b, cc, d) = (&a[..out.len()], &b[..out.len()], &cc[..out.len()], &d[..out.len()]);
+        for j in 0..out.len() {
+            out[j] += (a[j] + b[j]) + (cc[j] + d[j]);
+        }
+    }
+    for &i in q.remainder() {
+        for (o, &v) in out.iter_mut().zip(wr(i)) {
+            *o += v;
+        }
+    }
+}
+
+/// Append the indices of the nonzero values of `row` to `idx`; `false` if one is not exactly 1.
+#[inline]
+fn scan_row(row: &[f32], idx: &mut Vec<u32>) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if crate::engine::kernel::cpu_avx512() {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { scan_row_avx512(row, idx) };
+    }
+    scan_row_with(row, idx, mask16_scalar)
+}
+
 /// Bit `k` set where `c[k] != 0`, and whether some nonzero is not exactly 1.
 #[inline(always)]
 fn mask16_scalar(c: &[f32]) -> (u32, bool) {
@@ -212,13 +270,14 @@ fn mask16_scalar(c: &[f32]) -> (u32, bool) {
     (m, bad)
 }
 
-/// [`Linear::sparse_events`] with one vector test and one masked compare per 16 values.
+/// [`scan_row`] with one vector test and one masked compare per 16 values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn sparse_events_avx512(x: &SeqBuf) -> Option<(Vec<u32>, Vec<u32>)> {
+unsafe fn scan_row_avx512(row: &[f32], idx: &mut Vec<u32>) -> bool {
     use std::arch::x86_64::*;
-    scan_events(
-        x,
+    scan_row_with(
+        row,
+        idx,
         #[inline(always)]
         |c: &[f32]| {
             // SAFETY: `c` holds 16 values (the caller's chunks_exact(16)).
@@ -232,45 +291,32 @@ unsafe fn sparse_events_avx512(x: &SeqBuf) -> Option<(Vec<u32>, Vec<u32>)> {
     )
 }
 
-/// The active inputs of every row (CSR), or `None` when a value is neither 0 nor 1 or the
-/// input is denser than [`EVENT_DENSITY`]; `mask` reads 16 values.
+/// The scan of one row, `mask` reading 16 values at a time.
 #[inline(always)]
-fn scan_events(x: &SeqBuf, mask: impl Fn(&[f32]) -> (u32, bool)) -> Option<(Vec<u32>, Vec<u32>)> {
-    let rows = x.rows();
-    let cap = (EVENT_DENSITY * x.data.len() as f64) as usize;
-    let mut ptr = Vec::with_capacity(rows + 1);
-    let mut idx: Vec<u32> = Vec::with_capacity(cap / 2 + 16);
-    ptr.push(0u32);
-    for r in 0..rows {
-        let row = &x.data[r * x.n..(r + 1) * x.n];
-        let mut base = 0u32;
-        let mut chunks = row.chunks_exact(16);
-        for c in &mut chunks {
-            let (mut m, bad) = mask(c);
-            if bad {
-                return None;
-            }
-            while m != 0 {
-                idx.push(base + m.trailing_zeros());
-                m &= m - 1;
-            }
-            base += 16;
+fn scan_row_with(row: &[f32], idx: &mut Vec<u32>, mask: impl Fn(&[f32]) -> (u32, bool)) -> bool {
+    let mut base = 0u32;
+    let mut chunks = row.chunks_exact(16);
+    for c in &mut chunks {
+        let (mut m, bad) = mask(c);
+        if bad {
+            return false;
         }
-        for (k, &v) in chunks.remainder().iter().enumerate() {
-            let b = v.to_bits();
-            if b != 0 {
-                if b != ONE_BITS {
-                    return None;
-                }
-                idx.push(base + k as u32);
-            }
+        while m != 0 {
+            idx.push(base + m.trailing_zeros());
+            m &= m - 1;
         }
-        if idx.len() > cap {
-            return None;
-        }
-        ptr.push(idx.len() as u32);
+        base += 16;
     }
-    Some((ptr, idx))
+    for (k, &v) in chunks.remainder().iter().enumerate() {
+        let b = v.to_bits();
+        if b != 0 {
+            if b != ONE_BITS {
+                return false;
+            }
+            idx.push(base + k as u32);
+        }
+    }
+    true
 }
 
 impl Layer for Linear {
@@ -353,9 +399,12 @@ impl Layer for Linear {
         if !need_input {
             return Ok(None);
         }
-        let mut gx = vec![0.0f32; rows * n_in];
+        let mut gx = self.pool.zeros(rows * n_in);
         sgemm(rows, n_in, n_out, g, false, &self.w, true, &mut gx, false);
         Ok(Some(SeqBuf { data: gx, steps: x.steps, batch: x.batch, n: n_in, constant: x.constant }))
+    }
+    fn recycle(&mut self, buf: Vec<f32>) {
+        self.pool.put(buf);
     }
     fn params(&mut self) -> Vec<Param<'_>> {
         let mut v = vec![Param { name: "W", value: &mut self.w, grad: &mut self.gw }];
@@ -473,12 +522,22 @@ pub struct Neurons<M: NeuronModel> {
     train: TrainParams,
     carry: bool,
     carried: Option<Carried>,
+    /// Spare output and gradient buffers ([`Layer::recycle`]).
+    pool: BufPool,
 }
 
 impl<M: NeuronModel> Neurons<M> {
     /// Wrap a built layer (`Lif::builder(128).tau(5.0 * ms).build()?`).
     pub fn new(layer: NeuronLayer<M, f32>) -> Neurons<M> {
-        Neurons { layer, tape: Tape::default(), grads: Gradients::default(), train: TrainParams::default(), carry: false, carried: None }
+        Neurons {
+            layer,
+            tape: Tape::default(),
+            grads: Gradients::default(),
+            train: TrainParams::default(),
+            carry: false,
+            carried: None,
+            pool: BufPool::default(),
+        }
     }
     /// Train a parameter of the model (canonical units, see [`crate::units`]).
     pub fn train(mut self, name: &str) -> Result<Neurons<M>> {
@@ -536,7 +595,9 @@ impl<M: NeuronModel> Layer for Neurons<M> {
         let input = if x.constant { SeqInput::Constant(Input::Slice(&x.data), x.steps) } else { SeqInput::Dense(&x.data, x.steps) };
         self.layer.forward_tape_into(&mut clock, input, &mut self.tape)?;
         self.carried = Some(Carried { batch: x.batch, clock });
-        Ok(SeqBuf::dense(self.tape.spikes().to_vec(), x.steps, x.batch, self.n_out()))
+        let mut y = self.pool.take(self.tape.spikes().len());
+        y.extend_from_slice(self.tape.spikes());
+        Ok(SeqBuf::dense(y, x.steps, x.batch, self.n_out()))
     }
     fn backward(&mut self, gy: &SeqBuf, need_input: bool) -> Result<Option<SeqBuf>> {
         let dense;
@@ -547,12 +608,19 @@ impl<M: NeuronModel> Layer for Neurons<M> {
             gy
         };
         let names = self.train.name_list();
+        if self.grads.input.is_empty() {
+            // (the last input gradient was handed out: reuse a recycled buffer)
+            self.grads.input = self.pool.take(gy.data.len());
+        }
         self.layer.backward_full(&self.tape, &gy.data, None, &names, &mut self.grads)?;
         self.train.accumulate(&self.grads);
         if !need_input {
             return Ok(None);
         }
         Ok(Some(SeqBuf::dense(std::mem::take(&mut self.grads.input), gy.steps, gy.batch, self.n_in())))
+    }
+    fn recycle(&mut self, buf: Vec<f32>) {
+        self.pool.put(buf);
     }
     fn params(&mut self) -> Vec<Param<'_>> {
         self.train.params::<M>()

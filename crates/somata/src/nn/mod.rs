@@ -197,4 +197,47 @@ pub trait Layer: Send {
     /// Forget the carried state: the next forward starts from the initial state even with
     /// carrying on.
     fn reset_carried_state(&mut self) {}
+    /// Take back a buffer this layer returned (the data of a `forward` output or of a
+    /// `backward` gradient) once its consumer is done with it, so that the next pass reuses the
+    /// memory instead of allocating, page-faulting and zeroing a fresh one (a training loop
+    /// then runs without allocating once the sizes are stable). [`Sequential`] calls it; the
+    /// default drops the buffer.
+    fn recycle(&mut self, _buf: Vec<f32>) {}
+}
+
+/// Spare buffers of a layer ([`Layer::recycle`]): a few vectors whose capacity is reused.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct BufPool(Vec<Vec<f32>>);
+
+impl BufPool {
+    /// An empty vector with capacity for `len` values if a spare one has it (the smallest
+    /// that does), else a new one.
+    pub(crate) fn take(&mut self, len: usize) -> Vec<f32> {
+        let best = self.0.iter().enumerate().filter(|(_, v)| v.capacity() >= len).min_by_key(|(_, v)| v.capacity()).map(|(i, _)| i);
+        match best {
+            Some(i) => {
+                let mut v = self.0.swap_remove(i);
+                v.clear();
+                v
+            }
+            None => Vec::with_capacity(len),
+        }
+    }
+    /// `len` zeros in a reused buffer.
+    pub(crate) fn zeros(&mut self, len: usize) -> Vec<f32> {
+        let mut v = self.take(len);
+        v.resize(len, 0.0);
+        v
+    }
+    /// Keep a buffer for later (at most four, the largest).
+    pub(crate) fn put(&mut self, v: Vec<f32>) {
+        if v.capacity() == 0 {
+            return;
+        }
+        self.0.push(v);
+        if self.0.len() > 4 {
+            let (i, _) = self.0.iter().enumerate().min_by_key(|(_, v)| v.capacity()).expect("non-empty");
+            self.0.swap_remove(i);
+        }
+    }
 }

@@ -67,9 +67,12 @@ impl Sequential {
     pub fn forward(&mut self, x: &SeqBuf) -> Result<SeqBuf> {
         self.validate()?;
         let mut cur: Option<SeqBuf> = None;
-        for l in self.layers.iter_mut() {
-            let y = l.forward(cur.as_ref().unwrap_or(x), self.dt_ms)?;
-            cur = Some(y);
+        for k in 0..self.layers.len() {
+            let y = self.layers[k].forward(cur.as_ref().unwrap_or(x), self.dt_ms)?;
+            // the previous layer's output is consumed: its memory serves that layer's next pass
+            if let Some(prev) = cur.replace(y) {
+                self.layers[k - 1].recycle(prev.data);
+            }
         }
         Ok(cur.unwrap_or_else(|| x.clone()))
     }
@@ -102,9 +105,11 @@ impl Sequential {
     }
     fn backward_impl(&mut self, g: &SeqBuf, extra: Vec<Option<SeqBuf>>, need_input: bool) -> Result<Option<SeqBuf>> {
         let n = self.layers.len();
-        let mut cur = g.clone();
+        // the gradient entering layer k: the caller's `g` (borrowed) or one a layer returned
+        let mut own: Option<SeqBuf> = None;
         for k in (0..n).rev() {
             if let Some(Some(e)) = extra.get(k) {
+                let cur = own.as_ref().unwrap_or(g);
                 if e.data.len() != cur.data.len() {
                     return Err(SomataError::ShapeMismatch {
                         what: format!("extra gradient of layer {k}"),
@@ -116,15 +121,25 @@ impl Sequential {
                 for (a, &b) in d.data.iter_mut().zip(&e.data) {
                     *a += b;
                 }
-                cur = d;
+                own = Some(d);
             }
+            let cur = own.as_ref().unwrap_or(g);
             if k == 0 && !need_input {
-                self.layers[0].backward(&cur, false)?;
+                self.layers[0].backward(cur, false)?;
+                if let Some(done) = own {
+                    self.layers[1.min(n - 1)].recycle(done.data);
+                }
                 return Ok(None);
             }
-            cur = self.layers[k].backward(&cur, true)?.expect("input gradient asked for");
+            let next = self.layers[k].backward(cur, true)?.expect("input gradient asked for");
+            // the gradient layer k + 1 returned is consumed: back to that layer's spares
+            if let Some(done) = own.replace(next) {
+                if k + 1 < n {
+                    self.layers[k + 1].recycle(done.data);
+                }
+            }
         }
-        Ok(Some(cur))
+        Ok(Some(own.unwrap_or_else(|| g.clone())))
     }
     /// Switch state carrying on or off in every layer ([`Layer::set_carry_state`]): with it
     /// on, each forward pass continues from the state the previous one ended in (neuron
@@ -207,6 +222,14 @@ impl Sequential {
         })();
         self.set_carry_state(false);
         r
+    }
+    /// Give back an output of [`Sequential::forward`] once it is no longer needed: the last
+    /// layer reuses its memory on the next pass (a loop that does this allocates nothing once the
+    /// sizes are stable).
+    pub fn recycle(&mut self, y: SeqBuf) {
+        if let Some(l) = self.layers.last_mut() {
+            l.recycle(y.data);
+        }
     }
     /// Set every gradient to zero.
     pub fn zero_grad(&mut self) {

@@ -236,8 +236,9 @@ impl Trainer {
             })?;
             loss_sum += loss * idx.len() as f64;
             correct += self.loss.predict(&y).iter().zip(&labels).filter(|(p, l)| p == l).count();
+            self.net.recycle(y);
             self.net.zero_grad();
-            self.net.backward(&g)?;
+            self.net.backward_params(&g)?;
             self.apply_step()?;
             if let Some(name) = self.first_non_finite_param() {
                 return Err(at(format!("parameter `{name}` is not finite after the update (learning rate {:e})", self.cfg.lr)));
@@ -340,6 +341,7 @@ impl Trainer {
             let (x, _) = data.batch(chunk, self.cfg.steps, self.cfg.input_scale);
             let y = self.net.forward(&x)?;
             out.extend(self.loss.predict(&y));
+            self.net.recycle(y);
         }
         Ok(out)
     }
