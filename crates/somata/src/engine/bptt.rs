@@ -166,8 +166,10 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     /// lif.init_state(None).unwrap();
     /// let mut clock = Clock::new(0.1 * ms).unwrap();
     /// let steps = 200;
-    /// // an excitatory conductance (reversal 0 mV) of 1 mS: drives V from −70 mV towards 0
-    /// let (g, i) = (vec![1e-3f32; steps], vec![1e-3f32 * 0.0; steps]);
+    /// // LIF's defaults: V_rest = 0, V_th = 1 mV, R = 1 Ω. A conductance of 1 S with reversal
+    /// // potential E = 5 mV (i = g·E) pulls V toward R·g·E/(1 + R·g) = 2.5 mV, over threshold
+    /// let (g, e_rev) = (1.0f32, 5.0f32);
+    /// let (g, i) = (vec![g; steps], vec![g * e_rev; steps]);
     /// let mut tape = somata::engine::Tape::default();
     /// lif.forward_tape_cond(&mut clock, &i, &g, steps, &mut tape).unwrap();
     /// assert!(tape.spikes().iter().sum::<f32>() >= 1.0);
