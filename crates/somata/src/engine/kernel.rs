@@ -420,20 +420,7 @@ pub(crate) fn cpu_avx2() -> bool {
 
 /// Whether runs of `M` on `T` with these parameters use the 64-lane vector kernel on this CPU.
 pub(crate) fn uses_vector_kernel<M: NeuronModel, T: Real>(shared: bool) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        M::VECTOR
-            && shared
-            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && cpu_avx512()
-            && !*OFF.get_or_init(|| std::env::var_os("SOMATA_NO_VECTOR").is_some_and(|v| v == "1"))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = shared;
-        false
-    }
+    vector_ok::<T>(M::VECTOR, shared)
 }
 
 /// Whether the BPTT backward pass of `M` on `T` runs 64 elements at a time
@@ -441,10 +428,16 @@ pub(crate) fn uses_vector_kernel<M: NeuronModel, T: Real>(shared: bool) -> bool 
 /// [`NeuronModel::VECTOR_DRIVE`] declares (set by every vector model and by the LIF family, whose
 /// forward step the compiler vectorises by itself but whose dual-number backward it does not).
 pub(crate) fn uses_vector_backward<M: NeuronModel, T: Real>(shared: bool) -> bool {
+    vector_ok::<T>(M::VECTOR_DRIVE, shared)
+}
+
+/// The 64-lane path for a model that allows it (`model`): f32, shared parameters, AVX-512, and
+/// not switched off by `SOMATA_NO_VECTOR=1`.
+fn vector_ok<T: Real>(model: bool, shared: bool) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        M::VECTOR_DRIVE
+        model
             && shared
             && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
             && cpu_avx512()
@@ -452,7 +445,7 @@ pub(crate) fn uses_vector_backward<M: NeuronModel, T: Real>(shared: bool) -> boo
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = shared;
+        let _ = (model, shared);
         false
     }
 }

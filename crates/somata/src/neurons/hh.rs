@@ -124,7 +124,7 @@ fn batched_reciprocals<S: Scalar>(z1: S, e1: S, z2: S, e2: S, ln_k2: f64, ln_kc:
 
 /// `z/(e^z − 1)`: [`bernoulli`] for |z| < 1, `z·inv` (`inv = 1/(e^z − 1)`) otherwise.
 #[inline(always)]
-fn inv_exprel_with<S: Scalar>(z: S, inv: S) -> S {
+pub(super) fn inv_exprel_with<S: Scalar>(z: S, inv: S) -> S {
     S::select_lt_with(
         z.abs(),
         S::lit(1.0),
@@ -140,7 +140,7 @@ fn inv_exprel_with<S: Scalar>(z: S, inv: S) -> S {
 /// `b = Σ g_k / C`, `a = (Σ g_k E_k + I)/C` (BrainPy's Jacobian, without a dual number and
 /// without dividing by C each step).
 #[inline(always)]
-fn membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, v: S, g: [(S, S); 3], x: X, inv_c: S) -> S {
+pub(super) fn membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, v: S, g: [(S, S); 3], x: X, inv_c: S) -> S {
     if X::V_DEPENDENT {
         // the drive's ∂I/∂V joins the channels' in the Jacobian
         return c.ee(

@@ -25,6 +25,7 @@
 //! assert!(spikes > 4.0 * 5.0, "{spikes}");              // tonic firing, every neuron
 //! ```
 
+use super::hh::{inv_exprel_with, membrane};
 use super::{setters, unpack};
 use crate::dynamics::{Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Capacitance, Conductance, Dim, Voltage};
@@ -37,7 +38,7 @@ const AREA_CM2: f64 = 2e-4;
 ///
 /// Five exponentials and one reciprocal: with `u = VT − V`, `z_m = (u + 13)/4`,
 /// `z_b = −(u + 40)/5` and `z_n = (u + 15)/5 = −z_b − 5`, the exponential `e^{−z_b}` serves βh
-/// and (times `e^{−5}`) αn; each `z/(e^z − 1)` is [`bernoulli`] for |z| < 1 (through the
+/// and (times `e^{−5}`) αn; each `z/(e^z − 1)` is the Bernoulli series of [`super::hh`] for |z| < 1 (through the
 /// removable singularity) and `z·1/(e^z − 1)` otherwise; the four reciprocals `1/(e^{z_m} − 1)`,
 /// `1/(e^{z_b} − 1)`, `1/(1 + e^{−z_b})` and `1/(e^{z_n} − 1)` come from one ([`batched_inverses`]).
 /// Each rate is within a few ulp of the f64 formula, plus the f32 rounding of its exponent's
@@ -112,28 +113,6 @@ fn batched<S: Scalar>(a: S, b: S, d: S, e_nb: S) -> [S; 4] {
     [rcd * b, rcd * a, (rab * d) * l(TWO_M64), rab * c]
 }
 
-/// `z/(e^z − 1)` for |z| < 1: the Bernoulli series to z^10 (below 0.2 ulp).
-#[inline(always)]
-fn bernoulli<S: Scalar>(z: S) -> S {
-    let l = S::lit;
-    let z2 = z * z;
-    l(1.0) - z * l(0.5)
-        + z2 * (l(1.0 / 12.0) + z2 * (l(-1.0 / 720.0) + z2 * (l(1.0 / 30240.0) + z2 * (l(-1.0 / 1209600.0) + z2 * l(1.0 / 47900160.0)))))
-}
-
-/// `z/(e^z − 1)`: [`bernoulli`] for |z| < 1, `z·inv` (`inv = 1/(e^z − 1)`) otherwise.
-#[inline(always)]
-fn inv_exprel_with<S: Scalar>(z: S, inv: S) -> S {
-    S::select_lt_with(
-        z.abs(),
-        S::lit(1.0),
-        #[inline(always)]
-        || bernoulli(z),
-        #[inline(always)]
-        || z * inv,
-    )
-}
-
 /// `x/(eˣ − 1)` in f64 (1 at 0).
 fn x_over_expm1(x: f64) -> f64 {
     if x == 0.0 {
@@ -166,27 +145,6 @@ fn gate<S: Scalar>(c: &Step<'_, S>, x: S, alpha: S, beta: S) -> S {
 fn traub_gates<S: Scalar>(c: &Step<'_, S>, v: S, vt: S, m: S, h: S, n: S) -> [S; 3] {
     let [am, bm, ah, bh, an, bn] = traub_rates(v, vt);
     [gate(c, m, am, bm), gate(c, h, ah, bh), gate(c, n, an, bn)]
-}
-
-/// Exponential-Euler step of `C dV/dt = −Σ g_k (V − E_k) + I(V)` with the channel
-/// conductances held at their values from the previous V (as the HH family): linear in V for a
-/// plain current ([`Step::ee_linear`]), and with a V-dependent drive the drive's `∂I/∂V` joins
-/// the Jacobian ([`Step::ee`] on a dual number).
-#[inline(always)]
-fn membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, v: S, g: [(S, S); 3], x: X, inv_c: S) -> S {
-    if X::V_DEPENDENT {
-        return c.ee(
-            v,
-            #[inline(always)]
-            |vd| {
-                let ch = (vd * -(g[0].0 + g[1].0 + g[2].0)) + (g[0].0 * g[0].1 + g[1].0 * g[1].1 + g[2].0 * g[2].1);
-                (ch + x.at_dual(vd)) * inv_c
-            },
-        );
-    }
-    let b = (g[0].0 + g[1].0 + g[2].0) * inv_c;
-    let a = (g[0].0 * g[0].1 + g[1].0 * g[1].1 + g[2].0 * g[2].1 + x.at(v)) * inv_c;
-    c.ee_linear(v, a, b)
 }
 
 /// Traub–Miles Hodgkin–Huxley neuron of Brette et al. (2007, benchmark 3; BrainPy's COBA-HH
