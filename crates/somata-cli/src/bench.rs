@@ -71,7 +71,8 @@ fn net_runs(runs: usize, n: usize, cuba: bool) -> Result<Vec<f64>, String> {
         if r == 0 {
             let (syn, bytes) = net.synapse_stats();
             println!(
-                "construction {build:.1} ms; rates E {:.1} Hz, I {:.1} Hz; {} synapses, {bytes} bytes per synapse; {:.2e} synaptic events, {:.2} ns per event (whole step loop / events)",
+                "construction {build:.1} ms; {}; rates E {:.1} Hz, I {:.1} Hz; {} synapses, {bytes} bytes per synapse; {:.2e} synaptic events, {:.2} ns per event (whole step loop / events)",
+                runner(&s),
                 s.rates_hz[0],
                 s.rates_hz[1],
                 syn,
@@ -83,6 +84,15 @@ fn net_runs(runs: usize, n: usize, cuba: bool) -> Result<Vec<f64>, String> {
         times.push(elapsed);
     }
     Ok(times)
+}
+
+/// Which runner ran a network, for the benchmarks' first line.
+fn runner(s: &somata::net::RunSummary) -> String {
+    if s.fused {
+        format!("fused runner, {} thread{}", s.threads, if s.threads == 1 { "" } else { "s" })
+    } else {
+        "reference loop".into()
+    }
 }
 
 /// `coba-hh-4k`: as [`net_runs`] for the COBA-HH network (4000 TraubHH neurons, 1 s), each run
@@ -99,8 +109,11 @@ fn coba_hh_runs(runs: usize) -> Result<Vec<f64>, String> {
         let elapsed = t.elapsed().as_secs_f64() * 1e3;
         if r == 0 {
             println!(
-                "construction {build:.1} ms; rates E {:.1} Hz, I {:.1} Hz; {:.2e} synaptic events",
-                s.rates_hz[0], s.rates_hz[1], s.synaptic_events as f64
+                "construction {build:.1} ms; {}; rates E {:.1} Hz, I {:.1} Hz; {:.2e} synaptic events",
+                runner(&s),
+                s.rates_hz[0],
+                s.rates_hz[1],
+                s.synaptic_events as f64
             );
             continue; // warm-up
         }

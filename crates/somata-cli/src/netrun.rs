@@ -123,6 +123,7 @@ fn write_out(
     let doc = json!({
         "name": name, "dt_ms": dt, "steps": steps, "duration_ms": steps as f64 * dt,
         "wall_ms": wall_ms, "build_ms": build_ms, "synaptic_events": s.synaptic_events,
+        "fused": s.fused, "threads": s.threads,
         "populations": Value::Object(pops), "monitors": Value::Object(mons),
     });
     let tmp = dir.join("summary.json.tmp");

@@ -506,6 +506,48 @@ pub struct LayerPrep<T> {
     dt_ms: f64,
 }
 
+/// A layer borrowed for stepping disjoint element ranges from several threads
+/// ([`NeuronLayer::range_driver`]).
+pub(crate) struct RangeDriver<'a, M: NeuronModel, T: Real> {
+    model: &'a M,
+    prep: &'a Prepared<T>,
+    n: usize,
+    bn: usize,
+    state: SyncPtr<T>,
+    reset: SpikeReset,
+    sg: &'a Surrogate,
+}
+
+impl<M: NeuronModel, T: Real> RangeDriver<'_, M, T> {
+    /// One step of elements `base..base + len` at `clock`'s step.
+    ///
+    /// # Safety
+    /// Calls that run at the same time cover disjoint ranges, nothing else touches the state of
+    /// `base..base + len` meanwhile, and `i`, `g`, `spk` hold at least `len` values.
+    #[inline]
+    pub(crate) unsafe fn drive(&self, clock: &Clock, base: usize, len: usize, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
+        let spec = kernel::DriveSpec {
+            model: self.model,
+            prep: self.prep,
+            n: self.n,
+            bn: self.bn,
+            state: SyncPtr(self.state.0),
+            base,
+            len,
+            clock: *clock,
+            reset: self.reset,
+            sg: self.sg,
+        };
+        kernel::drive(&spec, i, g, spk);
+    }
+    /// The first element of state variable `j` (`bn` values follow).
+    pub(crate) fn state_ptr(&self, j: usize) -> *const T {
+        assert!(j < M::STATES.len());
+        // SAFETY: the state holds `STATES.len()·bn` values.
+        unsafe { self.state.0.add(j * self.bn) }
+    }
+}
+
 /// A layer of neurons of model `M`, float type `T` (`f32` by default).
 ///
 /// State lives in structure-of-arrays form, one contiguous array per state variable over
@@ -947,6 +989,34 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             }
         }
         Ok(())
+    }
+
+    /// A handle that steps disjoint element ranges of this layer from several threads (the
+    /// network's parallel runner), for the clock's dt; `None` when the layer checks every step
+    /// for non-finite states or has a batch axis (then it steps only as a whole).
+    pub(crate) fn range_driver<'a>(&'a mut self, prep: &'a LayerPrep<T>, clock: &Clock) -> Result<Option<RangeDriver<'a, M, T>>> {
+        self.check_init()?;
+        if prep.dt_ms != clock.dt_ms() {
+            return Err(SomataError::Format(format!(
+                "layer {} was prepared for dt = {} ms, stepped at {} ms",
+                self.name,
+                prep.dt_ms,
+                clock.dt_ms()
+            )));
+        }
+        self.check_clock(clock)?;
+        if self.check_finite || self.batch.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(RangeDriver {
+            model: &self.model,
+            prep: &prep.prep,
+            n: self.n,
+            bn: self.num_elements(),
+            state: SyncPtr(self.state.as_mut_ptr()),
+            reset: self.spk_reset,
+            sg: &self.spk_fun,
+        }))
     }
 
     /// The spikes of the stored state (BrainPy's `get_spike()`), per element, for models that

@@ -8,6 +8,7 @@ pub mod monitor;
 
 pub use bptt::{Gradients, ParamGrad, Tape};
 pub use kernel::ParamValue;
+pub(crate) use layer::RangeDriver;
 pub use layer::{Build, Input, LayerBuilder, LayerPrep, NeuronLayer, QInput, SeqInput, Shape};
 pub use monitor::{RunOptions, RunOutput, SpikeMonitor, SpikeTrains, StateMonitor, StateTrace};
 

@@ -400,6 +400,73 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Whether every row lists its postsynaptic indices in ascending order (dense matrices,
+    /// and every generator; explicit triplets may not be).
+    pub(crate) fn rows_sorted(&self) -> bool {
+        match self {
+            Conn::Dense { .. } => true,
+            Conn::Csr { indptr, indices, .. } => indptr.windows(2).all(|r| indices[r[0] as usize..r[1] as usize].is_sorted()),
+        }
+    }
+
+    /// [`Conn::propagate_row`] restricted to the postsynaptic indices `lo..hi`, into `out`
+    /// (which points at postsynaptic index 0); `sorted`: [`Conn::rows_sorted`]. Returns the
+    /// synapses visited. Contributions arrive in row order, as in `propagate_row`.
+    ///
+    /// # Safety
+    /// `out` points at `n_post` values, and nothing else touches `out[lo..hi]` meanwhile.
+    #[inline]
+    pub(crate) unsafe fn propagate_row_part(&self, pre: usize, s: f32, out: *mut f32, lo: usize, hi: usize, sorted: bool) -> usize {
+        match self {
+            Conn::Dense { n_post, w, .. } => {
+                let row = &w[pre * n_post + lo..pre * n_post + hi];
+                for (k, &wv) in row.iter().enumerate() {
+                    // SAFETY: lo + k < hi ≤ n_post.
+                    unsafe { *out.add(lo + k) += s * wv };
+                }
+                hi - lo
+            }
+            Conn::Csr { n_post, indptr, indices, weights, .. } => {
+                let (mut a, mut b) = (indptr[pre] as usize, indptr[pre + 1] as usize);
+                if sorted {
+                    let idx = &indices[a..b];
+                    let (l, h) = (
+                        if lo == 0 { 0 } else { idx.partition_point(|&j| (j as usize) < lo) },
+                        if hi >= *n_post { idx.len() } else { idx.partition_point(|&j| (j as usize) < hi) },
+                    );
+                    (a, b) = (a + l, a + h);
+                }
+                let idx = &indices[a..b];
+                let inside = |j: u32| sorted || (lo..hi).contains(&(j as usize));
+                let mut n = 0;
+                match weights {
+                    Weights::Homogeneous(w) => {
+                        let v = s * w;
+                        for &j in idx {
+                            if inside(j) {
+                                // SAFETY: j < n_post, in this caller's lo..hi.
+                                unsafe { *out.add(j as usize) += v };
+                                n += 1;
+                            }
+                        }
+                    }
+                    Weights::PerSynapse(ws) => {
+                        for (&j, &wv) in idx.iter().zip(&ws[a..b]) {
+                            if inside(j) {
+                                // SAFETY: as above.
+                                unsafe { *out.add(j as usize) += s * wv };
+                                n += 1;
+                            }
+                        }
+                    }
+                }
+                n
+            }
+        }
+    }
+}
+
 /// Borrowed weights of a row.
 #[derive(Clone, Copy)]
 enum WeightsRef<'a> {

@@ -57,12 +57,13 @@
 //! ```
 
 mod conn;
+mod fast;
 pub mod models;
 mod pop;
 pub mod toml_net;
 
 pub use conn::{Conn, Weights};
-pub use pop::{Pop, Population};
+pub use pop::{Pop, Population, RangeStep};
 
 use crate::dynamics::{Clock, NeuronModel, Scalar};
 use crate::engine::NeuronLayer;
@@ -85,6 +86,15 @@ crate::synapse::multiversion!(expon_coba(g: &mut [f32], x: &mut [f32], i: &mut [
         *x = 0.0;
         *i += gn * e;
         *gs += gn;
+    }
+});
+crate::synapse::multiversion!(expon_cuba(g: &mut [f32], x: &mut [f32], i: &mut [f32], c: [f32; 4]) {
+    let [k, dt, tau, s] = c;
+    for ((g, x), i) in g.iter_mut().zip(x.iter_mut()).zip(i.iter_mut()) {
+        let gn = k.mul_add(dt * (-*g / tau), *g) + *x;
+        *g = gn;
+        *x = 0.0;
+        *i += gn * s;
     }
 });
 crate::synapse::multiversion!(cuba_acc(i: &mut [f32], gk: &[f32], s: f32) {
@@ -657,9 +667,14 @@ impl PopEntry {
     /// Rebuild `active` from `spk` and count the spikes.
     fn collect_active(&mut self) {
         self.active.clear();
-        for (i, &s) in self.spk.iter().enumerate() {
-            if s != 0.0 {
-                self.active.push(i as u32);
+        // 16 values at a time (spikes are sparse); the sign bit shifted out, so −0.0 is no spike
+        for (k, c) in self.spk.chunks(16).enumerate() {
+            if c.iter().fold(0u32, |acc, v| acc | (v.to_bits() << 1)) != 0 {
+                for (j, &s) in c.iter().enumerate() {
+                    if s != 0.0 {
+                        self.active.push((k * 16 + j) as u32);
+                    }
+                }
             }
         }
         self.count += self.active.len() as u64;
@@ -679,6 +694,11 @@ pub struct RunSummary {
     pub rates_hz: Vec<f64>,
     /// Synapses visited by spike propagation during the run.
     pub synaptic_events: u64,
+    /// Whether the fused runner ran the steps (else the one-step reference loop;
+    /// [`Network::threads`]).
+    pub fused: bool,
+    /// Threads that ran the steps (1 on the reference loop).
+    pub threads: usize,
 }
 
 /// A network of populations and projections on one clock.
@@ -690,6 +710,10 @@ pub struct Network {
     monitors: Vec<Monitor>,
     prepared: bool,
     check_finite: bool,
+    /// Threads of the fused runner (0: automatic).
+    threads: usize,
+    /// Always use the one-step reference loop.
+    reference: bool,
 }
 
 impl Network {
@@ -707,6 +731,8 @@ impl Network {
             monitors: vec![],
             prepared: false,
             check_finite: false,
+            threads: 0,
+            reference: false,
         })
     }
     /// The clock (its step is the next step to run).
@@ -717,6 +743,34 @@ impl Network {
     /// becomes non-finite.
     pub fn check_finite(&mut self, on: bool) {
         self.check_finite = on;
+    }
+    /// Threads of the fused runner (0, the default: `SOMATA_THREADS` if set, else one per
+    /// core, at most 8, with at least 8192 neurons each: coba-40k runs on two threads, coba-4k on one).
+    /// Results do not depend on it.
+    ///
+    /// Networks of event-driven projections (no delay, STP or align-pre synapse) into Expon
+    /// synapses with COBA or CUBA outputs, with constant external inputs, no gap junctions or
+    /// delta projections and no divergence check (the Brette et al. benchmarks, most E/I
+    /// networks) run on a fused runner: each thread owns a range of every population's neurons
+    /// and a step costs one barrier. Its arithmetic is the reference loop's, in the same order,
+    /// so spikes, states and monitors are bitwise the same. Other networks run the reference
+    /// loop on one thread.
+    ///
+    /// ```
+    /// use somata::net::models::{coba, EiConfig};
+    /// let cfg = EiConfig::with_size(400);
+    /// let (mut a, mut b) = (coba(&cfg).unwrap(), coba(&cfg).unwrap());
+    /// a.threads(2);
+    /// b.reference_runner(true);
+    /// let (sa, sb) = (a.run(500).unwrap(), b.run(500).unwrap());
+    /// assert_eq!(sa.spikes, sb.spikes);
+    /// ```
+    pub fn threads(&mut self, threads: usize) {
+        self.threads = threads;
+    }
+    /// Step every network with the one-step reference loop (single thread), for checks.
+    pub fn reference_runner(&mut self, on: bool) {
+        self.reference = on;
     }
 
     /// Add a population (a layer of any model, f32, no batch axis); its state is created now
@@ -1153,10 +1207,13 @@ impl Network {
         }
         let counts0: Vec<u64> = self.pops.iter().map(|p| p.count).collect();
         let events0: u64 = self.projs.iter().map(|p| p.events).sum();
-        for k in 0..steps {
-            self.step_once()?;
-            if (k + 1) % 1000 == 0 {
-                progress(k + 1);
+        let fused = self.run_fused(steps, &mut progress)?;
+        if fused.is_none() {
+            for k in 0..steps {
+                self.step_once()?;
+                if (k + 1) % 1000 == 0 {
+                    progress(k + 1);
+                }
             }
         }
         progress(steps);
@@ -1173,6 +1230,8 @@ impl Network {
                 .collect(),
             spikes,
             synaptic_events: self.projs.iter().map(|p| p.events).sum::<u64>() - events0,
+            fused: fused.is_some(),
+            threads: fused.unwrap_or(1),
         })
     }
 

@@ -1,7 +1,7 @@
 //! Populations: neuron layers of any model behind one object-safe interface.
 
 use crate::dynamics::{Clock, NeuronModel};
-use crate::engine::{LayerPrep, NeuronLayer};
+use crate::engine::{LayerPrep, NeuronLayer, RangeDriver};
 use crate::error::{Result, SomataError};
 use crate::units::Dim;
 
@@ -35,6 +35,41 @@ pub trait Population: Send {
     /// weights' dimension with it). Default: unknown.
     fn state_dim(&self, _name: &str) -> Option<Dim> {
         None
+    }
+    /// A stepper of disjoint element ranges for the network's fused, multi-threaded runner,
+    /// valid from `clock`'s step on (the clock rule is checked now); `Ok(None)` when the
+    /// population steps only as a whole through [`Population::step`] (the default; the network
+    /// then uses its one-step reference loop).
+    fn range_stepper(&mut self, _clock: &Clock) -> Result<Option<Box<dyn RangeStep + '_>>> {
+        Ok(None)
+    }
+    /// Record that a range stepper ran steps `start..start + steps` (the clock rule).
+    fn mark_steps(&mut self, _start: u64, _steps: usize) {}
+}
+
+/// Steps disjoint element ranges of a population from several threads
+/// ([`Population::range_stepper`]).
+pub trait RangeStep: Sync {
+    /// One step of elements `base..base + len` at `clock`'s step: current `i` (mA), optional
+    /// conductance `g` (S), spikes out, each holding `len` values.
+    ///
+    /// # Safety
+    /// Calls that run at the same time cover disjoint ranges, and nothing else reads or writes
+    /// the state of `base..base + len` meanwhile.
+    unsafe fn step(&self, clock: &Clock, base: usize, len: usize, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]);
+    /// The first value of state variable `j` (in [`Population::state_names`] order); the
+    /// population's `n` values follow. Read only elements that no running step writes.
+    fn state_ptr(&self, j: usize) -> *const f32;
+}
+
+impl<M: NeuronModel> RangeStep for RangeDriver<'_, M, f32> {
+    #[inline]
+    unsafe fn step(&self, clock: &Clock, base: usize, len: usize, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.drive(clock, base, len, i, g, spk) }
+    }
+    fn state_ptr(&self, j: usize) -> *const f32 {
+        RangeDriver::state_ptr(self, j)
     }
 }
 
@@ -97,5 +132,12 @@ impl<M: NeuronModel> Population for Pop<M> {
     }
     fn state_dim(&self, name: &str) -> Option<Dim> {
         M::STATES.iter().find(|s| s.name == name).map(|s| s.dim)
+    }
+    fn range_stepper(&mut self, clock: &Clock) -> Result<Option<Box<dyn RangeStep + '_>>> {
+        let prep = self.prep.as_ref().ok_or_else(|| SomataError::Format("population stepped before prepare".into()))?;
+        Ok(self.layer.range_driver(prep, clock)?.map(|d| Box::new(d) as Box<dyn RangeStep + '_>))
+    }
+    fn mark_steps(&mut self, start: u64, steps: usize) {
+        self.layer.mark_steps(start, steps);
     }
 }
