@@ -125,9 +125,9 @@ impl Barrier {
             self.generation.0.fetch_add(1, Ordering::Release);
             return !self.abort.load(Ordering::Relaxed);
         }
-        // A plain load loop, no `pause`: in a virtual machine a `pause` loop makes the hypervisor
-        // deschedule the waiting vCPU (pause-loop exiting), and the step after then starts
-        // microseconds late; that cost coba-4k 2-3x on two vCPUs. After about 100 µs it yields.
+        // A plain load loop, no `pause`: in the test VM a `pause` loop cost coba-4k 2-3x on two
+        // vCPUs (likely pause-loop exiting: the hypervisor deschedules the waiting vCPU, and the
+        // next step starts microseconds late). After about 100 µs it yields.
         let mut spins = 0u32;
         while self.generation.0.load(Ordering::Acquire) == gen {
             if self.abort.load(Ordering::Relaxed) {
@@ -187,28 +187,39 @@ fn due_before(s: u64, every: u64) -> u64 {
     s.div_ceil(every)
 }
 
+/// `SOMATA_REFERENCE=1`: every network on the one-step reference loop (for A/B measurements).
+fn reference_from_env() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("SOMATA_REFERENCE").is_some_and(|v| v == "1"))
+}
+
 impl Network {
     /// The number of threads the fused runner uses for `n` neurons in all: [`Network::threads`]
-    /// if set, else `SOMATA_THREADS`, else one per core (at most 8) with at least
-    /// 8192 neurons each (below that, a barrier per step costs more than the second core
-    /// saves on the 2-vCPU test machine: coba-4k 62 ms on one thread, 74 ms on two).
-    fn runner_threads(&self, n: usize) -> usize {
+    /// if set, else `SOMATA_THREADS`, else one per core (at most 8) with at least 8192 neurons
+    /// each; `None` when neither is set and that rule gives one thread: the reference loop is
+    /// then as fast (coba-4k 61–67 ms either way on the 2-vCPU test machine) or faster
+    /// (coba-hh-4k 310 against 345–363 ms: the neuron kernel's set-up per chunk), and below
+    /// 8192 neurons per thread a second thread costs more than it saves there (coba-4k 74 ms).
+    fn runner_threads(&self, n: usize) -> Option<usize> {
         let want = if self.threads > 0 {
             self.threads
         } else if let Some(t) = std::env::var("SOMATA_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&t| t > 0) {
             t
         } else {
             let cores = std::thread::available_parallelism().map_or(1, |c| c.get()).min(8);
-            cores.min(n / MIN_PER_THREAD).max(1)
+            match cores.min(n / MIN_PER_THREAD) {
+                0 | 1 => return None,
+                t => t,
+            }
         };
-        want.clamp(1, 64)
+        Some(want.clamp(1, 64))
     }
 
     /// Whether the fused runner reproduces this network: event-driven projections into Expon
     /// synapses with COBA/CUBA outputs, constant inputs, no gap junctions, delta inputs,
     /// delays, STP or divergence check.
     fn fused_eligible(&mut self) -> bool {
-        if self.reference || self.check_finite || !self.gaps.is_empty() {
+        if self.reference || self.check_finite || !self.gaps.is_empty() || reference_from_env() {
             return false;
         }
         if !self.projs.iter().all(|p| p.fast && matches!(p.target, Target::Channel(_))) {
@@ -230,7 +241,9 @@ impl Network {
             return Ok(None);
         }
         let total: usize = self.pops.iter().map(|p| p.pop.n()).sum();
-        let threads = self.runner_threads(total);
+        let Some(threads) = self.runner_threads(total) else {
+            return Ok(None);
+        };
         let clock = self.clock;
         let start = clock.step();
         let dt = clock.dt_ms() as f32;

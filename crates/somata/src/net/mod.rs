@@ -745,7 +745,8 @@ impl Network {
         self.check_finite = on;
     }
     /// Threads of the fused runner (0, the default: `SOMATA_THREADS` if set, else one per
-    /// core, at most 8, with at least 8192 neurons each: coba-40k runs on two threads, coba-4k on one).
+    /// core, at most 8, with at least 8192 neurons each, and the reference loop where that
+    /// makes one thread: coba-40k runs on two threads, coba-4k on the reference loop).
     /// Results do not depend on it.
     ///
     /// Networks of event-driven projections (no delay, STP or align-pre synapse) into Expon
@@ -768,7 +769,8 @@ impl Network {
     pub fn threads(&mut self, threads: usize) {
         self.threads = threads;
     }
-    /// Step every network with the one-step reference loop (single thread), for checks.
+    /// Step this network with the one-step reference loop (single thread), for checks
+    /// (`SOMATA_REFERENCE=1` does it for every network, e.g. to time both runners).
     pub fn reference_runner(&mut self, on: bool) {
         self.reference = on;
     }
