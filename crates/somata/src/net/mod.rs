@@ -1333,6 +1333,7 @@ impl Network {
             }
         }
         // 3. populations
+        let dt_f64 = self.clock.dt_ms();
         for p in self.pops.iter_mut() {
             let n = p.pop.n();
             p.i.iter_mut().for_each(|v| *v = 0.0);
@@ -1349,7 +1350,8 @@ impl Network {
                             p.i.iter_mut().zip(row).for_each(|(x, c)| *x += c);
                         }
                     }
-                    ExtInput::Generator(f) => f(step, dt as f64, &mut p.i),
+                    // the clock's dt in f64, as a generator run on its own gets it
+                    ExtInput::Generator(f) => f(step, dt_f64, &mut p.i),
                 }
             }
             if !p.gap.is_empty() {

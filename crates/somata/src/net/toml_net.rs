@@ -475,6 +475,63 @@ fn gap_junction(t: &Table, path: &str, net: &Network, dir: &Path) -> Result<GapJ
     Ok(gj)
 }
 
+/// A rate in Hz: a bare number is Hz (as the format's table says), a string is converted from
+/// its unit (`"20 Hz"`, `"0.02 kHz"`).
+fn rate_hz(v: &Value, path: &str) -> Result<f64> {
+    match v {
+        Value::String(_) => Ok(quantity(v, Dim::FREQUENCY, path)? * 1e3),
+        _ => quantity(v, Dim::FREQUENCY, path),
+    }
+}
+
+/// A list of quantities of `dim` under `key`.
+fn quantities(t: &Table, key: &str, dim: Dim, path: &str) -> Result<Vec<f64>> {
+    let p = format!("{path}.{key}");
+    array(get(t, key, path)?, &p)?.iter().enumerate().map(|(i, v)| quantity(v, dim, &format!("{p}[{i}]"))).collect()
+}
+
+/// The quantity under `key`, or `default` (canonical units) when it is absent.
+fn quantity_or(t: &Table, key: &str, dim: Dim, path: &str, default: Option<f64>) -> Result<f64> {
+    match (t.get(key), default) {
+        (Some(v), _) => quantity(v, dim, &format!("{path}.{key}")),
+        (None, Some(d)) => Ok(d),
+        (None, None) => Err(err(path, format!("missing key `{key}`"))),
+    }
+}
+
+/// One of [`crate::input`]'s current generators for `n` neurons, from an `[[input]]` table
+/// (currents in mA, times in ms, frequencies in Hz when bare numbers).
+fn current_generator(ty: &str, t: &Table, path: &str, n: usize, seed: u64) -> Result<Box<dyn crate::input::InputGen>> {
+    use crate::input::{OUProcessInput, RampInput, SectionInput, SinusoidalInput, StepInput, WienerProcessInput};
+    let (cur, time) = (Dim::CURRENT, Dim::TIME);
+    let q = |key: &str, dim: Dim, default: Option<f64>| quantity_or(t, key, dim, path, default);
+    Ok(match ty {
+        "section" => Box::new(SectionInput::new(n, &quantities(t, "values", cur, path)?, &quantities(t, "durations", time, path)?)?),
+        "step" => Box::new(StepInput::new(n, &quantities(t, "amplitudes", cur, path)?, &quantities(t, "times", time, path)?)?),
+        "ramp" => Box::new(RampInput::new(
+            n,
+            q("start", cur, None)?,
+            q("end", cur, None)?,
+            q("duration", time, None)?,
+            q("t_start", time, Some(0.0))?,
+        )?),
+        "sinusoidal" => {
+            let f = rate_hz(get(t, "frequency", path)?, &format!("{path}.frequency"))?;
+            Box::new(SinusoidalInput::new(n, q("amplitude", cur, None)?, f, q("duration", time, None)?, q("bias", cur, Some(0.0))?)?)
+        }
+        "ou" => Box::new(OUProcessInput::new(
+            n,
+            q("mean", cur, None)?,
+            q("sigma", cur, None)?,
+            q("tau", time, None)?,
+            q("duration", time, None)?,
+            seed,
+        )?),
+        "wiener" => Box::new(WienerProcessInput::new(n, q("sigma", cur, None)?, q("duration", time, None)?, seed)?),
+        other => return Err(err(&format!("{path}.type"), format!("`{other}` is not a current generator"))),
+    })
+}
+
 /// Parse and build a network file. Relative `npy` paths are read from `dir`.
 pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
     let doc: Table = text.parse().map_err(|e: toml::de::Error| SomataError::Format(format!("network file is not valid TOML: {e}")))?;
@@ -621,7 +678,35 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
     for (k, p) in doc.get("input").map(|v| array(v, "input")).transpose()?.unwrap_or(&empty).iter().enumerate() {
         let path = format!("input[{k}]");
         let t = table(p, &path)?;
-        check_keys(t, &["target", "type", "value", "values", "unit", "npy", "rate", "count", "weight", "seed"], &path)?;
+        check_keys(
+            t,
+            &[
+                "target",
+                "type",
+                "value",
+                "values",
+                "unit",
+                "npy",
+                "rate",
+                "count",
+                "weight",
+                "seed",
+                "durations",
+                "amplitudes",
+                "times",
+                "start",
+                "end",
+                "duration",
+                "t_start",
+                "amplitude",
+                "frequency",
+                "bias",
+                "mean",
+                "sigma",
+                "tau",
+            ],
+            &path,
+        )?;
         let target = net.pop_id(get_str(t, "target", &path)?)?;
         let n = net.size(target);
         let ty = t.get("type").and_then(Value::as_str).unwrap_or("constant");
@@ -649,7 +734,7 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
             "poisson" => {
                 // `count` independent Poisson sources per neuron at `rate`, each adding `weight`
                 // (mA) when it fires (BrainPy's poisson_input onto a current)
-                let rate = quantity(get(t, "rate", &path)?, Dim::FREQUENCY, &format!("{path}.rate"))?;
+                let rate = rate_hz(get(t, "rate", &path)?, &format!("{path}.rate"))?;
                 let count = get_usize(t, "count", &path)?;
                 let w = quantity(get(t, "weight", &path)?, Dim::CURRENT, &format!("{path}.weight"))? as f32;
                 if !(rate.is_finite() && rate >= 0.0) {
@@ -665,7 +750,24 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
                     }
                 }))
             }
-            other => return Err(err(&format!("{path}.type"), format!("unknown input type `{other}` (constant, per_step, poisson)"))),
+            "section" | "step" | "ramp" | "sinusoidal" | "ou" | "wiener" => {
+                let gen_seed = t.get("seed").and_then(Value::as_integer).map_or(seed.wrapping_add(11 + k as u64), |s| s as u64);
+                let mut g = current_generator(ty, t, &path, n, gen_seed)?;
+                let mut buf = vec![0.0f32; n];
+                ExtInput::Generator(Box::new(move |step, dt_ms, out: &mut [f32]| {
+                    // `fill` fails only for a bad dt or a length other than n: the network's dt
+                    // is checked at construction, and `out` is the target population's drive
+                    if g.fill(step, dt_ms, &mut buf).is_ok() {
+                        out.iter_mut().zip(&buf).for_each(|(o, v)| *o += v);
+                    }
+                }))
+            }
+            other => {
+                return Err(err(
+                    &format!("{path}.type"),
+                    format!("unknown input type `{other}` (constant, per_step, poisson, section, step, ramp, sinusoidal, ou, wiener)"),
+                ))
+            }
         };
         net.input(target, x)?;
     }
