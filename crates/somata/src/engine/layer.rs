@@ -710,6 +710,18 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             self.last_step = Some(start + steps as u64 - 1);
         }
     }
+    /// `prep` was made for `clock`'s dt, and the clock has advanced past the last step.
+    fn check_prep(&self, prep: &LayerPrep<T>, clock: &Clock) -> Result<()> {
+        if prep.dt_ms != clock.dt_ms() {
+            return Err(SomataError::Format(format!(
+                "layer {} was prepared for dt = {} ms, stepped at {} ms",
+                self.name,
+                prep.dt_ms,
+                clock.dt_ms()
+            )));
+        }
+        self.check_clock(clock)
+    }
     fn check_clock(&self, clock: &Clock) -> Result<()> {
         match self.last_step {
             Some(last) if clock.step() <= last => Err(SomataError::ClockNotAdvanced { layer: self.name.clone(), step: clock.step(), last }),
@@ -957,15 +969,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
                 });
             }
         }
-        if prep.dt_ms != clock.dt_ms() {
-            return Err(SomataError::Format(format!(
-                "layer {} was prepared for dt = {} ms, stepped at {} ms",
-                self.name,
-                prep.dt_ms,
-                clock.dt_ms()
-            )));
-        }
-        self.check_clock(clock)?;
+        self.check_prep(prep, clock)?;
         let state = SyncPtr(self.state.as_mut_ptr());
         let spec = |base: usize, len: usize| kernel::DriveSpec {
             model: &self.model,
@@ -996,15 +1000,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     /// for non-finite states or has a batch axis (then it steps only as a whole).
     pub(crate) fn range_driver<'a>(&'a mut self, prep: &'a LayerPrep<T>, clock: &Clock) -> Result<Option<RangeDriver<'a, M, T>>> {
         self.check_init()?;
-        if prep.dt_ms != clock.dt_ms() {
-            return Err(SomataError::Format(format!(
-                "layer {} was prepared for dt = {} ms, stepped at {} ms",
-                self.name,
-                prep.dt_ms,
-                clock.dt_ms()
-            )));
-        }
-        self.check_clock(clock)?;
+        self.check_prep(prep, clock)?;
         if self.check_finite || self.batch.is_some() {
             return Ok(None);
         }

@@ -667,17 +667,25 @@ impl PopEntry {
     /// Rebuild `active` from `spk` and count the spikes.
     fn collect_active(&mut self) {
         self.active.clear();
-        // 16 values at a time (spikes are sparse); the sign bit shifted out, so −0.0 is no spike
-        for (k, c) in self.spk.chunks(16).enumerate() {
-            if c.iter().fold(0u32, |acc, v| acc | (v.to_bits() << 1)) != 0 {
-                for (j, &s) in c.iter().enumerate() {
-                    if s != 0.0 {
-                        self.active.push((k * 16 + j) as u32);
-                    }
+        let active = &mut self.active;
+        for_each_spike(&self.spk, |j, _| active.push(j as u32));
+        self.count += self.active.len() as u64;
+    }
+}
+
+/// `f(j, v)` for every nonzero `v = spk[j]` (NaN included, as `v != 0.0`), in order, testing 16
+/// values at a time: spikes are sparse, and a branch per neuron cost a fifth of a step.
+#[inline]
+fn for_each_spike(spk: &[f32], mut f: impl FnMut(usize, f32)) {
+    for (k, c) in spk.chunks(16).enumerate() {
+        // the sign bit shifted out: −0.0 counts as zero, as in `v != 0.0`
+        if c.iter().fold(0u32, |acc, v| acc | (v.to_bits() << 1)) != 0 {
+            for (j, &v) in c.iter().enumerate() {
+                if v != 0.0 {
+                    f(k * 16 + j, v);
                 }
             }
         }
-        self.count += self.active.len() as u64;
     }
 }
 
