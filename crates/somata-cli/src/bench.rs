@@ -287,6 +287,7 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
     let median =
         if sorted.len() % 2 == 1 { sorted[sorted.len() / 2] } else { 0.5 * (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) };
     println!("threads: {}", rayon::current_num_threads());
+    println!("simd: {}", somata::dynamics::simd::active());
     println!("{name}: {median:.2} ms (min {:.2} ms, {runs} runs)", sorted[0]);
     Ok(())
 }

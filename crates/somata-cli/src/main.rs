@@ -38,6 +38,8 @@ enum Cmd {
         #[arg(long)]
         comma: bool,
     },
+    /// Print what this build and CPU run on: version, SIMD back ends available and active, threads.
+    Info,
     /// Run a benchmark; the last line is `NAME: <median> ms (min <min> ms, <runs> runs)`.
     Bench {
         /// Benchmark name (`somata bench list` lists them).
@@ -50,7 +52,16 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // a forced back end this CPU lacks (or an unknown name) is an error, not a silent fallback
+    if let Err(e) = somata::dynamics::simd::from_env() {
+        eprintln!("somata: error: SOMATA_SIMD: {e}");
+        return ExitCode::from(2);
+    }
     let res = match cli.cmd {
+        Cmd::Info => {
+            info();
+            Ok(())
+        }
         Cmd::Trace { file } => trace(&file),
         Cmd::Run(a) => run::run(&a),
         Cmd::Train(a) => train::run(&a),
@@ -73,6 +84,16 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `somata info`: one `key: value` line each.
+fn info() {
+    use somata::dynamics::simd;
+    println!("somata: {}", env!("CARGO_PKG_VERSION"));
+    println!("target: {}", std::env::consts::ARCH);
+    println!("simd: {}", simd::active());
+    println!("simd available: {}", simd::available().iter().map(|b| b.name()).collect::<Vec<_>>().join(", "));
+    println!("threads: {}", rayon::current_num_threads());
 }
 
 fn trace(file: &str) -> Result<(), String> {

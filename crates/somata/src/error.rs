@@ -55,6 +55,10 @@ pub enum SomataError {
         /// The layer's last step.
         last: u64,
     },
+    /// A SIMD back end that is unknown or that this CPU does not support
+    /// ([`crate::dynamics::simd`]).
+    #[error("{0}")]
+    Simd(#[from] crate::dynamics::simd::SimdError),
     /// A per-neuron array whose length does not match the layer.
     #[error("shape mismatch in {what}: expected {expected:?}, got {got:?}")]
     ShapeMismatch {

@@ -17,7 +17,6 @@
 mod dual;
 pub mod fastmath;
 mod scalar;
-#[cfg(target_arch = "x86_64")]
 pub mod simd;
 pub mod table;
 
@@ -549,25 +548,24 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     const N_HOIST: usize = 0;
     /// Default reset mode.
     const DEFAULT_RESET: SpikeReset = SpikeReset::Soft;
-    /// Evaluate this model 64 neurons at a time on the vector kernel
-    /// ([`simd::F32x64`](crate::dynamics), used for `f32` layers with shared parameters on CPUs
-    /// with AVX-512). Requires that the step compares values only through
+    /// Evaluate this model a vector of neurons at a time on the vector kernel
+    /// ([`simd::F32x64`] on AVX-512, [`simd::F32x16`] on AVX2; used for `f32` layers with shared
+    /// parameters on a vector back end, see [`simd`]). Requires that the step compares values only through
     /// [`Scalar::select_ge`] / [`Scalar::select_lt`] (and `min`, `max`, `abs`, `spike`), never
     /// through [`Scalar::re`] or a `bool` computed from a per-neuron value; a model that sets it
     /// and calls `re()` panics with a message saying so. The results are bit for bit those of
     /// the scalar kernel (tests/simd.rs), so the flag is a speed choice: the vector kernel skips
     /// exponential Euler's `exprel` range reduction for a whole register when every lane's
     /// `|dt·J|` is small, and scales exponentials with one instruction. Every built-in model
-    /// sets it except IF, LIF, LIFRef and ALIF, whose few operations per step the compiler
-    /// already vectorises as well (0.9–1.1× either way), and HindmarshRose, which measured
-    /// faster on the scalar kernel at this vector width; the others gain 1.1–7× single thread
-    /// (BENCHMARKS.md). Default: false.
+    /// sets it except HindmarshRose, which measured faster on the scalar kernel at this vector
+    /// width; the others gain 1.1–7× single thread (BENCHMARKS.md). (The LIF family, whose
+    /// few operations per step the compiler vectorises about as well, sets it since the
+    /// scalar loop is compiled for AVX2 only: the vector kernel keeps it at its AVX-512 speed.)
+    /// Default: false.
     const VECTOR: bool = false;
     /// Whether network steps ([`NeuronModel::step_drive`], used by [`crate::net`]) may use the
     /// vector kernel: the same requirement as [`NeuronModel::VECTOR`] (comparisons through
-    /// selects only). Defaults to `VECTOR`; IF, LIF, LIFRef and ALIF set it, because with a
-    /// conductance drive their step evaluates an `exprel` per neuron, which the vector kernel
-    /// does 64 lanes at a time.
+    /// selects only). Defaults to `VECTOR`.
     const VECTOR_DRIVE: bool = Self::VECTOR;
 
     /// Default surrogate. For a user-defined model this is BrainPy's base class `Neuron`'s
@@ -613,6 +611,16 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
         } else {
             self.step(c, s, x.at(S::lit(0.0)))
         }
+    }
+    /// The model's compiled kernels (see [`crate::engine::Kernels`]). Leave the default: it
+    /// compiles the kernels of a user model in the user's crate; the built-in models return a
+    /// table of this crate's copies.
+    #[doc(hidden)]
+    fn kernels() -> &'static crate::engine::Kernels<Self>
+    where
+        Self: Sized,
+    {
+        const { &crate::engine::Kernels::<Self>::NEW }
     }
     /// The spike of a stored state without stepping it (BrainPy's `get_spike()`), where the
     /// model defines one: a network reads it at the first step, before any update has returned

@@ -202,6 +202,9 @@ pub trait Real: Scalar<Real = Self> + PartialOrd + Default + std::fmt::Display +
     fn finite(self) -> bool;
     /// Name for messages ("f32"/"f64").
     const NAME: &'static str;
+    /// This type's entries of a model's kernel table.
+    #[doc(hidden)]
+    fn kernels_of<M: super::NeuronModel>(k: &crate::engine::Kernels<M>) -> &crate::engine::KernelsFor<M, Self>;
 }
 
 macro_rules! impl_real {
@@ -284,6 +287,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn finite(self) -> bool {
                 self.is_finite()
+            }
+            #[inline(always)]
+            fn kernels_of<M: super::NeuronModel>(k: &crate::engine::Kernels<M>) -> &crate::engine::KernelsFor<M, $t> {
+                k.$t()
             }
         }
     };

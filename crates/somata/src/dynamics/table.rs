@@ -284,24 +284,27 @@ mod tests {
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-    unsafe fn vector(t: &GateTable, x: [f32; crate::dynamics::simd::LANES]) -> [[f32; crate::dynamics::simd::LANES]; FUNCS] {
-        use crate::dynamics::{simd::F32x64, Scalar};
-        let v = F32x64::from_lanes(x);
-        // the exact branch marked by a constant no table value has
-        let r = v.tabulated(t, |f| f, || [F32x64::splat(-7.0); FUNCS]);
-        r.map(F32x64::lanes)
+    struct Lookup<'a>(&'a GateTable, &'a [f32; crate::dynamics::simd::MAX_LANES]);
+    #[cfg(target_arch = "x86_64")]
+    impl crate::dynamics::simd::VecFn for Lookup<'_> {
+        type Out = [[f32; crate::dynamics::simd::MAX_LANES]; FUNCS];
+        #[inline(always)]
+        fn call<V: crate::dynamics::simd::VecF32>(self) -> Self::Out {
+            // SAFETY: MAX_LANES values
+            let v = unsafe { V::load(self.1.as_ptr(), V::LANES) };
+            // the exact branch marked by a constant no table value has
+            let r = v.tabulated(self.0, |f| f, || [V::splat(-7.0); FUNCS]);
+            r.map(V::lanes)
+        }
     }
 
-    /// The vector scalar's `tabulated` gives `eval`'s bits on covered lanes and the exact branch
-    /// on the others, with all lanes covered, none, and mixed (NaN included).
+    /// On every vector back end this CPU has, `tabulated` gives `eval`'s bits on covered lanes
+    /// and the exact branch on the others, with all lanes covered, none, and mixed (NaN
+    /// included).
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn vector_lookup_equals_scalar_bit_for_bit() {
-        use crate::dynamics::simd::LANES;
-        if !crate::engine::kernel::cpu_avx512() {
-            return;
-        }
+        use crate::dynamics::simd::{available, with_vector, Backend, MAX_LANES};
         let t = GateTable::fit(smooth, -64.0, -172.0).unwrap();
         let mut vs: Vec<f32> = Vec::new();
         let mut v = -171.99f32;
@@ -315,15 +318,18 @@ mod tests {
         for (i, o) in outside.iter().cycle().take(vs.len() / 7).enumerate() {
             mixed[7 * i + 3] = *o;
         }
-        for set in [&vs, &mixed, &outside.repeat(LANES)] {
-            for chunk in set.chunks(LANES) {
-                let mut x = [0.0f32; LANES];
-                x[..chunk.len()].copy_from_slice(chunk);
-                let got = unsafe { vector(&t, x) };
-                for (l, &v) in x.iter().enumerate() {
-                    let want = t.eval(v).unwrap_or([-7.0; FUNCS]);
-                    for f in 0..FUNCS {
-                        assert_eq!(got[f][l].to_bits(), want[f].to_bits(), "f{f} at {v}");
+        let outside = outside.repeat(MAX_LANES);
+        for b in available().into_iter().filter(|&b| b != Backend::Scalar) {
+            for set in [&vs, &mixed, &outside] {
+                for chunk in set.chunks(b.lanes()) {
+                    let mut x = [0.0f32; MAX_LANES];
+                    x[..chunk.len()].copy_from_slice(chunk);
+                    let got = with_vector(b, Lookup(&t, &x)).unwrap();
+                    for (l, &v) in x[..b.lanes()].iter().enumerate() {
+                        let want = t.eval(v).unwrap_or([-7.0; FUNCS]);
+                        for f in 0..FUNCS {
+                            assert_eq!(got[f][l].to_bits(), want[f].to_bits(), "{b}: f{f} at {v}");
+                        }
                     }
                 }
             }

@@ -20,7 +20,6 @@ use super::kernel::{self, ParamValue, Prepared, SyncPtr, TapeSink, Xs};
 use super::layer::{run_spec, NeuronLayer, SeqInput};
 use crate::dynamics::{Clock, Cond, Dual, NeuronModel, Real, Step, MAX_STATES};
 use crate::error::{Result, SomataError};
-use rayon::prelude::*;
 
 /// What the backward pass needs from a forward run.
 #[derive(Debug, Clone)]
@@ -284,13 +283,8 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         // tangents: the states, the input (and the conductance), the trained parameters
         let cond = !tape.g.is_empty();
         let need = M::STATES.len() + 1 + cond as usize + idx.len();
-        match need {
-            0..=2 => self.backward_d::<2>(tape, grad_spikes, grad_states, &idx, out),
-            3..=4 => self.backward_d::<4>(tape, grad_spikes, grad_states, &idx, out),
-            5..=8 => self.backward_d::<8>(tape, grad_spikes, grad_states, &idx, out),
-            9..=16 => self.backward_d::<16>(tape, grad_spikes, grad_states, &idx, out),
-            17..=32 => self.backward_d::<32>(tape, grad_spikes, grad_states, &idx, out),
-            _ => return Err(SomataError::Format(format!("too many trainable parameters ({})", idx.len()))),
+        if need > 32 || !(T::kernels_of(M::kernels()).backward)(self, tape, grad_spikes, grad_states, &idx, out) {
+            return Err(SomataError::Format(format!("too many trainable parameters ({})", idx.len())));
         }
         // ∂L/∂x per unit of the model's input unit (the unit raw inputs are read in); a
         // conductance tape's current is canonical
@@ -303,7 +297,15 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         Ok(())
     }
 
-    fn backward_d<const D: usize>(&self, tape: &Tape<T>, gs: &[T], gst: Option<&[T]>, train: &[usize], out: &mut Gradients<T>) {
+    fn backward_d<const D: usize>(
+        &self,
+        tape: &Tape<T>,
+        gs: &[T],
+        gst: Option<&[T]>,
+        train: &[usize],
+        out: &mut Gradients<T>,
+        vec_fns: Option<VecBack<M, D>>,
+    ) {
         let ns = M::STATES.len();
         let (bn, n, steps) = (tape.bn, self.n, tape.steps);
         let ntr = train.len();
@@ -328,26 +330,27 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let nchunks = bn.div_ceil(cl).max(1);
         let job = BackJob { layer: self, tape, gs, gst, prep: &prep, per_neuron: &per_neuron, ntr, po, dt, cl, gxp, g0p, ggp };
         // (the 64-lane pass takes plain currents only)
-        let vector = !cond && kernel::uses_vector_backward::<M, T>(prep.shared);
+        let backend = self.backend();
+        // (the vector pass for up to MAX_VECTOR_D tangents: the larger forms are rare, by far
+        // the largest functions of the crate to compile, and the scalar pass serves them)
+        let vector = !cond && kernel::uses_vector_backward::<M, T>(prep.shared, backend);
         let chunk_fn = |ci: usize| -> Vec<Vec<f64>> {
             #[cfg(target_arch = "x86_64")]
             {
-                if vector {
-                    // SAFETY: `uses_vector_backward` checked that T is f32 (the cast only renames
-                    // the type) and that the CPU has AVX-512.
-                    return unsafe {
-                        let j32 = &*(&job as *const BackJob<'_, M, T, D> as *const BackJob<'_, M, f32, D>);
-                        back_chunk_vector(j32, ci)
-                    };
-                }
-                if super::kernel::cpu_avx512() {
-                    // SAFETY: the CPU supports AVX-512 (32 vector registers: fewer spills of the
-                    // dual numbers' tangent vectors).
-                    return unsafe { back_chunk_avx512(&job, ci) };
-                }
-                if super::kernel::cpu_avx2() {
-                    // SAFETY: the CPU supports AVX2.
-                    return unsafe { back_chunk_avx2(&job, ci) };
+                use crate::dynamics::simd::Backend;
+                // SAFETY: the layer checked that the CPU supports its back end; with `vector`,
+                // `uses_vector_backward` checked that T is f32 (the cast only renames the type).
+                unsafe {
+                    let j32 = || &*(&job as *const BackJob<'_, M, T, D> as *const BackJob<'_, M, f32, D>);
+                    match (backend, vec_fns) {
+                        (Backend::Avx512, Some(v)) if vector => return (v.avx512)(j32(), ci),
+                        // (the scalar pass compiled for AVX2 on both: one copy fewer to compile)
+                        (Backend::Avx512, _) => return back_chunk_avx2(&job, ci),
+                        (Backend::Avx2, Some(v)) if vector => return (v.avx2)(j32(), ci),
+                        (Backend::Avx2, _) => return back_chunk_avx2(&job, ci),
+                        (Backend::Scalar, _) if super::kernel::cpu_avx2() => return back_chunk_avx2(&job, ci),
+                        (Backend::Scalar, _) => {}
+                    }
                 }
             }
             back_chunk(&job, ci)
@@ -355,7 +358,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let parts: Vec<Vec<Vec<f64>>> = if nchunks == 1 || bn * steps < 1 << 14 {
             (0..nchunks).map(chunk_fn).collect()
         } else {
-            (0..nchunks).into_par_iter().map(chunk_fn).collect()
+            kernel::par_map_grads(nchunks, &chunk_fn)
         };
         let mut totals: Vec<Vec<f64>> = (0..ntr).map(|q| vec![0.0; if per_neuron[q] { n } else { 1 }]).collect();
         for part in parts {
@@ -372,6 +375,67 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             .map(|((&i, v), &pn)| (M::PARAMS[i].name.to_string(), if pn { ParamGrad::PerNeuron(v) } else { ParamGrad::Shared(v[0]) }))
             .collect();
     }
+}
+
+/// The vector backward passes of `M` with `D` tangents (f32): named only for D <= 8, so that the
+/// larger forms, rare (many trained parameters) and by far the largest functions of the crate
+/// to compile, are not compiled; the scalar pass serves them.
+struct VecBack<M: NeuronModel, const D: usize> {
+    avx512: VecBackFn<M, D>,
+    avx2: VecBackFn<M, D>,
+}
+type VecBackFn<M, const D: usize> = unsafe fn(&BackJob<'_, M, f32, D>, usize) -> Vec<Vec<f64>>;
+impl<M: NeuronModel, const D: usize> Clone for VecBack<M, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M: NeuronModel, const D: usize> Copy for VecBack<M, D> {}
+impl<M: NeuronModel, const D: usize> VecBack<M, D> {
+    #[cfg(target_arch = "x86_64")]
+    const SOME: Option<Self> = Some(VecBack { avx512: back_chunk_vector_avx512::<M, D>, avx2: back_chunk_vector_avx2::<M, D> });
+    #[cfg(not(target_arch = "x86_64"))]
+    const SOME: Option<Self> = None;
+}
+
+/// The backward pass with the smallest number of tangents `D` of 4, 8 and 32 that holds the
+/// states, the input (and the conductance) and the trained parameters; `false` if more than 32
+/// are needed. The f64 entry of [`super::KernelsFor`] (f32 adds 2: [`backward_dispatch_f32`]).
+/// Every `D` is a copy of every model's backward pass to compile (the largest functions of the
+/// crate): 16 tangents, rare (many trained parameters), run as 32.
+pub(crate) fn backward_dispatch<M: NeuronModel, T: Real>(
+    layer: &NeuronLayer<M, T>,
+    tape: &Tape<T>,
+    gs: &[T],
+    gst: Option<&[T]>,
+    idx: &[usize],
+    out: &mut Gradients<T>,
+) -> bool {
+    let need = M::STATES.len() + 1 + !tape.g.is_empty() as usize + idx.len();
+    match need {
+        0..=4 => layer.backward_d::<4>(tape, gs, gst, idx, out, VecBack::SOME),
+        5..=8 => layer.backward_d::<8>(tape, gs, gst, idx, out, VecBack::SOME),
+        9..=32 => layer.backward_d::<32>(tape, gs, gst, idx, out, None),
+        _ => return false,
+    }
+    true
+}
+
+/// [`backward_dispatch`] with `D = 2` for up to two tangents, the common case of training (a
+/// LIF with no trained parameter): the f32 entry of [`super::KernelsFor`].
+pub(crate) fn backward_dispatch_f32<M: NeuronModel>(
+    layer: &NeuronLayer<M, f32>,
+    tape: &Tape<f32>,
+    gs: &[f32],
+    gst: Option<&[f32]>,
+    idx: &[usize],
+    out: &mut Gradients<f32>,
+) -> bool {
+    if M::STATES.len() + 1 + !tape.g.is_empty() as usize + idx.len() <= 2 {
+        layer.backward_d::<2>(tape, gs, gst, idx, out, VecBack::SOME);
+        return true;
+    }
+    backward_dispatch(layer, tape, gs, gst, idx, out)
 }
 
 struct BackJob<'a, M: NeuronModel, T: Real, const D: usize> {
@@ -401,24 +465,34 @@ unsafe fn back_chunk_avx2<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'
     back_chunk(j, ci)
 }
 
+/// [`back_chunk_vector`] on [`crate::dynamics::simd::F32x64`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn back_chunk_avx512<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'_, M, T, D>, ci: usize) -> Vec<Vec<f64>> {
-    back_chunk(j, ci)
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+unsafe fn back_chunk_vector_avx512<M: NeuronModel, const D: usize>(j: &BackJob<'_, M, f32, D>, ci: usize) -> Vec<Vec<f64>> {
+    back_chunk_vector::<M, D, crate::dynamics::simd::F32x64>(j, ci)
 }
 
-/// [`back_chunk`] on 64 elements at a time: the model's step evaluated once on
-/// `Dual<F32x64, D>` (the forward kernel's vector type carrying the tangents), for `f32` layers
-/// with shared parameters on CPUs with AVX-512. The same operations in the same order as the
+/// [`back_chunk_vector`] on [`crate::dynamics::simd::F32x16`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn back_chunk_vector_avx2<M: NeuronModel, const D: usize>(j: &BackJob<'_, M, f32, D>, ci: usize) -> Vec<Vec<f64>> {
+    back_chunk_vector::<M, D, crate::dynamics::simd::F32x16>(j, ci)
+}
+
+/// [`back_chunk`] on a vector's lanes at a time: the model's step evaluated once on
+/// `Dual<V, D>` (the forward kernel's vector type carrying the tangents), for `f32` layers
+/// with shared parameters on a vector back end. The same operations in the same order as the
 /// scalar pass, element by element; only the sums of shared-parameter gradients over elements
 /// are added in another order.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+#[inline(always)]
 #[allow(clippy::needless_range_loop)]
-unsafe fn back_chunk_vector<M: NeuronModel, const D: usize>(j: &BackJob<'_, M, f32, D>, ci: usize) -> Vec<Vec<f64>> {
-    use crate::dynamics::simd::F32x64 as V;
+unsafe fn back_chunk_vector<M: NeuronModel, const D: usize, V: crate::dynamics::simd::VecF32>(
+    j: &BackJob<'_, M, f32, D>,
+    ci: usize,
+) -> Vec<Vec<f64>> {
     use crate::dynamics::{MAX_HOIST, MAX_PARAMS};
-    const VL: usize = crate::dynamics::simd::LANES;
+    let vl = V::LANES;
     let ns = M::STATES.len();
     let (tape, layer) = (j.tape, j.layer);
     let bn = tape.bn;
@@ -449,7 +523,7 @@ unsafe fn back_chunk_vector<M: NeuronModel, const D: usize>(j: &BackJob<'_, M, f
         let mut row_tail = [0.0f64; D];
         let mut e = 0;
         while e < len {
-            let n = VL.min(len - e);
+            let n = vl.min(len - e);
             let g = base + e;
             let mut s = [Dual::<V, D>::constant(zero); MAX_STATES];
             for i in 0..ns {
@@ -473,7 +547,7 @@ unsafe fn back_chunk_vector<M: NeuronModel, const D: usize>(j: &BackJob<'_, M, f
                 acc[i].store(lp.add(i * len + e), n);
             }
             acc[ns].store(j.gxp.at(k * bn + g), n);
-            if n == VL {
+            if n == vl {
                 for q in 0..j.ntr {
                     row[q] += acc[j.po + q];
                 }

@@ -32,12 +32,9 @@ impl ParamValue {
     }
 }
 
-/// Lanes of the vector kernel's scalar (`dynamics::simd::LANES`, a constant for every target so
-/// that `Sink` has one signature).
 #[cfg(target_arch = "x86_64")]
-pub(crate) const VL: usize = crate::dynamics::simd::LANES;
-#[cfg(not(target_arch = "x86_64"))]
-pub(crate) const VL: usize = 32;
+pub(crate) use crate::dynamics::simd::cpu_avx2;
+pub(crate) use crate::dynamics::simd::Backend;
 
 /// Parameters and hoisted constants, lifted to the scalar type of a run.
 pub(crate) struct Prepared<S> {
@@ -111,49 +108,65 @@ pub(crate) struct Xs<'a, T> {
     pub stride: usize,
 }
 
-/// Where a kernel writes what it produces. `put` is called once per element and step, from the
-/// thread that owns that element.
-pub(crate) trait Sink<T>: Sync {
-    /// # Safety
-    /// `g` must belong to the calling task's chunk, and `k` be within the run.
-    unsafe fn put(&self, k: usize, g: usize, spk: T, s: &[T]);
-    /// `put` for elements `g..g + n` (n <= VL) of a vector step: `spk[l]`, `s[j][l]`.
+/// The states of a block of elements, read where the kernel wrote them back: state `j` of
+/// element `g` is `ptr[j·bn + g]`.
+#[derive(Clone, Copy)]
+pub(crate) struct States<T> {
+    pub ptr: *const T,
+    pub bn: usize,
+    pub ns: usize,
+}
+
+impl<T: Copy> States<T> {
+    /// State `j` of element `g`.
     ///
     /// # Safety
-    /// As `put`, for every element.
+    /// `j < ns`, `g < bn`.
     #[inline(always)]
-    #[allow(clippy::needless_range_loop)]
-    unsafe fn put_lanes(&self, k: usize, g: usize, n: usize, spk: &[T; VL], s: &[[T; VL]], ns: usize)
+    pub unsafe fn get(&self, j: usize, g: usize) -> T {
+        *self.ptr.add(j * self.bn + g)
+    }
+    /// The `ns` states of element `g`.
+    ///
+    /// # Safety
+    /// `g < bn`.
+    #[inline(always)]
+    pub unsafe fn of(&self, g: usize) -> [T; MAX_STATES]
     where
-        T: Copy + Default,
+        T: Default,
     {
-        for l in 0..n {
-            let st: [T; MAX_STATES] = std::array::from_fn(|j| if j < ns { s[j][l] } else { T::default() });
-            self.put(k, g + l, spk[l], &st[..ns]);
-        }
+        std::array::from_fn(|j| if j < self.ns { self.get(j, g) } else { T::default() })
+    }
+}
+
+/// Where a kernel writes what it produces: one call per step and block of at most 512
+/// consecutive elements (after their states were written back), from the thread that owns
+/// them. A trait object in the kernels: one indirect call per block costs nothing next to the
+/// block's steps, and the kernels are compiled once per model instead of once per sink.
+pub(crate) trait Sink<T>: Sync {
+    /// Elements `g..g + spk.len()` at run step `k`: their spikes, and their states in `st`.
+    ///
+    /// # Safety
+    /// The elements belong to the calling task's chunk, and `k` is within the run.
+    unsafe fn put_block(&self, k: usize, g: usize, spk: &[T], st: States<T>);
+    /// The count array, when spike counts are all this sink records: the vector kernels then
+    /// add each vector's spikes to it in registers instead of calling `put_block` (for a cheap
+    /// model such as LIF the call cost as much as the step).
+    fn counts_only(&self) -> Option<*mut u32> {
+        None
     }
 }
 
 /// Spike counts only (the cheapest sink).
 pub(crate) struct CountSink(pub SyncPtr<u32>);
 impl<T: Real> Sink<T> for CountSink {
-    #[inline(always)]
-    unsafe fn put(&self, _k: usize, g: usize, spk: T, _s: &[T]) {
-        *self.0 .0.add(g) += (spk > T::ZERO) as u32;
+    fn counts_only(&self) -> Option<*mut u32> {
+        Some(self.0 .0)
     }
-    #[inline(always)]
-    #[allow(clippy::needless_range_loop)]
-    unsafe fn put_lanes(&self, _k: usize, g: usize, n: usize, spk: &[T; VL], _s: &[[T; VL]], _ns: usize) {
-        if n == VL {
-            // a fixed trip count: vector compares and adds
-            let c = &mut *(self.0 .0.add(g) as *mut [u32; VL]);
-            for l in 0..VL {
-                c[l] += (spk[l] > T::ZERO) as u32;
-            }
-        } else {
-            for l in 0..n {
-                *self.0 .0.add(g + l) += (spk[l] > T::ZERO) as u32;
-            }
+    unsafe fn put_block(&self, _k: usize, g: usize, spk: &[T], _st: States<T>) {
+        let c = std::slice::from_raw_parts_mut(self.0 .0.add(g), spk.len());
+        for (c, &s) in c.iter_mut().zip(spk) {
+            *c += (s > T::ZERO) as u32;
         }
     }
 }
@@ -171,25 +184,32 @@ pub(crate) struct RecSink<T> {
     pub mon: Option<super::monitor::MonSink<T>>,
 }
 impl<T: Real> Sink<T> for RecSink<T> {
-    #[inline(always)]
-    unsafe fn put(&self, k: usize, g: usize, spk: T, s: &[T]) {
-        *self.counts.0.add(g) += (spk > T::ZERO) as u32;
+    unsafe fn put_block(&self, k: usize, g: usize, spk: &[T], st: States<T>) {
+        CountSink(self.counts).put_block(k, g, spk, st);
+        let n = spk.len();
         if let Some(r) = self.raster {
-            *r.0.add(k * self.bn + g) = (spk > T::ZERO) as u8;
+            let row = std::slice::from_raw_parts_mut(r.0.add(k * self.bn + g), n);
+            for (r, &s) in row.iter_mut().zip(spk) {
+                *r = (s > T::ZERO) as u8;
+            }
         }
-        if let Some(st) = self.states {
-            for (j, v) in s.iter().enumerate() {
-                *st.0.add((k * self.ns + j) * self.bn + g) = *v;
+        if let Some(o) = self.states {
+            for j in 0..self.ns {
+                std::ptr::copy_nonoverlapping(st.ptr.add(j * st.bn + g), o.0.add((k * self.ns + j) * self.bn + g), n);
             }
         }
         if let Some(m) = &self.mon {
-            m.put(k, g, s);
+            for l in 0..n {
+                m.put(k, g + l, &st.of(g + l)[..self.ns]);
+            }
         }
         if let Some((first, var)) = self.bad {
-            if *first.0.add(g) == u32::MAX {
-                if let Some(j) = s.iter().position(|v| !v.finite()) {
-                    *first.0.add(g) = k as u32;
-                    *var.0.add(g) = j as u8;
+            for l in 0..n {
+                if *first.0.add(g + l) == u32::MAX {
+                    if let Some(j) = (0..self.ns).position(|j| !st.get(j, g + l).finite()) {
+                        *first.0.add(g + l) = k as u32;
+                        *var.0.add(g + l) = j as u8;
+                    }
                 }
             }
         }
@@ -206,11 +226,11 @@ pub(crate) struct TapeSink<T> {
     pub spikes: SyncPtr<T>,
 }
 impl<T: Real> Sink<T> for TapeSink<T> {
-    #[inline(always)]
-    unsafe fn put(&self, k: usize, g: usize, spk: T, s: &[T]) {
-        *self.spikes.0.add(k * self.bn + g) = spk;
-        for (j, v) in s.iter().enumerate() {
-            *self.traj.0.add(((k + 1) * self.ns + j) * self.bn + g) = *v;
+    unsafe fn put_block(&self, k: usize, g: usize, spk: &[T], st: States<T>) {
+        let n = spk.len();
+        std::ptr::copy_nonoverlapping(spk.as_ptr(), self.spikes.0.add(k * self.bn + g), n);
+        for j in 0..self.ns {
+            std::ptr::copy_nonoverlapping(st.ptr.add(j * st.bn + g), self.traj.0.add(((k + 1) * self.ns + j) * self.bn + g), n);
         }
     }
 }
@@ -227,10 +247,15 @@ pub(crate) struct RunSpec<'a, M, T> {
     pub steps: usize,
     pub reset: SpikeReset,
     pub sg: &'a Surrogate,
+    /// The back end that runs it ([`crate::dynamics::simd`]; checked supported by the layer).
+    pub backend: Backend,
 }
 
 /// Elements per block of the blocked scalar loop (see `chunk_generic`).
 const BLOCK: usize = 64;
+/// Elements per call of the sink in the scalar loop: long enough that the compiler's vectorised
+/// loop (and its run-time alias checks) runs on long stretches, short enough for the stack.
+const SINK_BLOCK: usize = 512;
 /// Models with at least this many state variables run the blocked scalar loop. Measured (single
 /// thread, `SOMATA_NO_VECTOR=1`): GifRef, six states, is not vectorised unblocked and runs 4×
 /// faster blocked (337 → 71–82 ms); models with four states are vectorised unblocked and run
@@ -238,235 +263,242 @@ const BLOCK: usize = 64;
 const BLOCKED_STATES: usize = 5;
 
 #[inline(always)]
-unsafe fn chunk_generic<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
+unsafe fn chunk_generic<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &dyn Sink<T>, base: usize, len: usize) {
     let ns = M::STATES.len();
-    let vars: [&mut [T]; MAX_STATES] =
-        std::array::from_fn(|j| if j < ns { std::slice::from_raw_parts_mut(r.state.0.add(j * r.bn + base), len) } else { &mut [][..] });
     let dt = T::from_f64(r.clock.dt_ms());
     let t0 = r.clock.step();
+    let st = States { ptr: r.state.0 as *const T, bn: r.bn, ns };
     let mut loc = [[T::ZERO; BLOCK]; MAX_STATES];
+    let mut spk = [T::ZERO; SINK_BLOCK];
     for k in 0..r.steps {
         let t: T = r.clock.t_at(t0 + k as u64);
         let xrow = &r.xs.data[k * r.xs.stride + base..][..len];
-        if r.prep.shared && ns >= BLOCKED_STATES {
-            // Models with many state arrays: the compiler does not vectorise a loop over that
-            // many separate arrays (its run-time alias checks exceed their budget), so each
-            // block of elements is copied into local arrays, stepped there and copied back.
-            // (The gather-step-scatter body is written out in each of the three loops on
-            // purpose: one shared generic helper, measured 2026-11-26, kept LIF and HH at their
-            // speed but stopped the compiler vectorising this blocked loop, GifRef 67 → 134 ms.)
-            let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
-            let mut e0 = 0;
-            while e0 < len {
-                let n = BLOCK.min(len - e0);
-                for j in 0..ns {
-                    loc[j][..n].copy_from_slice(&vars[j][e0..e0 + n]);
+        // blocks of SINK_BLOCK elements: the spikes of a block go to a local buffer, handed to
+        // the sink once the block's states are written back
+        let mut e0 = 0;
+        while e0 < len {
+            let n = SINK_BLOCK.min(len - e0);
+            let xb = &xrow[e0..e0 + n];
+            // the block's state arrays (slices of exactly n: no bounds checks in the loops)
+            let vars: [&mut [T]; MAX_STATES] = std::array::from_fn(|j| {
+                if j < ns {
+                    std::slice::from_raw_parts_mut(r.state.0.add(j * r.bn + base + e0), n)
+                } else {
+                    &mut [][..]
                 }
-                let xb = &xrow[e0..e0 + n];
+            });
+            let spk = &mut spk[..n];
+            if r.prep.shared && ns >= BLOCKED_STATES {
+                // Models with many state arrays: the compiler does not vectorise a loop over that
+                // many separate arrays (its run-time alias checks exceed their budget), so each
+                // block of elements is copied into local arrays, stepped there and copied back.
+                // (The gather-step-scatter body is written out in each of the three loops on
+                // purpose: one shared generic helper, measured 2026-11-26, kept LIF and HH at
+                // their speed but stopped the compiler vectorising this blocked loop, GifRef
+                // 67 → 134 ms.)
+                let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
+                let mut b0 = 0;
+                while b0 < n {
+                    let m = BLOCK.min(n - b0);
+                    for j in 0..ns {
+                        loc[j][..m].copy_from_slice(&vars[j][b0..b0 + m]);
+                    }
+                    let (xs, sp) = (&xb[b0..b0 + m], &mut spk[b0..b0 + m]);
+                    for e in 0..m {
+                        let mut s = [T::ZERO; MAX_STATES];
+                        for j in 0..ns {
+                            s[j] = loc[j][e];
+                        }
+                        sp[e] = r.model.step(&c, &mut s[..ns], xs[e]);
+                        for j in 0..ns {
+                            loc[j][e] = s[j];
+                        }
+                    }
+                    for j in 0..ns {
+                        vars[j][b0..b0 + m].copy_from_slice(&loc[j][..m]);
+                    }
+                    b0 += m;
+                }
+            } else if r.prep.shared {
+                let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
                 for e in 0..n {
                     let mut s = [T::ZERO; MAX_STATES];
                     for j in 0..ns {
-                        s[j] = loc[j][e];
+                        s[j] = vars[j][e];
                     }
-                    let spk = r.model.step(&c, &mut s[..ns], xb[e]);
+                    spk[e] = r.model.step(&c, &mut s[..ns], xb[e]);
                     for j in 0..ns {
-                        loc[j][e] = s[j];
+                        vars[j][e] = s[j];
                     }
-                    sink.put(k, base + e0 + e, spk, &s[..ns]);
                 }
-                for j in 0..ns {
-                    vars[j][e0..e0 + n].copy_from_slice(&loc[j][..n]);
-                }
-                e0 += n;
-            }
-        } else if r.prep.shared {
-            let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
-            for e in 0..len {
-                let mut s = [T::ZERO; MAX_STATES];
-                for j in 0..ns {
-                    s[j] = vars[j][e];
-                }
-                let spk = r.model.step(&c, &mut s[..ns], xrow[e]);
-                for j in 0..ns {
-                    vars[j][e] = s[j];
-                }
-                sink.put(k, base + e, spk, &s[..ns]);
-            }
-        } else {
-            let mut nidx = base % r.n;
-            for e in 0..len {
-                let c =
-                    Step { p: r.prep.p_of(nidx), h: r.prep.h_of(nidx), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
-                let mut s = [T::ZERO; MAX_STATES];
-                for j in 0..ns {
-                    s[j] = vars[j][e];
-                }
-                let spk = r.model.step(&c, &mut s[..ns], xrow[e]);
-                for j in 0..ns {
-                    vars[j][e] = s[j];
-                }
-                sink.put(k, base + e, spk, &s[..ns]);
-                nidx += 1;
-                if nidx == r.n {
-                    nidx = 0;
+            } else {
+                let mut nidx = (base + e0) % r.n;
+                for e in 0..n {
+                    let c = Step {
+                        p: r.prep.p_of(nidx),
+                        h: r.prep.h_of(nidx),
+                        dt,
+                        t,
+                        reset: r.reset,
+                        sg: r.sg,
+                        table: r.prep.table.as_deref(),
+                    };
+                    let mut s = [T::ZERO; MAX_STATES];
+                    for j in 0..ns {
+                        s[j] = vars[j][e];
+                    }
+                    spk[e] = r.model.step(&c, &mut s[..ns], xb[e]);
+                    for j in 0..ns {
+                        vars[j][e] = s[j];
+                    }
+                    nidx += 1;
+                    if nidx == r.n {
+                        nidx = 0;
+                    }
                 }
             }
+            sink.put_block(k, base + e0, spk, st);
+            e0 += n;
         }
     }
 }
 
+/// The scalar loop compiled with AVX2 + FMA: `mul_add` is one instruction (on the baseline
+/// target it is a call to the software `fmaf`) and the compiler vectorises what it can. What
+/// the scalar back end runs on a CPU with AVX2, and what the vector back ends run for models
+/// without a vector kernel (one copy fewer of every scalar loop to compile than with an
+/// AVX-512 copy too; see BENCHMARKS.md, build time). The baseline copy (`chunk_generic`
+/// itself) runs on x86-64 CPUs without AVX2 and on other targets.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn chunk_avx2<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
+unsafe fn chunk_avx2<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &dyn Sink<T>, base: usize, len: usize) {
     chunk_generic(r, sink, base, len)
 }
 
+/// [`chunk_vector`] on [`crate::dynamics::simd::F32x64`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-unsafe fn chunk_avx512<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
-    chunk_generic(r, sink, base, len)
+unsafe fn chunk_vector_avx512<M: NeuronModel>(r: &RunSpec<'_, M, f32>, sink: &dyn Sink<f32>, base: usize, len: usize) {
+    chunk_vector::<M, crate::dynamics::simd::F32x64>(r, sink, base, len)
 }
 
-/// `VL` elements per model evaluation, on [`crate::dynamics::simd::F32x64`] (f32, shared
-/// parameters, `M::VECTOR`). The tail of the chunk runs with masked loads and stores, so every
-/// element goes through the same code.
+/// [`chunk_vector`] on [`crate::dynamics::simd::F32x16`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-unsafe fn chunk_vector<M: NeuronModel, K: Sink<f32>>(r: &RunSpec<'_, M, f32>, sink: &K, base: usize, len: usize) {
-    use crate::dynamics::simd::F32x64;
-    let p: [F32x64; MAX_PARAMS] = std::array::from_fn(|i| F32x64::splat(r.prep.p[0][i]));
-    let h: [F32x64; MAX_HOIST] = std::array::from_fn(|i| F32x64::splat(r.prep.h[0][i]));
-    let dt = F32x64::splat(r.clock.dt_ms() as f32);
+#[target_feature(enable = "avx2,fma")]
+unsafe fn chunk_vector_avx2<M: NeuronModel>(r: &RunSpec<'_, M, f32>, sink: &dyn Sink<f32>, base: usize, len: usize) {
+    chunk_vector::<M, crate::dynamics::simd::F32x16>(r, sink, base, len)
+}
+
+/// `V::LANES` elements per model evaluation, on a vector type of [`crate::dynamics::simd`]
+/// (f32, shared parameters, `M::VECTOR`). The tail of the chunk runs with masked loads and
+/// stores, so every element goes through the same code.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn chunk_vector<M: NeuronModel, V: VecF32>(r: &RunSpec<'_, M, f32>, sink: &dyn Sink<f32>, base: usize, len: usize) {
+    let p: [V; MAX_PARAMS] = std::array::from_fn(|i| V::splat(r.prep.p[0][i]));
+    let h: [V; MAX_HOIST] = std::array::from_fn(|i| V::splat(r.prep.h[0][i]));
+    let dt = V::splat(r.clock.dt_ms() as f32);
     let t0 = r.clock.step();
     let x = r.xs.data.as_ptr();
-    let full = len / VL * VL;
+    let full = len / V::LANES * V::LANES;
+    let counts = sink.counts_only();
     for k in 0..r.steps {
         let t: f32 = r.clock.t_at(t0 + k as u64);
-        let c = Step { p: &p, h: &h, dt, t: F32x64::splat(t), reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
+        let c = Step { p: &p, h: &h, dt, t: V::splat(t), reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
         let xrow = x.add(k * r.xs.stride + base);
-        for e in (0..full).step_by(VL) {
-            lanes_block(r, sink, &c, k, base + e, xrow.add(e), VL);
+        for e in (0..full).step_by(V::LANES) {
+            lanes_block(r, sink, counts, &c, k, base + e, xrow.add(e), V::LANES);
         }
         if full < len {
-            lanes_block(r, sink, &c, k, base + full, xrow.add(full), len - full);
+            lanes_block(r, sink, counts, &c, k, base + full, xrow.add(full), len - full);
         }
     }
 }
 
-/// One evaluation of the model on elements `g..g + n` (n <= VL; full blocks pass the constant
-/// `VL`, so loads and stores are unmasked).
+#[cfg(target_arch = "x86_64")]
+use crate::dynamics::simd::VecF32;
+
+/// One evaluation of the model on elements `g..g + n` (n <= V::LANES; full blocks pass the
+/// constant `V::LANES`, so loads and stores are unmasked).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-#[allow(clippy::needless_range_loop)]
-unsafe fn lanes_block<M: NeuronModel, K: Sink<f32>>(
+#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+unsafe fn lanes_block<M: NeuronModel, V: VecF32>(
     r: &RunSpec<'_, M, f32>,
-    sink: &K,
-    c: &Step<'_, crate::dynamics::simd::F32x64>,
+    sink: &dyn Sink<f32>,
+    counts: Option<*mut u32>,
+    c: &Step<'_, V>,
     k: usize,
     g: usize,
     x: *const f32,
     n: usize,
 ) {
-    use crate::dynamics::simd::F32x64;
     let ns = M::STATES.len();
     let st = r.state.0;
-    let mut s = [F32x64::splat(0.0); MAX_STATES];
+    let mut s = [V::splat(0.0); MAX_STATES];
     for j in 0..ns {
-        s[j] = F32x64::load(st.add(j * r.bn + g), n);
+        s[j] = V::load(st.add(j * r.bn + g), n);
     }
-    let spk = r.model.step(c, &mut s[..ns], F32x64::load(x, n));
+    let spk = r.model.step(c, &mut s[..ns], V::load(x, n));
     for j in 0..ns {
         s[j].store(st.add(j * r.bn + g), n);
     }
-    // F32x64 is a repr(transparent) [__m512; 4]: the layout of [f32; VL]
-    sink.put_lanes(k, g, n, &spk.lanes(), &*(&s[..ns] as *const [F32x64] as *const [[f32; VL]]), ns);
-}
-
-/// A `Sink<T>` seen as a `Sink<f32>` when `T` is `f32` (checked by the caller through `TypeId`).
-#[cfg(target_arch = "x86_64")]
-struct AsF32<'a, K, T>(&'a K, std::marker::PhantomData<T>);
-#[cfg(target_arch = "x86_64")]
-impl<K: Sink<T>, T: Real> Sink<f32> for AsF32<'_, K, T> {
-    #[inline(always)]
-    unsafe fn put(&self, k: usize, g: usize, spk: f32, s: &[f32]) {
-        // SAFETY: T is f32 (TypeId checked by `chunk`).
-        self.0.put(k, g, std::mem::transmute_copy::<f32, T>(&spk), &*(s as *const [f32] as *const [T]))
-    }
-    #[inline(always)]
-    unsafe fn put_lanes(&self, k: usize, g: usize, n: usize, spk: &[f32; VL], s: &[[f32; VL]], ns: usize) {
-        // SAFETY: as above.
-        self.0.put_lanes(k, g, n, &*(spk as *const [f32; VL] as *const [T; VL]), &*(s as *const [[f32; VL]] as *const [[T; VL]]), ns)
+    match counts {
+        Some(cnt) => spk.add_counts(cnt.add(g), n),
+        None => sink.put_block(k, g, &spk.lanes()[..n], States { ptr: st as *const f32, bn: r.bn, ns }),
     }
 }
 
-/// AVX-512 (F, VL, DQ) and FMA, detected once.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn cpu_avx512() -> bool {
-    static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *YES.get_or_init(|| {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("fma")
-    })
+/// Whether runs of `M` on `T` with these parameters use a vector kernel on back end `b`.
+pub(crate) fn uses_vector_kernel<M: NeuronModel, T: Real>(shared: bool, b: Backend) -> bool {
+    vector_ok::<T>(M::VECTOR, shared, b)
 }
 
-/// AVX2 and FMA, detected once.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn cpu_avx2() -> bool {
-    static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *YES.get_or_init(|| std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
-}
-
-/// Whether runs of `M` on `T` with these parameters use the 64-lane vector kernel on this CPU.
-pub(crate) fn uses_vector_kernel<M: NeuronModel, T: Real>(shared: bool) -> bool {
-    vector_ok::<T>(M::VECTOR, shared)
-}
-
-/// Whether the BPTT backward pass of `M` on `T` runs 64 elements at a time
-/// (`Dual<F32x64, D>`): the model must compare only through selects, which
+/// Whether the BPTT backward pass of `M` on `T` runs a vector's lanes at a time
+/// (`Dual<F32x64, D>` or `Dual<F32x16, D>`): the model must compare only through selects, which
 /// [`NeuronModel::VECTOR_DRIVE`] declares (set by every vector model and by the LIF family, whose
 /// forward step the compiler vectorises by itself but whose dual-number backward it does not).
-pub(crate) fn uses_vector_backward<M: NeuronModel, T: Real>(shared: bool) -> bool {
-    vector_ok::<T>(M::VECTOR_DRIVE, shared)
+pub(crate) fn uses_vector_backward<M: NeuronModel, T: Real>(shared: bool, b: Backend) -> bool {
+    vector_ok::<T>(M::VECTOR_DRIVE, shared, b)
 }
 
-/// The 64-lane path for a model that allows it (`model`): f32, shared parameters, AVX-512, and
-/// not switched off by `SOMATA_NO_VECTOR=1`.
-fn vector_ok<T: Real>(model: bool, shared: bool) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        model
-            && shared
-            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && cpu_avx512()
-            && !*OFF.get_or_init(|| std::env::var_os("SOMATA_NO_VECTOR").is_some_and(|v| v == "1"))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (model, shared);
-        false
-    }
+/// The vector path for a model that allows it (`model`): f32, shared parameters, a vector back
+/// end.
+fn vector_ok<T: Real>(model: bool, shared: bool, b: Backend) -> bool {
+    model && shared && b != Backend::Scalar && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
 }
 
 #[inline]
-unsafe fn chunk<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K, base: usize, len: usize) {
+unsafe fn chunk<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &dyn Sink<T>, base: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        if uses_vector_kernel::<M, T>(r.prep.shared) {
-            // SAFETY: T is f32, so the cast only renames the type.
+        if uses_vector_kernel::<M, T>(r.prep.shared, r.backend) {
+            // SAFETY: T is f32 (checked by `uses_vector_kernel`), so the casts only rename the type.
             let r32 = &*(r as *const RunSpec<'_, M, T> as *const RunSpec<'_, M, f32>);
-            return chunk_vector(r32, &AsF32(sink, std::marker::PhantomData), base, len);
+            let sink32 = std::mem::transmute::<&dyn Sink<T>, &dyn Sink<f32>>(sink);
+            match r.backend {
+                Backend::Avx512 => return chunk_vector_avx512(r32, sink32, base, len),
+                Backend::Avx2 => return chunk_vector_avx2(r32, sink32, base, len),
+                Backend::Scalar => {}
+            }
         }
-        if cpu_avx512() {
-            return chunk_avx512(r, sink, base, len);
-        }
-        if cpu_avx2() {
+        if r.backend != Backend::Scalar || cpu_avx2() {
             return chunk_avx2(r, sink, base, len);
         }
     }
     chunk_generic(r, sink, base, len)
+}
+
+/// `f(0..n)` on rayon's pool. Not generic, so rayon's machinery is compiled once rather than
+/// once per model, float type and tangent count (it was the largest item of the crate's
+/// generated code: 1527 copies of rayon's job type).
+pub(crate) fn par_for(n: usize, f: &(dyn Fn(usize) + Sync)) {
+    (0..n).into_par_iter().for_each(f);
+}
+
+/// `[f(0), …, f(n − 1)]` on rayon's pool (see [`par_for`]).
+pub(crate) fn par_map_grads(n: usize, f: &(dyn Fn(usize) -> Vec<Vec<f64>> + Sync)) -> Vec<Vec<Vec<f64>>> {
+    (0..n).into_par_iter().map(f).collect()
 }
 
 /// Chunk length for `bn` elements: at least 256, about four chunks per thread.
@@ -477,7 +509,7 @@ pub(crate) fn chunk_len(bn: usize) -> usize {
 }
 
 /// Run `r.steps` steps over all elements, in parallel chunks when the layer is large enough.
-pub(crate) fn run<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, sink: &K) {
+fn run_impl<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &dyn Sink<T>) {
     debug_assert!(M::STATES.len() <= MAX_STATES && M::PARAMS.len() <= MAX_PARAMS);
     if r.bn == 0 || r.steps == 0 {
         return;
@@ -488,8 +520,7 @@ pub(crate) fn run<M: NeuronModel, T: Real, K: Sink<T>>(r: &RunSpec<'_, M, T>, si
         // SAFETY: one task owns every element.
         unsafe { chunk(r, sink, 0, r.bn) }
     } else {
-        let nchunks = r.bn.div_ceil(cl);
-        (0..nchunks).into_par_iter().for_each(|ci| {
+        par_for(r.bn.div_ceil(cl), &|ci| {
             let base = ci * cl;
             let len = cl.min(r.bn - base);
             // SAFETY: chunks are disjoint element ranges.
@@ -514,6 +545,8 @@ pub(crate) struct DriveSpec<'a, M, T> {
     pub clock: Clock,
     pub reset: SpikeReset,
     pub sg: &'a Surrogate,
+    /// The back end that runs it ([`crate::dynamics::simd`]; checked supported by the layer).
+    pub backend: Backend,
 }
 
 #[inline(always)]
@@ -573,28 +606,35 @@ unsafe fn drive_avx2<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], 
     drive_generic(r, i, g, spk)
 }
 
+/// [`drive_vector`] on [`crate::dynamics::simd::F32x64`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-unsafe fn drive_avx512<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
-    drive_generic(r, i, g, spk)
+unsafe fn drive_vector_avx512<M: NeuronModel>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) {
+    drive_vector::<M, crate::dynamics::simd::F32x64>(r, i, g, spk)
 }
 
-/// The 64-lane vector form of [`drive_generic`] (models with [`NeuronModel::VECTOR`], shared
-/// parameters, f32, AVX-512).
+/// [`drive_vector`] on [`crate::dynamics::simd::F32x16`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn drive_vector_avx2<M: NeuronModel>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) {
+    drive_vector::<M, crate::dynamics::simd::F32x16>(r, i, g, spk)
+}
+
+/// The vector form of [`drive_generic`] (models with [`NeuronModel::VECTOR_DRIVE`], shared
+/// parameters, f32, a vector back end).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
 #[allow(clippy::needless_range_loop)]
-unsafe fn drive_vector<M: NeuronModel>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) {
-    use crate::dynamics::simd::F32x64;
+unsafe fn drive_vector<M: NeuronModel, V: VecF32>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) {
     use crate::dynamics::Cond;
-    let p: [F32x64; MAX_PARAMS] = std::array::from_fn(|k| F32x64::splat(r.prep.p[0][k]));
-    let h: [F32x64; MAX_HOIST] = std::array::from_fn(|k| F32x64::splat(r.prep.h[0][k]));
+    let p: [V; MAX_PARAMS] = std::array::from_fn(|k| V::splat(r.prep.p[0][k]));
+    let h: [V; MAX_HOIST] = std::array::from_fn(|k| V::splat(r.prep.h[0][k]));
     let t: f32 = r.clock.t_at(r.clock.step());
     let c = Step {
         p: &p,
         h: &h,
-        dt: F32x64::splat(r.clock.dt_ms() as f32),
-        t: F32x64::splat(t),
+        dt: V::splat(r.clock.dt_ms() as f32),
+        t: V::splat(t),
         reset: r.reset,
         sg: r.sg,
         table: r.prep.table.as_deref(),
@@ -603,66 +643,112 @@ unsafe fn drive_vector<M: NeuronModel>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: 
     let mut e = 0;
     let st = r.state.0.add(r.base);
     while e < r.len {
-        let n = VL.min(r.len - e);
-        let mut s = [F32x64::splat(0.0); MAX_STATES];
+        let n = V::LANES.min(r.len - e);
+        let mut s = [V::splat(0.0); MAX_STATES];
         for j in 0..ns {
-            s[j] = F32x64::load(st.add(j * r.bn + e), n);
+            s[j] = V::load(st.add(j * r.bn + e), n);
         }
-        let x = F32x64::load(i.as_ptr().add(e), n);
+        let x = V::load(i.as_ptr().add(e), n);
         let out = match g {
             None => r.model.step_drive(&c, &mut s[..ns], x),
-            Some(g) => r.model.step_drive(&c, &mut s[..ns], Cond { i: x, g: F32x64::load(g.as_ptr().add(e), n) }),
+            Some(g) => r.model.step_drive(&c, &mut s[..ns], Cond { i: x, g: V::load(g.as_ptr().add(e), n) }),
         };
         for j in 0..ns {
             s[j].store(st.add(j * r.bn + e), n);
         }
         out.store(spk.as_mut_ptr().add(e), n);
-        e += VL;
+        e += V::LANES;
     }
 }
 
-static NO_VECTOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-
-fn uses_drive_vector<M: NeuronModel, T: Real>(shared: bool) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        M::VECTOR_DRIVE
-            && shared
-            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && cpu_avx512()
-            && !*NO_VECTOR.get_or_init(|| std::env::var_os("SOMATA_NO_VECTOR").is_some_and(|v| v == "1"))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = shared;
-        false
-    }
-}
-
-/// Dispatch [`DriveSpec`] to the best kernel for this CPU.
-pub(crate) fn drive<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
+/// Dispatch [`DriveSpec`] to the kernel of its back end.
+fn drive_impl<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
     assert!(r.base + r.len <= r.bn && i.len() >= r.len && spk.len() >= r.len && g.is_none_or(|g| g.len() >= r.len));
     #[cfg(target_arch = "x86_64")]
     {
-        if uses_drive_vector::<M, T>(r.prep.shared) {
-            // SAFETY: T is f32 (checked by uses_drive_vector), so the casts only rename the type.
-            unsafe {
-                let r32 = &*(r as *const DriveSpec<'_, M, T> as *const DriveSpec<'_, M, f32>);
-                let i32_ = &*(i as *const [T] as *const [f32]);
-                let g32 = g.map(|g| &*(g as *const [T] as *const [f32]));
-                let s32 = &mut *(spk as *mut [T] as *mut [f32]);
-                return drive_vector(r32, i32_, g32, s32);
+        let vector = vector_ok::<T>(M::VECTOR_DRIVE, r.prep.shared, r.backend);
+        // SAFETY: the layer checked that the CPU supports its back end; with `vector`, T is f32,
+        // so the casts only rename the type.
+        unsafe {
+            let r32 = &*(r as *const DriveSpec<'_, M, T> as *const DriveSpec<'_, M, f32>);
+            let i32_ = &*(i as *const [T] as *const [f32]);
+            let g32 = g.map(|g| &*(g as *const [T] as *const [f32]));
+            match r.backend {
+                Backend::Avx512 if vector => return drive_vector_avx512(r32, i32_, g32, &mut *(spk as *mut [T] as *mut [f32])),
+                Backend::Avx512 => return drive_avx2(r, i, g, spk),
+                Backend::Avx2 if vector => return drive_vector_avx2(r32, i32_, g32, &mut *(spk as *mut [T] as *mut [f32])),
+                Backend::Avx2 => return drive_avx2(r, i, g, spk),
+                Backend::Scalar if cpu_avx2() => return drive_avx2(r, i, g, spk),
+                Backend::Scalar => {}
             }
-        }
-        if cpu_avx512() {
-            // SAFETY: the CPU has the features.
-            return unsafe { drive_avx512(r, i, g, spk) };
-        }
-        if cpu_avx2() {
-            // SAFETY: as above.
-            return unsafe { drive_avx2(r, i, g, spk) };
         }
     }
     // SAFETY: lengths checked above; `state` holds `ns·bn` values (the caller's layer).
     unsafe { drive_generic(r, i, g, spk) }
+}
+
+/// A model's kernels behind function pointers, so that they are compiled once, in the crate
+/// that defines the model.
+///
+/// Rust compiles a generic function in every crate that uses it (optimised builds share no
+/// instantiations across crates), so without this table the CLI, every test binary, every
+/// example and a user's program would each compile all 23 models' kernels again. The engine
+/// reaches the kernels only through [`NeuronModel::kernels`]: the built-in models return a
+/// `static` of this crate (whose function pointers point at this crate's copies), a user model
+/// gets the default, which builds the table in the user's crate (where its kernels must be
+/// compiled anyway).
+pub struct Kernels<M: NeuronModel> {
+    k32: KernelsFor<M, f32>,
+    k64: KernelsFor<M, f64>,
+}
+
+/// The entry points of [`Kernels`] for one float type.
+#[allow(clippy::type_complexity)]
+pub struct KernelsFor<M: NeuronModel, T: Real> {
+    pub(crate) run: fn(&RunSpec<'_, M, T>, &dyn Sink<T>),
+    pub(crate) drive: fn(&DriveSpec<'_, M, T>, &[T], Option<&[T]>, &mut [T]),
+    pub(crate) backward: fn(&super::NeuronLayer<M, T>, &super::Tape<T>, &[T], Option<&[T]>, &[usize], &mut super::Gradients<T>) -> bool,
+}
+
+impl<M: NeuronModel> Kernels<M> {
+    /// The table of `M`'s kernels (instantiates them in the crate that evaluates it).
+    pub const NEW: Self = Kernels {
+        k32: KernelsFor { run: run_impl::<M, f32>, drive: drive_impl::<M, f32>, backward: super::bptt::backward_dispatch_f32::<M> },
+        k64: KernelsFor { run: run_impl::<M, f64>, drive: drive_impl::<M, f64>, backward: super::bptt::backward_dispatch::<M, f64> },
+    };
+    /// The `f32` entries.
+    pub fn f32(&self) -> &KernelsFor<M, f32> {
+        &self.k32
+    }
+    /// The `f64` entries.
+    pub fn f64(&self) -> &KernelsFor<M, f64> {
+        &self.k64
+    }
+}
+
+/// `fn kernels()` for a model of this crate: a `static` table, so that other crates link this
+/// crate's kernels instead of compiling their own.
+macro_rules! builtin_kernels {
+    ($t:ty) => {
+        #[inline(never)]
+        fn kernels() -> &'static $crate::engine::Kernels<$t> {
+            static K: $crate::engine::Kernels<$t> = $crate::engine::Kernels::NEW;
+            &K
+        }
+    };
+}
+pub(crate) use builtin_kernels;
+
+/// Run `r.steps` steps over all elements, in parallel chunks when the layer is large enough
+/// (through `M`'s kernel table).
+#[inline]
+pub(crate) fn run<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &dyn Sink<T>) {
+    (T::kernels_of(M::kernels()).run)(r, sink)
+}
+
+/// One step of [`DriveSpec`]'s elements on the kernel of its back end (through `M`'s kernel
+/// table).
+#[inline]
+pub(crate) fn drive<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
+    (T::kernels_of(M::kernels()).drive)(r, i, g, spk)
 }

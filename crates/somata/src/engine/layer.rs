@@ -3,6 +3,7 @@
 
 use super::kernel::{self, CountSink, ParamValue, Prepared, RecSink, RunSpec, Sink, SyncPtr, Xs};
 use super::monitor::{RunOptions, RunOutput};
+use crate::dynamics::simd::{self, Backend};
 use crate::dynamics::{Check, Clock, GateTable, InitSpec, NeuronModel, Real, SpikeReset, Step};
 use crate::error::{Result, SomataError};
 use crate::init::{Init, Rng};
@@ -189,6 +190,7 @@ pub struct LayerBuilder<M: NeuronModel, T: Real = f32> {
     spk_fun: Surrogate,
     spk_reset: SpikeReset,
     gate_tables: bool,
+    simd: Option<Backend>,
     check_finite: bool,
     name: Option<String>,
     seed: u64,
@@ -209,6 +211,7 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             spk_fun: M::default_spk_fun(),
             spk_reset: M::DEFAULT_RESET,
             gate_tables: true,
+            simd: None,
             check_finite: false,
             name: None,
             seed: 0,
@@ -347,6 +350,21 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
         self.gate_tables = on;
         self
     }
+    /// The vector back end of this layer's kernels (default: [`simd::active`], the best the CPU
+    /// has or `SOMATA_SIMD`). Every back end gives the same bits (gate tables aside, see
+    /// [`LayerBuilder::gate_tables`]); one the CPU lacks makes [`LayerBuilder::build`] fail with
+    /// [`SomataError::Simd`].
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// use somata::dynamics::simd::Backend;
+    /// let lif = Lif::builder(4).simd(Backend::Scalar).build().unwrap();
+    /// assert_eq!(lif.backend(), Backend::Scalar);
+    /// ```
+    pub fn simd(mut self, b: Backend) -> Self {
+        self.simd = Some(b);
+        self
+    }
     /// A name (default: model name plus a unique number).
     pub fn name(mut self, n: impl Into<String>) -> Self {
         self.name = Some(n.into());
@@ -367,6 +385,7 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             spk_fun: self.spk_fun,
             spk_reset: self.spk_reset,
             gate_tables: self.gate_tables,
+            simd: self.simd,
             check_finite: self.check_finite,
             name: self.name,
             seed: self.seed,
@@ -432,6 +451,10 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
                 got: M::INPUT_UNIT.into(),
             });
         }
+        let backend = match self.simd {
+            Some(b) => simd::check(b)?,
+            None => simd::active(),
+        };
         let id = LAYER_ID.fetch_add(1, Ordering::Relaxed);
         Ok(NeuronLayer {
             input_scale: input_unit.scale,
@@ -446,6 +469,7 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             spk_fun: self.spk_fun,
             spk_reset: self.spk_reset,
             gate_tables: self.gate_tables,
+            backend,
             table_cache: TableCache::default(),
             rng: Rng::new(self.seed),
             batch: None,
@@ -516,6 +540,7 @@ pub(crate) struct RangeDriver<'a, M: NeuronModel, T: Real> {
     state: SyncPtr<T>,
     reset: SpikeReset,
     sg: &'a Surrogate,
+    backend: Backend,
 }
 
 impl<M: NeuronModel, T: Real> RangeDriver<'_, M, T> {
@@ -537,6 +562,7 @@ impl<M: NeuronModel, T: Real> RangeDriver<'_, M, T> {
             clock: *clock,
             reset: self.reset,
             sg: self.sg,
+            backend: self.backend,
         };
         kernel::drive(&spec, i, g, spk);
     }
@@ -563,6 +589,7 @@ pub struct NeuronLayer<M: NeuronModel, T: Real = f32> {
     pub(crate) spk_fun: Surrogate,
     pub(crate) spk_reset: SpikeReset,
     gate_tables: bool,
+    backend: Backend,
     table_cache: TableCache,
     rng: Rng,
     batch: Option<usize>,
@@ -614,13 +641,23 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     pub fn spk_fun(&self) -> &Surrogate {
         &self.spk_fun
     }
-    /// Whether this layer's updates run on the 64-lane vector kernel
-    /// ([`crate::dynamics::NeuronModel::VECTOR`], `f32`, parameters shared by all neurons, a CPU
-    /// with AVX-512; `SOMATA_NO_VECTOR=1` in the environment turns it off). The results are bit
-    /// for bit those of the scalar kernel either way.
+    /// Whether this layer's updates run on a vector kernel
+    /// ([`crate::dynamics::NeuronModel::VECTOR`], `f32`, parameters shared by all neurons, a
+    /// vector [`NeuronLayer::backend`]). The results are bit for bit those of the scalar kernel
+    /// either way (gate tables aside).
     pub fn uses_vector_kernel(&self) -> bool {
         let shared = self.params.iter().all(|p| matches!(p, ParamValue::Shared(_)));
-        kernel::uses_vector_kernel::<M, T>(shared)
+        kernel::uses_vector_kernel::<M, T>(shared, self.backend)
+    }
+    /// The SIMD back end this layer's kernels run on ([`LayerBuilder::simd`]).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+    /// Run this layer's kernels on back end `b` from now on; an error (and no change) if the CPU
+    /// does not support it.
+    pub fn set_backend(&mut self, b: Backend) -> Result<()> {
+        self.backend = simd::check(b)?;
+        Ok(())
     }
     /// The reset mode.
     pub fn spk_reset(&self) -> SpikeReset {
@@ -982,6 +1019,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             clock: *clock,
             reset: self.spk_reset,
             sg: &self.spk_fun,
+            backend: self.backend,
         };
         // one thread: a rayon hand-off per population and step costs more than it saves here
         // (measured: coba-40k 1184 → 2155 ms with the 32,000-neuron population in two chunks)
@@ -1012,6 +1050,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             state: SyncPtr(self.state.as_mut_ptr()),
             reset: self.spk_reset,
             sg: &self.spk_fun,
+            backend: self.backend,
         }))
     }
 
@@ -1268,15 +1307,15 @@ pub(crate) fn run_spec<'a, M: NeuronModel, T: Real>(
         steps,
         reset: layer.spk_reset,
         sg: &layer.spk_fun,
+        backend: layer.backend,
     }
 }
 
 /// Writes one step's spikes as floats.
 struct OutSink<T>(SyncPtr<T>);
 impl<T: Real> Sink<T> for OutSink<T> {
-    #[inline(always)]
-    unsafe fn put(&self, _k: usize, g: usize, spk: T, _s: &[T]) {
-        *self.0 .0.add(g) = spk;
+    unsafe fn put_block(&self, _k: usize, g: usize, spk: &[T], _st: kernel::States<T>) {
+        std::ptr::copy_nonoverlapping(spk.as_ptr(), self.0 .0.add(g), spk.len());
     }
 }
 

@@ -7,14 +7,7 @@ mod layer;
 pub mod monitor;
 
 pub use bptt::{Gradients, ParamGrad, Tape};
-pub use kernel::ParamValue;
+pub use kernel::{Kernels, KernelsFor, ParamValue};
 pub(crate) use layer::RangeDriver;
 pub use layer::{Build, Input, LayerBuilder, LayerPrep, NeuronLayer, QInput, SeqInput, Shape};
 pub use monitor::{RunOptions, RunOutput, SpikeMonitor, SpikeTrains, StateMonitor, StateTrace};
-
-/// Whether the CPU has AVX2 and FMA (detected once), for code outside the engine that
-/// compiles a hot loop twice.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn cpu_avx2() -> bool {
-    kernel::cpu_avx2()
-}

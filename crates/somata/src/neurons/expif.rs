@@ -107,6 +107,7 @@ fn exp_membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, v: S, w: Option<S>, x: 
 pub struct ExpIf;
 
 impl NeuronModel for ExpIf {
+    crate::engine::kernel::builtin_kernels!(ExpIf);
     const NAME: &'static str = "ExpIF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -156,6 +157,7 @@ setters!(ExpIf {
 pub struct ExpIfRef;
 
 impl NeuronModel for ExpIfRef {
+    crate::engine::kernel::builtin_kernels!(ExpIfRef);
     const NAME: &'static str = "ExpIFRef";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -243,6 +245,7 @@ fn adex_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
 }
 
 impl NeuronModel for AdExIf {
+    crate::engine::kernel::builtin_kernels!(AdExIf);
     const NAME: &'static str = "AdExIF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -290,6 +293,7 @@ setters!(AdExIf {
 pub struct AdExIfRef;
 
 impl NeuronModel for AdExIfRef {
+    crate::engine::kernel::builtin_kernels!(AdExIfRef);
     const NAME: &'static str = "AdExIFRef";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model

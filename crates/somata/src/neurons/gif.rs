@@ -112,6 +112,7 @@ fn gif_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
 pub struct Gif;
 
 impl NeuronModel for Gif {
+    crate::engine::kernel::builtin_kernels!(Gif);
     const NAME: &'static str = "Gif";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -172,6 +173,7 @@ const REF_PARAMS: [ParamSpec; 16] = [
 ];
 
 impl NeuronModel for GifRef {
+    crate::engine::kernel::builtin_kernels!(GifRef);
     const NAME: &'static str = "GifRef";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model

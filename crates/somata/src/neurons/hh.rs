@@ -258,6 +258,7 @@ fn gate<S: Scalar>(c: &Step<'_, S>, x: S, alpha: S, beta: S, phi: S) -> S {
 pub struct Hh;
 
 impl NeuronModel for Hh {
+    crate::engine::kernel::builtin_kernels!(Hh);
     const NAME: &'static str = "HH";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -362,6 +363,7 @@ setters!(Hh {
 pub struct MorrisLecar;
 
 impl NeuronModel for MorrisLecar {
+    crate::engine::kernel::builtin_kernels!(MorrisLecar);
     const NAME: &'static str = "MorrisLecar";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -452,6 +454,7 @@ setters!(MorrisLecar {
 pub struct WangBuzsakiHh;
 
 impl NeuronModel for WangBuzsakiHh {
+    crate::engine::kernel::builtin_kernels!(WangBuzsakiHh);
     const NAME: &'static str = "WangBuzsakiHH";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -641,22 +644,26 @@ mod tests {
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-    unsafe fn vector_rates(wb: bool, x: [f32; crate::dynamics::simd::LANES]) -> [[f32; crate::dynamics::simd::LANES]; 6] {
-        let v = crate::dynamics::simd::F32x64::from_lanes(x);
-        let r = if wb { wb_rates(v) } else { hh_rates(v) };
-        r.map(crate::dynamics::simd::F32x64::lanes)
+    struct VectorRates<'a>(bool, &'a [f32; crate::dynamics::simd::MAX_LANES]);
+    #[cfg(target_arch = "x86_64")]
+    impl crate::dynamics::simd::VecFn for VectorRates<'_> {
+        type Out = [[f32; crate::dynamics::simd::MAX_LANES]; 6];
+        #[inline(always)]
+        fn call<V: crate::dynamics::simd::VecF32>(self) -> Self::Out {
+            // SAFETY: MAX_LANES values
+            let v = unsafe { V::load(self.1.as_ptr(), V::LANES) };
+            let r = if self.0 { wb_rates(v) } else { hh_rates(v) };
+            r.map(V::lanes)
+        }
     }
 
-    /// The vector kernel's rates are the scalar kernel's bit for bit, whether all 64 lanes take
-    /// the batched reciprocal, none does (all below −440 mV) or they are mixed.
+    /// On every vector back end this CPU has, the vector kernel's rates are the scalar kernel's
+    /// bit for bit, whether all lanes take the batched reciprocal, none does (all below
+    /// −440 mV) or they are mixed.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn vector_rates_equal_scalar_bit_for_bit() {
-        use crate::dynamics::simd::LANES;
-        if !crate::engine::kernel::cpu_avx512() {
-            return;
-        }
+        use crate::dynamics::simd::{available, with_vector, Backend, MAX_LANES};
         let vs = voltages();
         let mut mixed: Vec<f32> = Vec::new();
         for (i, &v) in vs.iter().enumerate().step_by(97) {
@@ -664,15 +671,15 @@ mod tests {
         }
         for wb in [false, true] {
             let scalar: fn(f32) -> [f32; 6] = if wb { wb_rates::<f32> } else { hh_rates::<f32> };
-            for set in [&vs, &mixed] {
-                for chunk in set.chunks(LANES) {
-                    let mut x = [-65.0f32; LANES];
+            for (b, set) in available().into_iter().filter(|&b| b != Backend::Scalar).flat_map(|b| [(b, &vs), (b, &mixed)]) {
+                for chunk in set.chunks(b.lanes()) {
+                    let mut x = [-65.0f32; MAX_LANES];
                     x[..chunk.len()].copy_from_slice(chunk);
-                    let vec = unsafe { vector_rates(wb, x) };
-                    for (l, &v) in x.iter().enumerate() {
+                    let vec = with_vector(b, VectorRates(wb, &x)).unwrap();
+                    for (l, &v) in x[..b.lanes()].iter().enumerate() {
                         let s = scalar(v);
                         for k in 0..6 {
-                            assert_eq!(vec[k][l].to_bits(), s[k].to_bits(), "wb={wb} rate {k} at V={v}: {} vs {}", vec[k][l], s[k]);
+                            assert_eq!(vec[k][l].to_bits(), s[k].to_bits(), "{b}: wb={wb} rate {k} at V={v}: {} vs {}", vec[k][l], s[k]);
                         }
                     }
                 }

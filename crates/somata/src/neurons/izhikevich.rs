@@ -79,6 +79,7 @@ fn izh_core<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, s: &[S], x: X) -> (S, S, S,
 pub struct Izhikevich;
 
 impl NeuronModel for Izhikevich {
+    crate::engine::kernel::builtin_kernels!(Izhikevich);
     const NAME: &'static str = "Izhikevich";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -123,6 +124,7 @@ setters!(Izhikevich { a: Frequency => "a", b: Frequency => "b", c: Voltage => "c
 pub struct IzhikevichRef;
 
 impl NeuronModel for IzhikevichRef {
+    crate::engine::kernel::builtin_kernels!(IzhikevichRef);
     const NAME: &'static str = "IzhikevichRef";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model

@@ -48,7 +48,8 @@ const LAST_SPIKE: StateSpec = StateSpec::new("last_spike_time", Dim::TIME, "ms",
 pub struct If;
 
 impl NeuronModel for If {
-    const VECTOR_DRIVE: bool = true;
+    crate::engine::kernel::builtin_kernels!(If);
+    const VECTOR: bool = true;
     const NAME: &'static str = "IF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -176,7 +177,8 @@ fn lif_membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, last_v: S, x: X) -> (S,
 pub struct Lif;
 
 impl NeuronModel for Lif {
-    const VECTOR_DRIVE: bool = true;
+    crate::engine::kernel::builtin_kernels!(Lif);
+    const VECTOR: bool = true;
     const NAME: &'static str = "LIF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -247,7 +249,8 @@ setters!(Lif {
 pub struct LifRef;
 
 impl NeuronModel for LifRef {
-    const VECTOR_DRIVE: bool = true;
+    crate::engine::kernel::builtin_kernels!(LifRef);
+    const VECTOR: bool = true;
     const NAME: &'static str = "LIFRef";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -330,7 +333,8 @@ setters!(LifRef {
 pub struct Alif;
 
 impl NeuronModel for Alif {
-    const VECTOR_DRIVE: bool = true;
+    crate::engine::kernel::builtin_kernels!(Alif);
+    const VECTOR: bool = true;
     const NAME: &'static str = "ALIF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model

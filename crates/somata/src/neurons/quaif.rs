@@ -93,6 +93,7 @@ fn adqua_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
 pub struct QuaIf;
 
 impl NeuronModel for QuaIf {
+    crate::engine::kernel::builtin_kernels!(QuaIf);
     const NAME: &'static str = "QuaIF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -153,6 +154,7 @@ fn adqua_core<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, last_v: S, last_w: S, x: 
 pub struct AdQuaIf;
 
 impl NeuronModel for AdQuaIf {
+    crate::engine::kernel::builtin_kernels!(AdQuaIf);
     const NAME: &'static str = "AdQuaIF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -199,6 +201,7 @@ setters!(AdQuaIf {
 pub struct AdQuaIfRef;
 
 impl NeuronModel for AdQuaIfRef {
+    crate::engine::kernel::builtin_kernels!(AdQuaIfRef);
     const NAME: &'static str = "AdQuaIFRef";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model

@@ -45,6 +45,7 @@ const fn unitless(name: &'static str, init: f64, param: &'static str) -> StateSp
 pub struct FitzHughNagumo;
 
 impl NeuronModel for FitzHughNagumo {
+    crate::engine::kernel::builtin_kernels!(FitzHughNagumo);
     const NAME: &'static str = "FitzHughNagumo";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -127,6 +128,7 @@ setters!(FitzHughNagumo { tau: Time => "tau", tau_w: Time => "tau_w" });
 pub struct HindmarshRose;
 
 impl NeuronModel for HindmarshRose {
+    crate::engine::kernel::builtin_kernels!(HindmarshRose);
     const NAME: &'static str = "HindmarshRose";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model

@@ -77,6 +77,7 @@ fn syn_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
 pub struct CubaLif;
 
 impl NeuronModel for CubaLif {
+    crate::engine::kernel::builtin_kernels!(CubaLif);
     const NAME: &'static str = "CubaLIF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model
@@ -132,6 +133,7 @@ setters!(CubaLif {
 pub struct CobaLif;
 
 impl NeuronModel for CobaLif {
+    crate::engine::kernel::builtin_kernels!(CobaLif);
     const NAME: &'static str = "CobaLIF";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as every concrete BrainPy model

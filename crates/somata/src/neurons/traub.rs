@@ -211,6 +211,7 @@ fn traub_gates<S: Scalar>(c: &Step<'_, S>, v: S, vt: S, m: S, h: S, n: S) -> [S;
 pub struct TraubHh;
 
 impl NeuronModel for TraubHh {
+    crate::engine::kernel::builtin_kernels!(TraubHh);
     const NAME: &'static str = "TraubHH";
     fn default_spk_fun() -> crate::surrogate::Surrogate {
         crate::surrogate::Surrogate::default() // ReluGrad(), as the other built-in models

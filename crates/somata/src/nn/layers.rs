@@ -251,9 +251,15 @@ fn add_rows(w: &[f32], act: &[u32], n_out: usize, out: &mut [f32]) {
 #[inline]
 fn scan_row(row: &[f32], idx: &mut Vec<u32>) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if crate::engine::kernel::cpu_avx512() {
-        // SAFETY: the CPU has AVX-512F.
-        return unsafe { scan_row_avx512(row, idx) };
+    {
+        use crate::dynamics::simd::{active, Backend};
+        match active() {
+            // SAFETY: `active` is a back end the CPU supports.
+            Backend::Avx512 => return unsafe { scan_row_avx512(row, idx) },
+            // SAFETY: as above.
+            Backend::Avx2 => return unsafe { scan_row_avx2(row, idx) },
+            Backend::Scalar => {}
+        }
     }
     scan_row_with(row, idx, mask16_scalar)
 }
@@ -286,6 +292,34 @@ unsafe fn scan_row_avx512(row: &[f32], idx: &mut Vec<u32>) -> bool {
                 let nz = _mm512_test_epi32_mask(v, v);
                 let bad = _mm512_mask_cmpneq_epi32_mask(nz, v, _mm512_set1_epi32(ONE_BITS as i32));
                 (nz as u32, bad != 0)
+            }
+        },
+    )
+}
+
+/// [`scan_row`] with two compares per eight values and two `vmovmskps`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_row_avx2(row: &[f32], idx: &mut Vec<u32>) -> bool {
+    use std::arch::x86_64::*;
+    scan_row_with(
+        row,
+        idx,
+        #[inline(always)]
+        |c: &[f32]| {
+            // SAFETY: `c` holds 16 values (the caller's chunks_exact(16)).
+            unsafe {
+                let p = c.as_ptr() as *const __m256i;
+                let (a, b) = (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)));
+                // bit k set where value k equals `w`
+                let eq = |w: __m256i| {
+                    let m = |v: __m256i| _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(v, w))) as u32;
+                    m(a) | (m(b) << 8)
+                };
+                let zero = eq(_mm256_setzero_si256());
+                let one = eq(_mm256_set1_epi32(ONE_BITS as i32));
+                let nz = !zero & 0xFFFF;
+                (nz, nz & !one != 0)
             }
         },
     )

@@ -23,8 +23,10 @@
 //! ```
 
 /// Define `fn $name(args)` whose body is compiled twice, plainly and with AVX2 + FMA (chosen at
-/// run time), so that `mul_add` is one instruction instead of a call to the software `fmaf` and
-/// the loop vectorises; both give the same results (a fused multiply-add either way).
+/// run time: the AVX2 form on the `avx2` and `avx512` back ends, see
+/// [`crate::dynamics::simd`]), so that `mul_add` is one instruction instead of a call to the
+/// software `fmaf` and the loop vectorises; both give the same results (a fused multiply-add
+/// either way).
 macro_rules! multiversion {
     ($name:ident($($a:ident: $t:ty),*) $body:block) => {
         #[inline(always)]
@@ -38,7 +40,7 @@ macro_rules! multiversion {
             unsafe fn fast($($a: $t),*) { plain($($a),*) }
             #[cfg(target_arch = "x86_64")]
             {
-                if crate::engine::cpu_avx2() {
+                if crate::dynamics::simd::active() != crate::dynamics::simd::Backend::Scalar {
                     // SAFETY: the CPU has AVX2 and FMA.
                     return unsafe { fast($($a),*) };
                 }

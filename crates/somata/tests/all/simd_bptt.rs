@@ -1,11 +1,12 @@
-//! The 64-lane backward pass (BPTT on `Dual<F32x64, D>`, f32 layers with shared parameters on
-//! AVX-512 CPUs, models that compare only through selects) performs the same IEEE operations as
-//! the scalar backward pass, element by element. A layer whose parameters are given per neuron
-//! (same values) takes the scalar pass; every model, both reset modes, random inputs and incoming
-//! gradients, two full vector blocks and a tail of 21 lanes, batch 2. Input and initial-state
-//! gradients must have the same bits; a trained shared parameter's gradient (a sum over
-//! elements, added in another order by the vector pass) must agree with the sum of the per-neuron
-//! gradients to 1e-4 relative.
+//! The vector backward passes (BPTT on `Dual<F32x64, D>` with AVX-512, `Dual<F32x16, D>` with
+//! AVX2; f32 layers with shared parameters, models that compare only through selects) perform
+//! the same IEEE operations as the scalar backward pass, element by element, on every back end
+//! this CPU has (each is checked and named; the scalar back end too). A layer whose parameters
+//! are given per neuron (same values) takes the scalar pass; every model, both reset modes,
+//! random inputs and incoming gradients, two full 64-lane blocks and a tail of 21 lanes, batch 2.
+//! Input and initial-state gradients must have the same bits; a trained shared parameter's
+//! gradient (a sum over elements, added in another order by a vector pass) must agree with the
+//! sum of the per-neuron gradients to 1e-4 relative.
 
 use somata::dynamics::{NeuronModel, SpikeReset};
 use somata::engine::{LayerBuilder, ParamGrad, SeqInput};
@@ -13,12 +14,11 @@ use somata::init::Rng;
 use somata::neurons::registry::{dispatch, ModelFn, MODEL_NAMES};
 use somata::prelude::*;
 
-#[cfg(target_arch = "x86_64")]
-const LANES: usize = somata::dynamics::simd::LANES;
-#[cfg(not(target_arch = "x86_64"))]
+use somata::dynamics::simd::{self, Backend};
+
 const LANES: usize = 64;
 
-struct SameGrads(SpikeReset);
+struct SameGrads(Backend, SpikeReset);
 
 impl ModelFn for SameGrads {
     type Out = somata::Result<bool>;
@@ -36,7 +36,7 @@ impl ModelFn for SameGrads {
         // the first parameter that is not a flag or an integer-like setting: tau where there is one
         let train: Vec<&str> = ["tau", "V_th", "a"].into_iter().filter(|p| M::param_index(p).is_some()).take(1).collect();
         let run = |per_neuron: bool| -> somata::Result<_> {
-            let mut b = LayerBuilder::<M, f32>::new(M::default(), n).seed(5).spk_reset(self.0).gate_tables(false);
+            let mut b = LayerBuilder::<M, f32>::new(M::default(), n).seed(5).spk_reset(self.1).gate_tables(false).simd(self.0);
             if per_neuron {
                 let p = &M::PARAMS[0];
                 b = b.set_per_neuron(p.name, vec![p.default; n]);
@@ -53,7 +53,13 @@ impl ModelFn for SameGrads {
         let same = |what: &str, u: &[f32], v: &[f32]| {
             assert_eq!(u.len(), v.len());
             for (i, (p, q)) in u.iter().zip(v).enumerate() {
-                assert!(p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()), "{} {:?} {what} [{i}]: {p} vs {q}", M::NAME, self.0);
+                assert!(
+                    p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()),
+                    "{} {:?} on {} {what} [{i}]: {p} vs {q}",
+                    M::NAME,
+                    self.1,
+                    self.0
+                );
             }
         };
         same("∂L/∂x", &a.input, &b.input);
@@ -66,8 +72,9 @@ impl ModelFn for SameGrads {
             }
             assert!(
                 (ta - tb).abs() <= 1e-4 * ta.abs().max(tb.abs()).max(1e-6) || (ta.is_nan() && tb.is_nan()),
-                "{} ∂L/∂{name}: {ta} vs {tb}",
-                M::NAME
+                "{} on {} ∂L/∂{name}: {ta} vs {tb}",
+                M::NAME,
+                self.0
             );
         }
         // whether the comparison saw a nonzero input gradient (a model that never nears its
@@ -77,12 +84,22 @@ impl ModelFn for SameGrads {
 }
 
 #[test]
-fn vector_backward_matches_scalar_backward() {
-    let mut nonzero = 0;
-    for reset in [SpikeReset::Soft, SpikeReset::Hard] {
-        for name in MODEL_NAMES {
-            nonzero += dispatch(name, SameGrads(reset)).unwrap() as usize;
+fn every_back_end_backward_matches_scalar_backward() {
+    let mut checked = Vec::new();
+    for b in Backend::ALL {
+        if !b.supported() {
+            eprintln!("{b}: not supported by this CPU, not checked");
+            continue;
         }
+        let mut nonzero = 0;
+        for reset in [SpikeReset::Soft, SpikeReset::Hard] {
+            for name in MODEL_NAMES {
+                nonzero += dispatch(name, SameGrads(b, reset)).unwrap() as usize;
+            }
+        }
+        assert!(nonzero >= 2 * 15, "{b}: only {nonzero} model/reset cases had a nonzero input gradient");
+        checked.push(b);
     }
-    assert!(nonzero >= 2 * 15, "only {nonzero} model/reset cases had a nonzero input gradient");
+    eprintln!("backward passes checked against the scalar pass: {checked:?}");
+    assert_eq!(checked, simd::available());
 }

@@ -1,10 +1,10 @@
 //! The Getting-started programs (examples/), run as tests: each asserts what the guide says.
 
-#[path = "../examples/adex_population.rs"]
+#[path = "../../examples/adex_population.rs"]
 mod adex;
-#[path = "../examples/hh_current_step.rs"]
+#[path = "../../examples/hh_current_step.rs"]
 mod hh_step;
-#[path = "../examples/common_mistakes.rs"]
+#[path = "../../examples/common_mistakes.rs"]
 mod mistakes;
 
 use somata::SomataError;
@@ -53,7 +53,7 @@ fn common_mistakes_are_named_errors() {
     assert!(matches!(e[8], SomataError::DimensionMismatch { .. }), "{}", e[8]);
 }
 
-#[path = "../examples/spiking_net.rs"]
+#[path = "../../examples/spiking_net.rs"]
 mod spiking_net;
 
 #[test]

@@ -7,8 +7,7 @@
 //! * a diverging state is reported (step, neuron) when `check_finite` is on;
 //! * monitors give the golden spike trains and the recorded states.
 
-mod common;
-use common::{load, num};
+use crate::common::{load, num};
 use serde_json::Value;
 use somata::dynamics::NeuronModel;
 use somata::prelude::*;

@@ -1,7 +1,6 @@
 //! Every shipped BrainPy 2.9.0 golden case, checked with FORMAT.md's criteria.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 fn check_neuron_file(name: &str) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! Synapse and short-term-plasticity modules against the BrainPy 2.9.0 goldens
 //! (FORMAT.md "Synapse and short-term plasticity runs") and the spec's reference numbers.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Value};
 use somata::synapse::{by_name, Ampa, DualExpon, Synapse};

@@ -1,8 +1,7 @@
 //! The 18 surrogates against braintools' own values (surrogates.json), and their gradients
 //! against finite differences of the smooth primitive.
 
-mod common;
-use common::*;
+use crate::common::*;
 use somata::surrogate::{Surrogate, SurrogateGrad};
 
 #[test]

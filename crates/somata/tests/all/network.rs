@@ -1,7 +1,7 @@
 //! Networks against BrainPy: ei_net.json (20 LIFRef, two AlignPost projections Linear → Expon →
 //! COBA, per-step input), from Rust and from its TOML description; spec §10's projection numbers.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use somata::net::{toml_net, Conn, ExtInput, Network, Output, ProjKind, Projection, Var};

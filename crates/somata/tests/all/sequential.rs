@@ -2,9 +2,7 @@
 //! two-layer LIF network (`net2_lif.json`) for every shipped surrogate and reset, and the
 //! readout, unit and error handling on documents of our own.
 
-mod common;
-
-use common::{load, num};
+use crate::common::{load, num};
 use serde_json::{json, Value};
 use somata::io::trace::run;
 

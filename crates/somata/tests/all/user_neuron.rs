@@ -1,6 +1,6 @@
 //! A user-defined neuron (the seed's SimpleNeuron) simulates and trains like a built-in one.
 
-#[path = "../examples/simple_neuron.rs"]
+#[path = "../../examples/simple_neuron.rs"]
 mod example;
 
 use example::SimpleNeuron;
