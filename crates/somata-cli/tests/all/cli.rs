@@ -337,3 +337,44 @@ fn train_checkpoint_resume_and_refusal() {
     assert!(err.contains("truncated or corrupted"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `somata info` names the active and the available SIMD back ends; `SOMATA_SIMD` forces one
+/// (also in `somata bench`'s output), and an unknown one or one the CPU lacks is exit code 2
+/// with a message naming the variable.
+#[test]
+fn simd_back_end_is_reported_and_forced() {
+    let run = |simd: Option<&str>, args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_somata"));
+        c.args(args).env_remove("SOMATA_SIMD");
+        if let Some(s) = simd {
+            c.env("SOMATA_SIMD", s);
+        }
+        let o = c.output().unwrap();
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (code, out, _) = run(None, &["info"]);
+    assert_eq!(code, 0);
+    let line = |out: &str, key: &str| out.lines().find_map(|l| l.strip_prefix(key)).map(str::to_string).unwrap_or_default();
+    let available: Vec<String> = line(&out, "simd available: ").split(", ").map(str::to_string).collect();
+    assert!(available.contains(&"scalar".to_string()), "{out}");
+    // the default is the widest available
+    assert_eq!(&line(&out, "simd: "), available.last().unwrap(), "{out}");
+    for b in &available {
+        let (code, out, _) = run(Some(b), &["info"]);
+        assert_eq!((code, line(&out, "simd: ")), (0, b.clone()));
+        let (code, out, _) = run(Some(b), &["bench", "lif-4000", "--runs", "1"]);
+        assert_eq!(code, 0);
+        assert_eq!(line(&out, "simd: "), *b, "{out}");
+        assert!(out.lines().last().unwrap().starts_with("lif-4000: "), "{out}");
+    }
+    let (code, _, err) = run(Some("neon"), &["info"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("SOMATA_SIMD") && err.contains("neon"), "{err}");
+    for b in ["scalar", "avx2", "avx512"] {
+        if !available.iter().any(|a| a == b) {
+            let (code, _, err) = run(Some(b), &["info"]);
+            assert_eq!(code, 2);
+            assert!(err.contains("not supported by this CPU"), "{err}");
+        }
+    }
+}

@@ -554,7 +554,7 @@ pub trait NeuronModel: Clone + Send + Sync + 'static {
     /// [`Scalar::select_ge`] / [`Scalar::select_lt`] (and `min`, `max`, `abs`, `spike`), never
     /// through [`Scalar::re`] or a `bool` computed from a per-neuron value; a model that sets it
     /// and calls `re()` panics with a message saying so. The results are bit for bit those of
-    /// the scalar kernel (tests/simd.rs), so the flag is a speed choice: the vector kernel skips
+    /// the scalar kernel (tests/all/simd.rs), so the flag is a speed choice: the vector kernel skips
     /// exponential Euler's `exprel` range reduction for a whole register when every lane's
     /// `|dt·J|` is small, and scales exponentials with one instruction. Every built-in model
     /// sets it except HindmarshRose, which measured faster on the scalar kernel at this vector

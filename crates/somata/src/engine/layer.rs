@@ -976,8 +976,8 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
 
     pub(crate) fn prepare(&self, clock: &Clock) -> Prepared<T> {
         let mut p = Prepared::new(&self.model, &self.params, self.n, T::from_f64(clock.dt_ms()), |_, v| T::from_f64(v));
-        // only the vector kernel reads tables (and it requires shared parameters)
-        if self.gate_tables && self.uses_vector_kernel() {
+        // only the AVX-512 vector kernel reads tables (and it requires shared parameters)
+        if self.gate_tables && self.backend == Backend::Avx512 && self.uses_vector_kernel() {
             p.table = self.table_cache.get(&self.model, &self.params, clock.dt_ms());
         }
         p

@@ -117,10 +117,10 @@ pub fn cuba(c: &EiConfig) -> Result<Network> {
 /// (2% at the default 4000 neurons: 3200 E, 800 I), no external input, initial state
 /// V₀ ~ N(−65, 5) mV and m = h = n = 0 (BrainPy's). dt 0.1 ms. Over 1 s of the default network
 /// (seed 42) both populations fire asynchronously, E at 41.9 Hz and I at 38.2 Hz
-/// (`tests/traub.rs`). With these parameters an unconnected neuron fires at 13 Hz on its own
+/// (`tests/all/traub.rs`). With these parameters an unconnected neuron fires at 13 Hz on its own
 /// (its sodium window current at E_L = −60 mV outweighs the leak: without input it has no
 /// stable rest), so the network shapes an intrinsic activity rather than sustaining one. Exponential Euler at 0.1 ms lengthens a
-/// single neuron's spike period by about 9% against converged dynamics (`tests/traub.rs`): at
+/// single neuron's spike period by about 9% against converged dynamics (`tests/all/traub.rs`): at
 /// dt 0.01 ms the same network fires at 48.5 and 43.9 Hz.
 ///
 /// BrainPy's example differs in two places that are noted rather than copied: its leak reads

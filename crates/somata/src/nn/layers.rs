@@ -43,7 +43,7 @@ const EVENT_MIN_OUT: usize = 64;
 /// * On **spikes** (every value 0 or 1) at most 25% dense, into at least 64 outputs (narrower
 ///   layers gain nothing over the matrix product), the layer is **event-driven**: the
 ///   forward pass adds the rows of `W` of the active inputs, and the weight gradient scatters
-///   into those rows only. Both paths give the same numbers (tests/nn.rs).
+///   into those rows only. Both paths give the same numbers (tests/all/nn.rs).
 #[derive(Debug, Clone)]
 pub struct Linear {
     /// Weights, `[in][out]` row-major.

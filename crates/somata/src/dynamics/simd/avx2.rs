@@ -21,6 +21,7 @@ unsafe impl Isa for Avx2 {
     type K = __m256;
     const W: usize = 8;
     const BACKEND: super::Backend = super::Backend::Avx2;
+    const GATE_TABLES: bool = false;
 
     #[inline(always)]
     fn splat(v: f32) -> __m256 {

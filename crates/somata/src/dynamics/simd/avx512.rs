@@ -20,6 +20,7 @@ unsafe impl Isa for Avx512 {
     type K = __mmask16;
     const W: usize = 16;
     const BACKEND: super::Backend = super::Backend::Avx512;
+    const GATE_TABLES: bool = true;
 
     #[inline(always)]
     fn splat(v: f32) -> __m512 {

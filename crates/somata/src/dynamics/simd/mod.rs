@@ -15,7 +15,7 @@
 //! `exp`, `expm1`, `exprel`, `tanh`, the reciprocal, the selects and the gate tables over the
 //! register operations of an [`Isa`]; each operation is the IEEE operation the scalar code of
 //! [`super::fastmath`] performs, in the same order, so `SOMATA_SIMD=avx512`, `avx2` and
-//! `scalar` produce identical results (tests/simd.rs and tests/simd_bptt.rs check every model
+//! `scalar` produce identical results (tests/all/simd.rs and tests/all/simd_bptt.rs check every model
 //! on every back end the machine has). The one documented exception is HH's gate tables
 //! ([`super::GateTable`]): both vector back ends read them (and agree bit for bit), the scalar
 //! loop evaluates the exact rates; a layer built with `gate_tables(false)` is identical on all

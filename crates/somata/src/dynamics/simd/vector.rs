@@ -21,7 +21,7 @@
 //!
 //! Every operation performs **the same IEEE operations in the same order** as the scalar `f32`
 //! code of [`super::super::fastmath`] (fused multiply-adds included), so every back end is bit
-//! for bit identical to the scalar kernel (tests/simd.rs checks all models on every back end
+//! for bit identical to the scalar kernel (tests/all/simd.rs checks all models on every back end
 //! the machine has). The one exception is [`Scalar::tabulated`]: only the vector scalars read
 //! a model's [`GateTable`] (HH's gates), which plain scalar loops cannot do fast; both vector
 //! back ends read it identically, and a layer built with `gate_tables(false)` keeps identical
@@ -61,6 +61,11 @@ pub unsafe trait Isa: Copy + Send + Sync + 'static {
     const W: usize;
     /// The [`super::Backend`] this is.
     const BACKEND: super::Backend;
+    /// Whether [`Scalar::tabulated`] reads gate tables on this instruction set (AVX-512: one
+    /// `vpermt2ps` per coefficient; AVX2 needs seven instructions per coefficient, slower than
+    /// BrainPy's formulas: measured HH 116 against 99 ms, so it evaluates the formulas and
+    /// gives the scalar kernel's bits).
+    const GATE_TABLES: bool;
 
     /// All lanes `v`.
     fn splat(v: f32) -> Self::F;
@@ -883,6 +888,10 @@ impl<I: Isa, const R: usize> Scalar for Vf<I, R> {
         from_table: impl FnOnce([Self; FUNCS]) -> [Self; N],
         exact: impl FnOnce() -> [Self; N],
     ) -> [Self; N] {
+        if !I::GATE_TABLES {
+            let _ = (t, from_table);
+            return exact();
+        }
         let (lo, hi) = t.range();
         let (lo, hi) = (I::splat(lo), I::splat(hi));
         let m: Mask<I, R> = std::array::from_fn(
