@@ -155,6 +155,12 @@ pub(crate) trait Sink<T>: Sync {
     fn counts_only(&self) -> Option<*mut u32> {
         None
     }
+    /// `(traj, spikes)` of a BPTT tape (`[(steps + 1)][ns][bn]`, `[steps][bn]`): the vector
+    /// kernels then store each vector there directly instead of calling `put_block` (which
+    /// copies what they just stored).
+    fn tape(&self) -> Option<(*mut f32, *mut f32)> {
+        None
+    }
 }
 
 /// Spike counts only (the cheapest sink).
@@ -226,6 +232,9 @@ pub(crate) struct TapeSink<T> {
     pub spikes: SyncPtr<T>,
 }
 impl<T: Real> Sink<T> for TapeSink<T> {
+    fn tape(&self) -> Option<(*mut f32, *mut f32)> {
+        (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()).then_some((self.traj.0 as *mut f32, self.spikes.0 as *mut f32))
+    }
     unsafe fn put_block(&self, k: usize, g: usize, spk: &[T], st: States<T>) {
         let n = spk.len();
         std::ptr::copy_nonoverlapping(spk.as_ptr(), self.spikes.0.add(k * self.bn + g), n);
@@ -402,15 +411,17 @@ unsafe fn chunk_vector<M: NeuronModel, V: VecF32>(r: &RunSpec<'_, M, f32>, sink:
     let x = r.xs.data.as_ptr();
     let full = len / V::LANES * V::LANES;
     let counts = sink.counts_only();
+    // (a tape sink of an f32 run: the vector kernels are f32 only)
+    let tape = sink.tape();
     for k in 0..r.steps {
         let t: f32 = r.clock.t_at(t0 + k as u64);
         let c = Step { p: &p, h: &h, dt, t: V::splat(t), reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
         let xrow = x.add(k * r.xs.stride + base);
         for e in (0..full).step_by(V::LANES) {
-            lanes_block(r, sink, counts, &c, k, base + e, xrow.add(e), V::LANES);
+            lanes_block(r, sink, (counts, tape), &c, k, base + e, xrow.add(e), V::LANES);
         }
         if full < len {
-            lanes_block(r, sink, counts, &c, k, base + full, xrow.add(full), len - full);
+            lanes_block(r, sink, (counts, tape), &c, k, base + full, xrow.add(full), len - full);
         }
     }
 }
@@ -426,7 +437,7 @@ use crate::dynamics::simd::VecF32;
 unsafe fn lanes_block<M: NeuronModel, V: VecF32>(
     r: &RunSpec<'_, M, f32>,
     sink: &dyn Sink<f32>,
-    counts: Option<*mut u32>,
+    (counts, tape): (Option<*mut u32>, Option<(*mut f32, *mut f32)>),
     c: &Step<'_, V>,
     k: usize,
     g: usize,
@@ -443,9 +454,15 @@ unsafe fn lanes_block<M: NeuronModel, V: VecF32>(
     for j in 0..ns {
         s[j].store(st.add(j * r.bn + g), n);
     }
-    match counts {
-        Some(cnt) => spk.add_counts(cnt.add(g), n),
-        None => sink.put_block(k, g, &spk.lanes()[..n], States { ptr: st as *const f32, bn: r.bn, ns }),
+    match (counts, tape) {
+        (Some(cnt), _) => spk.add_counts(cnt.add(g), n),
+        (None, Some((traj, spikes))) => {
+            for j in 0..ns {
+                s[j].store(traj.add(((k + 1) * ns + j) * r.bn + g), n);
+            }
+            spk.store(spikes.add(k * r.bn + g), n);
+        }
+        (None, None) => sink.put_block(k, g, &spk.lanes()[..n], States { ptr: st as *const f32, bn: r.bn, ns }),
     }
 }
 
