@@ -280,10 +280,8 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             };
             return Ok(());
         }
-        // tangents: the states, the input (and the conductance), the trained parameters
         let cond = !tape.g.is_empty();
-        let need = M::STATES.len() + 1 + cond as usize + idx.len();
-        if need > 32 || !(T::kernels_of(M::kernels()).backward)(self, tape, grad_spikes, grad_states, &idx, out) {
+        if !(T::kernels_of(M::kernels()).backward)(self, tape, grad_spikes, grad_states, &idx, out) {
             return Err(SomataError::Format(format!("too many trainable parameters ({})", idx.len())));
         }
         // ∂L/∂x per unit of the model's input unit (the unit raw inputs are read in); a
@@ -331,8 +329,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let job = BackJob { layer: self, tape, gs, gst, prep: &prep, per_neuron: &per_neuron, ntr, po, dt, cl, gxp, g0p, ggp };
         // (the 64-lane pass takes plain currents only)
         let backend = self.backend();
-        // (the vector pass for up to MAX_VECTOR_D tangents: the larger forms are rare, by far
-        // the largest functions of the crate to compile, and the scalar pass serves them)
+        // (`vec_fns` is `None` for more than 8 tangents: the scalar pass serves them)
         let vector = !cond && kernel::uses_vector_backward::<M, T>(prep.shared, backend);
         let chunk_fn = |ci: usize| -> Vec<Vec<f64>> {
             #[cfg(target_arch = "x86_64")]
@@ -344,12 +341,9 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
                     let j32 = || &*(&job as *const BackJob<'_, M, T, D> as *const BackJob<'_, M, f32, D>);
                     match (backend, vec_fns) {
                         (Backend::Avx512, Some(v)) if vector => return (v.avx512)(j32(), ci),
-                        // (the scalar pass compiled for AVX2 on both: one copy fewer to compile)
-                        (Backend::Avx512, _) => return back_chunk_avx2(&job, ci),
                         (Backend::Avx2, Some(v)) if vector => return (v.avx2)(j32(), ci),
-                        (Backend::Avx2, _) => return back_chunk_avx2(&job, ci),
-                        (Backend::Scalar, _) if super::kernel::cpu_avx2() => return back_chunk_avx2(&job, ci),
-                        (Backend::Scalar, _) => {}
+                        _ if kernel::scalar_loop_avx2(backend) => return back_chunk_avx2(&job, ci),
+                        _ => {}
                     }
                 }
             }
@@ -398,6 +392,12 @@ impl<M: NeuronModel, const D: usize> VecBack<M, D> {
     const SOME: Option<Self> = None;
 }
 
+/// The tangents a backward pass carries: the states, the input (and the conductance of a
+/// conductance tape), the trained parameters.
+fn tangents<M: NeuronModel, T: Real>(tape: &Tape<T>, idx: &[usize]) -> usize {
+    M::STATES.len() + 1 + !tape.g.is_empty() as usize + idx.len()
+}
+
 /// The backward pass with the smallest number of tangents `D` of 4, 8 and 32 that holds the
 /// states, the input (and the conductance) and the trained parameters; `false` if more than 32
 /// are needed. The f64 entry of [`super::KernelsFor`] (f32 adds 2: [`backward_dispatch_f32`]).
@@ -411,8 +411,7 @@ pub(crate) fn backward_dispatch<M: NeuronModel, T: Real>(
     idx: &[usize],
     out: &mut Gradients<T>,
 ) -> bool {
-    let need = M::STATES.len() + 1 + !tape.g.is_empty() as usize + idx.len();
-    match need {
+    match tangents::<M, T>(tape, idx) {
         0..=4 => layer.backward_d::<4>(tape, gs, gst, idx, out, VecBack::SOME),
         5..=8 => layer.backward_d::<8>(tape, gs, gst, idx, out, VecBack::SOME),
         9..=32 => layer.backward_d::<32>(tape, gs, gst, idx, out, None),
@@ -431,7 +430,7 @@ pub(crate) fn backward_dispatch_f32<M: NeuronModel>(
     idx: &[usize],
     out: &mut Gradients<f32>,
 ) -> bool {
-    if M::STATES.len() + 1 + !tape.g.is_empty() as usize + idx.len() <= 2 {
+    if tangents::<M, f32>(tape, idx) <= 2 {
         layer.backward_d::<2>(tape, gs, gst, idx, out, VecBack::SOME);
         return true;
     }

@@ -473,8 +473,7 @@ pub(crate) fn uses_vector_kernel<M: NeuronModel, T: Real>(shared: bool, b: Backe
 
 /// Whether the BPTT backward pass of `M` on `T` runs a vector's lanes at a time
 /// (`Dual<F32x64, D>` or `Dual<F32x16, D>`): the model must compare only through selects, which
-/// [`NeuronModel::VECTOR_DRIVE`] declares (set by every vector model and by the LIF family, whose
-/// forward step the compiler vectorises by itself but whose dual-number backward it does not).
+/// [`NeuronModel::VECTOR_DRIVE`] declares (by default `VECTOR`).
 pub(crate) fn uses_vector_backward<M: NeuronModel, T: Real>(shared: bool, b: Backend) -> bool {
     vector_ok::<T>(M::VECTOR_DRIVE, shared, b)
 }
@@ -499,11 +498,20 @@ unsafe fn chunk<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &dyn Sink<
                 Backend::Scalar => {}
             }
         }
-        if r.backend != Backend::Scalar || cpu_avx2() {
+        if scalar_loop_avx2(r.backend) {
             return chunk_avx2(r, sink, base, len);
         }
     }
     chunk_generic(r, sink, base, len)
+}
+
+/// Whether back end `b` runs the scalar loops in their AVX2 + FMA copy (the vector back ends,
+/// for what has no vector kernel, and the scalar back end on a CPU with AVX2) rather than the
+/// baseline copy.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn scalar_loop_avx2(b: Backend) -> bool {
+    b != Backend::Scalar || cpu_avx2()
 }
 
 /// `f(0..n)` on rayon's pool. Not generic, so rayon's machinery is compiled once rather than
@@ -683,20 +691,21 @@ fn drive_impl<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Opti
     assert!(r.base + r.len <= r.bn && i.len() >= r.len && spk.len() >= r.len && g.is_none_or(|g| g.len() >= r.len));
     #[cfg(target_arch = "x86_64")]
     {
-        let vector = vector_ok::<T>(M::VECTOR_DRIVE, r.prep.shared, r.backend);
-        // SAFETY: the layer checked that the CPU supports its back end; with `vector`, T is f32,
-        // so the casts only rename the type.
+        // SAFETY: the layer checked that the CPU supports its back end.
         unsafe {
-            let r32 = &*(r as *const DriveSpec<'_, M, T> as *const DriveSpec<'_, M, f32>);
-            let i32_ = &*(i as *const [T] as *const [f32]);
-            let g32 = g.map(|g| &*(g as *const [T] as *const [f32]));
-            match r.backend {
-                Backend::Avx512 if vector => return drive_vector_avx512(r32, i32_, g32, &mut *(spk as *mut [T] as *mut [f32])),
-                Backend::Avx512 => return drive_avx2(r, i, g, spk),
-                Backend::Avx2 if vector => return drive_vector_avx2(r32, i32_, g32, &mut *(spk as *mut [T] as *mut [f32])),
-                Backend::Avx2 => return drive_avx2(r, i, g, spk),
-                Backend::Scalar if cpu_avx2() => return drive_avx2(r, i, g, spk),
-                Backend::Scalar => {}
+            if vector_ok::<T>(M::VECTOR_DRIVE, r.prep.shared, r.backend) {
+                // SAFETY: T is f32 (checked by `vector_ok`), so the casts only rename the type.
+                let r32 = &*(r as *const DriveSpec<'_, M, T> as *const DriveSpec<'_, M, f32>);
+                let (i32_, g32) = (&*(i as *const [T] as *const [f32]), g.map(|g| &*(g as *const [T] as *const [f32])));
+                let s32 = &mut *(spk as *mut [T] as *mut [f32]);
+                match r.backend {
+                    Backend::Avx512 => return drive_vector_avx512(r32, i32_, g32, s32),
+                    Backend::Avx2 => return drive_vector_avx2(r32, i32_, g32, s32),
+                    Backend::Scalar => {}
+                }
+            }
+            if scalar_loop_avx2(r.backend) {
+                return drive_avx2(r, i, g, spk);
             }
         }
     }
