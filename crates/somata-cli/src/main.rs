@@ -3,6 +3,7 @@
 mod bench;
 mod fi;
 mod netrun;
+mod raster;
 mod run;
 mod train;
 

@@ -1,20 +1,26 @@
 //! `somata run FILE|coba|cuba|coba-hh [--out DIR]`: run a network described in a TOML file
 //! (docs/network-format.md), or a built-in reference network, and write its monitors.
 //!
-//! Output with `--out DIR` (the directory is created):
-//! * `DIR/<monitor name>.npy`: float32 `[samples][neurons]` (spikes as 0/1, states in canonical
-//!   units: mV, ms, mA, S);
+//! With `--out DIR` (created) the monitors stream into `DIR` while the network runs (memory
+//! stays bounded for any duration; a stopped run keeps what it recorded up to its last flush):
+//! * `DIR/<monitor>.npy`: float32 `[samples][columns]` of a dense monitor (states in canonical
+//!   units: mV, ms, mA, S; spikes as 0/1), written for spike monitors when it takes at most
+//!   256 MiB (or with `format = "dense"`/`"both"`);
+//! * `DIR/<monitor>.events.npy`: int64 `[k][2]`, rows `(step, neuron)` in step order, for every
+//!   spike monitor (the initial state's spikes at step −1);
+//! * `DIR/<monitor>.png`: a raster of every spike monitor (unless the file says `plot = false`),
+//!   and `DIR/raster.png`, all spike monitors in one;
 //! * `DIR/summary.json`: `{"name", "dt_ms", "steps", "duration_ms", "wall_ms", "build_ms",
-//!   "populations": {"<name>": {"size", "spikes", "rate_hz"}}, "monitors": {"<name>":
-//!   {"population", "var", "shape", "every"}}}`;
-//! * `DIR/<monitor name>.png` for every spike monitor (a raster), unless the file says
-//!   `plot = false` (plots need the default `plot` feature).
+//!   "synaptic_events", "fused", "threads", "populations": {"<name>": {"size", "spikes",
+//!   "initial_spikes", "rate_hz"}}, "monitors": {"<name>": {"population", "var", "shape",
+//!   "every", "dense", "events", "files"}}}`.
 //!
 //! The built-in networks `coba`, `cuba` and `coba-hh` (Brette et al. 2007 benchmarks 1, 2 and 3,
 //! 4000 neurons, 1 s) monitor the spikes of every population.
 
 use somata::net::{models, toml_net, Network, Var};
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
+use std::path::Path;
 use std::time::Instant;
 
 pub fn run(target: &str, out: Option<&Path>, neurons: Option<usize>, duration_ms: Option<f64>) -> Result<(), String> {
@@ -48,6 +54,9 @@ pub fn run(target: &str, out: Option<&Path>, neurons: Option<usize>, duration_ms
             (f.net, steps, f.name, f.plot)
         }
     };
+    if let Some(dir) = out {
+        net.record_to(dir).map_err(e)?;
+    }
     let build_ms = t0.elapsed().as_secs_f64() * 1e3;
     let dt = net.clock().dt_ms();
     println!(
@@ -55,18 +64,40 @@ pub fn run(target: &str, out: Option<&Path>, neurons: Option<usize>, duration_ms
         net.names().len(),
         net.synapse_stats().0
     );
-    let bar = indicatif::ProgressBar::new(steps as u64);
-    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps {per_sec} ETA {eta}").map_err(|e| e.to_string())?);
-    if steps < 20_000 {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
     let t = Instant::now();
-    let s = net.run_with(steps, |k| bar.set_position(k as u64)).map_err(e)?;
-    bar.finish_and_clear();
+    let s = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(steps as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps {per_sec} ETA {eta}").map_err(|e| e.to_string())?,
+        );
+        if steps < 20_000 {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        let s = net.run_with(steps, |k| bar.set_position(k as u64)).map_err(e)?;
+        bar.finish_and_clear();
+        s
+    } else {
+        // not a terminal: a line every 10 s (SOMATA_PROGRESS_S to change it)
+        let every_s = std::env::var("SOMATA_PROGRESS_S").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(10.0);
+        let mut last = Instant::now();
+        net.run_with(steps, |k| {
+            if last.elapsed().as_secs_f64() >= every_s && k < steps {
+                last = Instant::now();
+                let secs = t.elapsed().as_secs_f64();
+                let rate = k as f64 / secs.max(1e-9);
+                let eta = (steps - k) as f64 / rate.max(1e-9);
+                eprintln!("progress: {k}/{steps} steps ({:.1}%), {rate:.0} steps/s, ETA {eta:.0} s", 100.0 * k as f64 / steps as f64);
+            }
+        })
+        .map_err(e)?
+    };
     let wall_ms = t.elapsed().as_secs_f64() * 1e3;
+    for w in net.warnings() {
+        eprintln!("somata: warning: {w}");
+    }
     for (k, p) in s.names.iter().enumerate() {
         let id = net.pop_id(p).map_err(e)?;
-        println!("{p:>10}: {:>6} neurons, {:>9} spikes, {:8.2} Hz", net.size(id), s.spikes[k], s.rates_hz[k]);
+        println!("{p:>10}: {:>6} neurons, {:>9} spikes, {:8.2} Hz", net.size(id), s.spikes[k] + s.initial_spikes[k], s.rates_hz[k]);
     }
     if let Some(dir) = out {
         write_out(&net, dir, &name, steps, build_ms, wall_ms, &s, plot)?;
@@ -88,36 +119,33 @@ fn write_out(
     plot: bool,
 ) -> Result<(), String> {
     use serde_json::{json, Map, Value};
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut mons = Map::new();
-    for (mname, pop, var) in net.monitors() {
-        let (data, cols) = net.monitor_data(&mname).map_err(|e| e.to_string())?;
-        let rows = data.len().checked_div(cols).unwrap_or(0);
-        let path: PathBuf = dir.join(format!("{mname}.npy"));
-        somata::io::npy::write_f32(&path, data, &[rows, cols]).map_err(|e| e.to_string())?;
-        let var_s = match &var {
-            Var::Spike => "spike".to_string(),
-            Var::State(v) => v.clone(),
-            Var::Conductance(p) => format!("g@{p}"),
-        };
-        if plot && var == Var::Spike && rows > 0 {
-            let every = if rows > 0 { steps.div_ceil(rows).max(1) } else { 1 };
-            somata::plot::raster(
-                dir.join(format!("{mname}.png")),
-                data,
-                rows,
-                cols,
-                net.clock().dt_ms() * every as f64,
-                &format!("{name}: {pop}"),
-            )
-            .map_err(|e| e.to_string())?;
+    let mut rasters = vec![];
+    for m in net.monitor_info() {
+        if plot && m.var == Var::Spike.name() {
+            if let Some(ev) = m.files.iter().find(|f| f.to_string_lossy().ends_with(".events.npy")) {
+                let id = net.pop_id(&m.population).map_err(|e| e.to_string())?;
+                rasters.push((m.name.clone(), m.population.clone(), net.size(id), ev.clone()));
+            }
         }
-        mons.insert(mname.clone(), json!({"population": pop, "var": var_s, "shape": [rows, cols], "every": steps.div_ceil(rows.max(1))}));
+        let files: Vec<String> =
+            m.files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).collect();
+        mons.insert(
+            m.name.clone(),
+            json!({"population": m.population, "var": m.var, "shape": [m.samples, m.cols], "every": m.every,
+                   "dense": m.dense, "events": m.events, "files": files}),
+        );
+    }
+    if !rasters.is_empty() {
+        crate::raster::write(dir, name, &rasters, steps, net.clock().dt_ms())?;
     }
     let mut pops = Map::new();
     for (k, p) in s.names.iter().enumerate() {
         let id = net.pop_id(p).map_err(|e| e.to_string())?;
-        pops.insert(p.clone(), json!({"size": net.size(id), "spikes": s.spikes[k], "rate_hz": s.rates_hz[k]}));
+        pops.insert(
+            p.clone(),
+            json!({"size": net.size(id), "spikes": s.spikes[k] + s.initial_spikes[k], "initial_spikes": s.initial_spikes[k], "rate_hz": s.rates_hz[k]}),
+        );
     }
     let dt = net.clock().dt_ms();
     let doc = json!({

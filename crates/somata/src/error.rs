@@ -134,6 +134,21 @@ pub enum SomataError {
     /// I/O failure (CLI, files).
     #[error("i/o error: {0}")]
     Io(String),
+    /// A request larger than the memory this machine has available, refused before anything
+    /// is allocated ([`crate::net::MemoryBudget`]).
+    #[error("too large: {text}")]
+    TooLarge {
+        /// The part that does not fit (`population `E` (10¹¹ neurons × 2 states)`).
+        what: String,
+        /// Its bytes.
+        bytes: u64,
+        /// Bytes of everything taken so far, this part included.
+        total: u64,
+        /// Bytes available.
+        available: u64,
+        /// The whole message.
+        text: String,
+    },
 }
 
 impl SomataError {

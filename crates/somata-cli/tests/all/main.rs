@@ -2,5 +2,6 @@
 
 mod cli;
 mod coba_hh;
+mod net_stream;
 mod netrun;
 mod train_plot;

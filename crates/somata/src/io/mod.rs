@@ -2,4 +2,5 @@
 
 pub mod csv;
 pub mod npy;
+pub mod npy_stream;
 pub mod trace;

@@ -7,6 +7,55 @@
 
 use crate::error::{Result, SomataError};
 use crate::init::Rng;
+use crate::units::{Dim, Dimension, Quantity};
+
+/// A synaptic weight with its physical dimension: a conductance for align-post and current
+/// projections (`0.6 * mS`), a voltage for delta projections onto `V` (`0.5 * mV`), a
+/// dimensionless factor for align-pre projections (a bare `f64`). [`Network::connect`]
+/// (super::Network::connect) checks it against the projection, so a weight of the wrong
+/// dimension is an error naming the projection, never a silent wrong number.
+///
+/// ```
+/// use somata::net::Weight;
+/// use somata::units::{mS, mV, Dim};
+/// assert_eq!(Weight::from(0.6 * mS).dim(), Dim::CONDUCTANCE);
+/// assert_eq!(Weight::from(0.6 * mS).value(), 0.6e-3); // canonical: S
+/// assert_eq!(Weight::from(0.5 * mV).dim(), Dim::VOLTAGE);
+/// assert_eq!(Weight::from(2.0).dim(), Dim::ONE);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Weight {
+    value: f64,
+    dim: Dim,
+}
+
+impl Weight {
+    /// A weight from a number in canonical units of `dim` (S, mV, 1, ...).
+    pub fn new(canonical: f64, dim: Dim) -> Weight {
+        Weight { value: canonical, dim }
+    }
+    /// The number in canonical units.
+    pub fn value(self) -> f64 {
+        self.value
+    }
+    /// The dimension.
+    pub fn dim(self) -> Dim {
+        self.dim
+    }
+}
+
+impl<D: Dimension> From<Quantity<D>> for Weight {
+    fn from(q: Quantity<D>) -> Weight {
+        Weight { value: q.canonical(), dim: D::DIM }
+    }
+}
+
+/// A bare number is a dimensionless weight (align-pre projections).
+impl From<f64> for Weight {
+    fn from(x: f64) -> Weight {
+        Weight { value: x, dim: Dim::ONE }
+    }
+}
 
 /// The weights of a sparse matrix.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,8 +71,9 @@ pub enum Weights {
 ///
 /// ```
 /// use somata::net::Conn;
-/// // 100 → 50 neurons, each pair connected with probability 0.1, weight 0.6 (e.g. S), seed 7
-/// let c = Conn::fixed_prob(100, 50, 0.1, 0.6, 7).unwrap();
+/// // 100 → 50 neurons, each pair connected with probability 0.1, weight 0.6 S, seed 7
+/// use somata::units::siemens;
+/// let c = Conn::fixed_prob(100, 50, 0.1, 0.6 * siemens, 7).unwrap();
 /// assert_eq!((c.n_pre(), c.n_post()), (100, 50));
 /// let k = c.num_synapses() as f64;
 /// assert!((k - 500.0).abs() < 5.0 * 500f64.sqrt()); // 100·50·0.1 expected
@@ -43,6 +93,8 @@ pub enum Conn {
         n_post: usize,
         /// `w[pre·n_post + post]`.
         w: Vec<f32>,
+        /// The weights' dimension (`None`: canonical units of the projection, unchecked).
+        dim: Option<Dim>,
     },
     /// A sparse matrix by presynaptic rows.
     Csr {
@@ -56,6 +108,8 @@ pub enum Conn {
         indices: Vec<u32>,
         /// Weights.
         weights: Weights,
+        /// The weights' dimension (`None`: canonical units of the projection, unchecked).
+        dim: Option<Dim>,
     },
 }
 
@@ -68,7 +122,9 @@ fn check_w(w: f64) -> Result<f32> {
 }
 
 impl Conn {
-    /// A dense matrix from row-major values `[n_pre][n_post]`.
+    /// A dense matrix from row-major values `[n_pre][n_post]`, raw numbers in the canonical unit
+    /// of the projection (S for conductance projections, mV for delta projections onto V, 1 for
+    /// align-pre); [`Conn::unit`] gives them a unit that the network checks.
     pub fn dense(n_pre: usize, n_post: usize, w: Vec<f32>) -> Result<Conn> {
         if w.len() != n_pre * n_post {
             return Err(SomataError::ShapeMismatch {
@@ -80,23 +136,75 @@ impl Conn {
         if let Some(x) = w.iter().find(|x| !x.is_finite()) {
             return Err(SomataError::param("connectivity", "weight", *x as f64, "must be finite"));
         }
-        Ok(Conn::Dense { n_pre, n_post, w })
+        Ok(Conn::Dense { n_pre, n_post, w, dim: None })
     }
 
-    /// All-to-all with one weight.
-    pub fn all_to_all(n_pre: usize, n_post: usize, w: f64) -> Result<Conn> {
-        Conn::dense(n_pre, n_post, vec![check_w(w)?; n_pre * n_post])
+    /// The explicit weights ([`Conn::dense`], [`Conn::from_triplets`]) are numbers in `unit`: each
+    /// is multiplied by its canonical value (`1.0 * mS`: by 10⁻³; `1.0 * siemens`: unchanged),
+    /// and the network checks the dimension against the projection.
+    ///
+    /// ```
+    /// use somata::net::Conn;
+    /// use somata::units::{mS, Dim};
+    /// let c = Conn::dense(1, 2, vec![0.5, 2.0]).unwrap().unit(1.0 * mS).unwrap();
+    /// assert_eq!(c.synapses().map(|s| s.2).collect::<Vec<_>>(), [0.5e-3, 2e-3]);
+    /// assert_eq!(c.dim(), Some(Dim::CONDUCTANCE));
+    /// ```
+    pub fn unit(mut self, unit: impl Into<Weight>) -> Result<Conn> {
+        let u = unit.into();
+        let k = check_w(u.value)?;
+        let scale = |v: &mut f32| *v *= k;
+        match &mut self {
+            Conn::Dense { w, dim, .. } => {
+                if k != 1.0 {
+                    w.iter_mut().for_each(scale);
+                }
+                *dim = Some(u.dim);
+            }
+            Conn::Csr { weights, dim, .. } => {
+                if k != 1.0 {
+                    match weights {
+                        Weights::Homogeneous(w) => scale(w),
+                        Weights::PerSynapse(v) => v.iter_mut().for_each(scale),
+                    }
+                }
+                *dim = Some(u.dim);
+            }
+        }
+        Ok(self)
+    }
+
+    /// The weights' dimension, `None` for raw canonical numbers.
+    pub fn dim(&self) -> Option<Dim> {
+        match self {
+            Conn::Dense { dim, .. } | Conn::Csr { dim, .. } => *dim,
+        }
+    }
+
+    fn with_dim(mut self, d: Dim) -> Conn {
+        match &mut self {
+            Conn::Dense { dim, .. } | Conn::Csr { dim, .. } => *dim = Some(d),
+        }
+        self
+    }
+
+    /// All-to-all with one weight (`0.6 * mS`, or a bare `f64` for a dimensionless weight).
+    pub fn all_to_all(n_pre: usize, n_post: usize, w: impl Into<Weight>) -> Result<Conn> {
+        let w = w.into();
+        Ok(Conn::dense(n_pre, n_post, vec![check_w(w.value)?; n_pre * n_post])?.with_dim(w.dim))
     }
 
     /// One-to-one (`n` → `n`, the identity times `w`).
-    pub fn one_to_one(n: usize, w: f64) -> Result<Conn> {
-        let w = check_w(w)?;
+    pub fn one_to_one(n: usize, w: impl Into<Weight>) -> Result<Conn> {
+        let wq = w.into();
+        let w = check_w(wq.value)?;
         Ok(Conn::Csr {
             n_pre: n,
             n_post: n,
             indptr: (0..=n as u32).collect(),
             indices: (0..n as u32).collect(),
             weights: Weights::Homogeneous(w),
+            dim: Some(wq.dim),
         })
     }
 
@@ -147,13 +255,15 @@ impl Conn {
     /// Each (pre, post) pair connected independently with probability `p` (no self-connections
     /// are excluded: pass `n_pre`/`n_post` of different populations, or use
     /// [`Conn::fixed_prob_no_self`] within one), weight `w`, from a seeded generator.
-    pub fn fixed_prob(n_pre: usize, n_post: usize, p: f64, w: f64, seed: u64) -> Result<Conn> {
-        Conn::fixed_prob_impl(n_pre, n_post, p, w, seed, false)
+    pub fn fixed_prob(n_pre: usize, n_post: usize, p: f64, w: impl Into<Weight>, seed: u64) -> Result<Conn> {
+        let w = w.into();
+        Ok(Conn::fixed_prob_impl(n_pre, n_post, p, w.value, seed, false)?.with_dim(w.dim))
     }
 
     /// [`Conn::fixed_prob`] without `i → i` synapses (a population onto itself).
-    pub fn fixed_prob_no_self(n: usize, p: f64, w: f64, seed: u64) -> Result<Conn> {
-        Conn::fixed_prob_impl(n, n, p, w, seed, true)
+    pub fn fixed_prob_no_self(n: usize, p: f64, w: impl Into<Weight>, seed: u64) -> Result<Conn> {
+        let w = w.into();
+        Ok(Conn::fixed_prob_impl(n, n, p, w.value, seed, true)?.with_dim(w.dim))
     }
 
     fn fixed_prob_impl(n_pre: usize, n_post: usize, p: f64, w: f64, seed: u64, no_self: bool) -> Result<Conn> {
@@ -184,16 +294,17 @@ impl Conn {
             }
             indptr.push(indices.len() as u32);
         }
-        Ok(Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::Homogeneous(w) })
+        Ok(Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::Homogeneous(w), dim: None })
     }
 
     /// Every postsynaptic neuron receives exactly `k` synapses from distinct presynaptic neurons
     /// chosen uniformly (seeded).
-    pub fn fixed_in_degree(n_pre: usize, n_post: usize, k: usize, w: f64, seed: u64) -> Result<Conn> {
+    pub fn fixed_in_degree(n_pre: usize, n_post: usize, k: usize, w: impl Into<Weight>, seed: u64) -> Result<Conn> {
         if k > n_pre {
             return Err(SomataError::param("connectivity", "in-degree", k as f64, "must not exceed the presynaptic size"));
         }
-        let w = check_w(w)?;
+        let wq = w.into();
+        let w = check_w(wq.value)?;
         let mut rng = Rng::new(seed);
         let mut pairs = Vec::with_capacity(n_post * k);
         let mut pick = Vec::with_capacity(k);
@@ -201,16 +312,17 @@ impl Conn {
             sample_distinct(&mut rng, n_pre, k, &mut pick);
             pairs.extend(pick.iter().map(|&i| (i, j as u32)));
         }
-        Ok(Conn::csr_from_pairs(n_pre, n_post, pairs, None, w))
+        Ok(Conn::csr_from_pairs(n_pre, n_post, pairs, None, w).with_dim(wq.dim))
     }
 
     /// Every presynaptic neuron sends exactly `k` synapses to distinct postsynaptic neurons
     /// chosen uniformly (seeded).
-    pub fn fixed_out_degree(n_pre: usize, n_post: usize, k: usize, w: f64, seed: u64) -> Result<Conn> {
+    pub fn fixed_out_degree(n_pre: usize, n_post: usize, k: usize, w: impl Into<Weight>, seed: u64) -> Result<Conn> {
         if k > n_post {
             return Err(SomataError::param("connectivity", "out-degree", k as f64, "must not exceed the postsynaptic size"));
         }
-        let w = check_w(w)?;
+        let wq = w.into();
+        let w = check_w(wq.value)?;
         let mut rng = Rng::new(seed);
         let mut indptr = Vec::with_capacity(n_pre + 1);
         let mut indices = Vec::with_capacity(n_pre * k);
@@ -222,7 +334,7 @@ impl Conn {
             indices.extend_from_slice(&pick);
             indptr.push(indices.len() as u32);
         }
-        Ok(Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::Homogeneous(w) })
+        Ok(Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::Homogeneous(w), dim: Some(wq.dim) })
     }
 
     fn csr_from_pairs(n_pre: usize, n_post: usize, pairs: Vec<(u32, u32)>, ws: Option<Vec<f32>>, w: f32) -> Conn {
@@ -249,18 +361,18 @@ impl Conn {
             Some(v) => Weights::PerSynapse(v),
             None => Weights::Homogeneous(w),
         };
-        Conn::Csr { n_pre, n_post, indptr, indices, weights }
+        Conn::Csr { n_pre, n_post, indptr, indices, weights, dim: None }
     }
 
     /// Give every synapse its own weight drawn by `f` (e.g. from a distribution), turning a
     /// homogeneous sparse matrix into a per-synapse one.
     pub fn with_weights(self, mut f: impl FnMut() -> f32) -> Conn {
         match self {
-            Conn::Csr { n_pre, n_post, indptr, indices, .. } => {
+            Conn::Csr { n_pre, n_post, indptr, indices, dim, .. } => {
                 let w = (0..indices.len()).map(|_| f()).collect();
-                Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::PerSynapse(w) }
+                Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::PerSynapse(w), dim }
             }
-            Conn::Dense { n_pre, n_post, w } => Conn::Dense { n_pre, n_post, w: w.iter().map(|_| f()).collect() },
+            Conn::Dense { n_pre, n_post, w, dim } => Conn::Dense { n_pre, n_post, w: w.iter().map(|_| f()).collect(), dim },
         }
     }
 

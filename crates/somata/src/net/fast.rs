@@ -16,7 +16,7 @@
 //! The spike lists are double-buffered by step parity, so the barrier at the end of a step is
 //! the only synchronisation. With one thread the same code runs on the calling thread.
 
-use super::{expon_coba, expon_cuba, for_each_spike, ExtInput, Network, Output, Target, Var};
+use super::{expon_coba, expon_cuba, for_each_spike, ExtInput, Network, Output, Src, Target};
 use crate::dynamics::Clock;
 use crate::engine::kernel::SyncPtr;
 use crate::error::Result;
@@ -81,6 +81,11 @@ struct MonPlan {
     src: MonSrc,
     every: u64,
     cols: usize,
+    /// Dense samples are kept.
+    dense: bool,
+    /// Spike events: one list of flat `(step, neuron)` pairs per thread, and the mask of the
+    /// recorded neurons (`None`: all).
+    events: Option<(Vec<Slot<Vec<i64>>>, Option<Vec<bool>>)>,
     /// The first value of this run's first sample.
     data: SyncPtr<f32>,
     /// Per thread: `(column, neuron)` of the recorded neurons it owns (`None`: every neuron,
@@ -222,7 +227,10 @@ impl Network {
         if self.reference || self.check_finite || !self.gaps.is_empty() || reference_from_env() {
             return false;
         }
-        if !self.projs.iter().all(|p| p.fast && matches!(p.target, Target::Channel(_))) {
+        if !self.projs.iter().all(|p| p.fast && !p.same_step && matches!(p.target, Target::Channel(_))) {
+            return false;
+        }
+        if !self.monitors.iter().all(|m| matches!(m.src, Src::Spike | Src::State(_) | Src::ChanG(_))) {
             return false;
         }
         self.pops.iter_mut().all(|p| {
@@ -299,18 +307,17 @@ impl Network {
             let new = (due_before(start + steps as u64, every) - due_before(start, every)) as usize;
             let cols = m.neurons.as_ref().map_or(n, |v| v.len());
             let at = m.data.len();
-            m.data.resize(at + new * cols, 0.0);
-            let src = match &m.var {
-                Var::Spike => MonSrc::Spike,
-                Var::State(s) => {
+            if m.dense {
+                m.data.resize(at + new * cols, 0.0);
+            }
+            let src = match &m.src {
+                Src::Spike => MonSrc::Spike,
+                Src::State(s) => {
                     let names = p.pop.state_names();
                     MonSrc::State(names.iter().position(|x| x == s).expect("checked when the monitor was added"))
                 }
-                Var::Conductance(proj) => {
-                    let pr = self.projs.iter().find(|q| q.name == *proj).expect("checked when the monitor was added");
-                    let Target::Channel(c) = pr.target else { unreachable!("checked when the monitor was added") };
-                    MonSrc::Cond(pops[m.pop].chans[c].g)
-                }
+                Src::ChanG(c) => MonSrc::Cond(pops[m.pop].chans[*c].g),
+                _ => unreachable!("checked by fused_eligible"),
             };
             let owned = m.neurons.as_ref().map(|ix| {
                 pops[m.pop]
@@ -319,8 +326,13 @@ impl Network {
                     .map(|r| ix.iter().enumerate().filter(|(_, &j)| r.contains(&j)).map(|(c, &j)| (c as u32, j as u32)).collect())
                     .collect()
             });
-            m.samples += new;
-            mons.push(MonPlan { pop: m.pop, src, every, cols, data: SyncPtr(m.data[at..].as_mut_ptr()), owned });
+            let events = m.events.then(|| ((0..threads).map(|_| Slot(UnsafeCell::new(Vec::new()))).collect(), m.mask.clone()));
+            if m.dense {
+                m.samples += new;
+            }
+            // SAFETY (of the pointer's later use): `data` holds `new` samples from `at` when dense
+            let data = SyncPtr(if m.dense { m.data[at..].as_mut_ptr() } else { std::ptr::null_mut() });
+            mons.push(MonPlan { pop: m.pop, src, every, cols, dense: m.dense, events, data, owned });
         }
         // spike lists: the previous step's spikes (the initial state's at step 0) in parity 1
         let mut lists = Vec::with_capacity(self.pops.len() * threads * 2);
@@ -342,7 +354,7 @@ impl Network {
                 None => return Ok(None),
             }
         }
-        let ctx = Ctx {
+        let mut ctx = Ctx {
             threads,
             start,
             clock,
@@ -377,6 +389,18 @@ impl Network {
                 all
             })
         };
+        // spike events: each thread's are in step order; merged by (step, neuron)
+        for (m, plan) in self.monitors.iter_mut().zip(ctx.mons.iter_mut()) {
+            if let Some((lists, _)) = plan.events.as_mut() {
+                let mut pairs: Vec<[i64; 2]> = Vec::new();
+                for l in lists.iter_mut() {
+                    pairs.extend(l.0.get_mut().chunks_exact(2).map(|c| [c[0], c[1]]));
+                }
+                pairs.sort_unstable();
+                m.n_events += pairs.len() as u64;
+                m.ev.extend(pairs.iter().flatten());
+            }
+        }
         let last = (steps - 1) & 1;
         let mut actives: Vec<Vec<u32>> = Vec::with_capacity(npops);
         for (pi, plan) in ctx.pops.iter().enumerate() {
@@ -484,6 +508,18 @@ fn worker(ctx: &Ctx<'_>, t: usize, steps: usize, mut progress: Option<&mut dyn F
             }
             tally.spikes[PAD + pi] += list.len() as u64;
             for m in ctx.mons.iter().filter(|m| m.pop == pi && step.is_multiple_of(m.every)) {
+                if let Some((lists, mask)) = &m.events {
+                    // SAFETY: this thread alone writes its event list during the run.
+                    let ev = unsafe { &mut *lists[t].0.get() };
+                    for &(j, _) in list.iter() {
+                        if mask.as_ref().is_none_or(|mk| mk[j as usize]) {
+                            ev.extend_from_slice(&[step as i64, j as i64]);
+                        }
+                    }
+                }
+                if !m.dense {
+                    continue;
+                }
                 let row = (due_before(step, m.every) - due_before(ctx.start, m.every)) as usize;
                 let src: *const f32 = match &m.src {
                     MonSrc::Spike => pp.spk.0,

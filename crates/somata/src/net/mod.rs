@@ -5,7 +5,8 @@
 //! At every step `i` (time `t = f32(i)·f32(dt)`):
 //! 1. **Projections**, in the order they were added, read the spikes their presynaptic
 //!    population produced at the previous step (at step 0: the spikes of the initial state,
-//!    BrainPy's `get_spike()`), pass them through short-term plasticity (STP/STD, on the
+//!    BrainPy's `get_spike()`) — except same-step projections ([`Projection::same_step`]), which
+//!    run in step 3 —, pass them through short-term plasticity (STP/STD, on the
 //!    presynaptic side) and the delay, then through the connectivity (event-driven) into the
 //!    target:
 //!    * **align-post** ([`ProjKind::AlignPost`]): the delta conductance of a synapse that lives on
@@ -28,16 +29,25 @@
 //!    at the start of the step and add `w·(x_pre − x_post)` to the postsynaptic population's
 //!    input current and its negative (or `−w_pre·(x_pre − x_post)`, asymmetric) to the
 //!    presynaptic one's.
-//! 3. **Populations**, in the order they were added: their synapses decay and take the delta
-//!    input, the outputs give the drive `I(V) = I_ext + Σ CUBA g·scale + Σ COBA g·(E − V)`, which
-//!    the neuron integrates **inside** its membrane equation (exponential Euler's Jacobian
-//!    includes the conductances, as BrainPy), then delta inputs are added to V.
-//! 4. **Monitors** record spikes and states.
+//! 3. **Populations**, in the update order (the order they were added, or
+//!    [`Network::update_order`], changed only where a same-step projection needs its
+//!    presynaptic population first): the same-step projections into the population run (on the
+//!    spikes their presynaptic population produced in this step), then its synapses decay and
+//!    take the delta input, the outputs give the drive
+//!    `I(V) = I_ext + Σ CUBA g·scale + Σ COBA g·(E − V)`, which the neuron integrates **inside**
+//!    its membrane equation (exponential Euler's Jacobian includes the conductances, as
+//!    BrainPy), then delta inputs are added to V.
+//! 4. **Monitors** record spikes (dense, or `(step, neuron)` events), states, synapse and STP
+//!    states, conductances and currents ([`Var`]), in memory or streamed to files
+//!    ([`Network::record_to`]).
 //!
 //! # Units
-//! Canonical units throughout (spec §8): mV, ms, mA, S (so that S·mV = mA), Hz for rates. A
-//! weight onto a conductance synapse is a conductance in S; onto a delta projection, a voltage in
-//! mV.
+//! Canonical units throughout (spec §8): mV, ms, mA, S (so that S·mV = mA), Hz for rates. The
+//! API takes typed quantities: a weight onto a conductance synapse is a conductance
+//! ([`Weight`]: `0.6 * mS`), onto a delta projection a voltage (`0.5 * mV`), of an align-pre
+//! projection a bare number; a wrong dimension is an error naming the projection. Raw numbers
+//! remain where a name says the unit (`input_constant_ma`, `delay_ms`) and in explicit
+//! matrices ([`Conn::dense`], canonical units unless [`Conn::unit`] gives one).
 //!
 //! ```
 //! use somata::prelude::*;
@@ -47,9 +57,9 @@
 //!     .tau(20.0 * ms).tau_ref(5.0 * ms).init("V", Init::Constant(-55.0)).build().unwrap();
 //! let e = net.add(lif, "E").unwrap();
 //! let syn = somata::synapse::by_name("Expon").unwrap();   // tau = 8 ms by default
-//! net.connect(Projection::new(e, e, Conn::fixed_prob(100, 100, 0.1, 0.6, 1).unwrap(),
-//!     ProjKind::AlignPost { syn, out: Output::Coba { e: 0.0 } })).unwrap();
-//! net.input_constant(e, 20.0).unwrap();                    // 20 mA into every neuron
+//! net.connect(Projection::new(e, e, Conn::fixed_prob(100, 100, 0.1, 0.6 * siemens, 1).unwrap(),
+//!     ProjKind::AlignPost { syn, out: Output::coba(0.0 * mV) })).unwrap();
+//! net.input_constant(e, 20.0 * mA).unwrap();               // 20 mA into every neuron
 //! net.monitor_spikes("E", e, None, 1).unwrap();
 //! let summary = net.run(1000).unwrap();                    // 100 ms
 //! assert!(summary.rates_hz[0] > 0.0);
@@ -60,16 +70,19 @@ mod conn;
 mod fast;
 pub mod models;
 mod pop;
+mod record;
 pub mod toml_net;
 
-pub use conn::{Conn, Weights};
+pub use conn::{Conn, Weight, Weights};
 pub use pop::{Pop, Population, RangeStep};
+pub use record::{available_memory, human_bytes, MemoryBudget, MonitorFormat, MonitorInfo, Var, DENSE_AUTO_LIMIT};
+use record::{Monitor, Src};
 
 use crate::dynamics::{Clock, NeuronModel, Scalar};
 use crate::engine::NeuronLayer;
 use crate::error::{Result, SomataError};
 use crate::synapse::Synapse;
-use crate::units::{Conductance, Dim, Time};
+use crate::units::{Conductance, Current, Dim, Time, Voltage};
 use std::ops::Range;
 
 crate::synapse::multiversion!(coba_acc(i: &mut [f32], g: &mut [f32], gk: &[f32], e: f32) {
@@ -135,6 +148,18 @@ pub enum Output {
 }
 
 impl Output {
+    /// COBA with reversal potential `e` (`Output::coba(-80.0 * mV)`).
+    pub fn coba(e: Voltage) -> Output {
+        Output::Coba { e: e.canonical() }
+    }
+    /// CUBA with `scale` (BrainPy's default 1 V: [`Output::CUBA`]).
+    pub fn cuba(scale: Voltage) -> Output {
+        Output::Cuba { scale: scale.canonical() }
+    }
+    /// MgBlock with reversal potential `e` and BrainPy's other defaults.
+    pub fn mg_block(e: Voltage) -> Output {
+        Output::MgBlock { e: e.canonical(), cc_mg: 1.2, alpha: 0.062, beta: 3.57, v_offset: 0.0 }
+    }
     /// BrainPy's CUBA default (`scale = 1 V`).
     pub const CUBA: Output = Output::Cuba { scale: 1000.0 };
     /// BrainPy's MgBlock defaults.
@@ -189,7 +214,7 @@ pub enum ProjKind {
     /// let pre = net.add(Lif::builder(1).v_th(1.0 * mV).spk_reset(SpikeReset::Hard).build().unwrap(), "pre").unwrap();
     /// let post = net.add(Lif::builder(1).v_th(100.0 * mV).build().unwrap(), "post").unwrap();
     /// net.input(pre, ExtInput::PerStep { data: vec![1e3], steps: 1 }).unwrap(); // one spike at step 0
-    /// net.connect(Projection::new(pre, post, Conn::all_to_all(1, 1, 0.5).unwrap(),
+    /// net.connect(Projection::new(pre, post, Conn::all_to_all(1, 1, 0.5 * siemens).unwrap(),
     ///     ProjKind::Current { out: Output::CUBA }).name("p")).unwrap();
     /// net.add_monitor("g", post, Var::Conductance("p".into()), None, 1).unwrap();
     /// net.run(3).unwrap();
@@ -240,12 +265,39 @@ pub struct Projection {
     stp: Option<Box<dyn Synapse>>,
     delay: Delay,
     name: String,
+    same_step: bool,
 }
 
 impl Projection {
     /// A projection `pre → post` through `conn` driving `kind`.
     pub fn new(pre: PopId, post: PopId, conn: Conn, kind: ProjKind) -> Projection {
-        Projection { pre, pre_range: None, post, conn, kind, stp: None, delay: Delay::Global(0.0), name: String::new() }
+        Projection { pre, pre_range: None, post, conn, kind, stp: None, delay: Delay::Global(0.0), name: String::new(), same_step: false }
+    }
+    /// Read the spikes the presynaptic population produced **in the same step** (BrainPy's
+    /// `s = pre(x); proj(s); post(y)`), instead of the previous step's (the default, BrainPy's
+    /// `proj(pre.get_spike()); pre(x); post(y)`). The presynaptic population must then update
+    /// before the postsynaptic one: the network orders its populations so that every
+    /// same-step projection's `pre` comes first ([`Network::update_order`]); a cycle of
+    /// same-step projections is an error naming them. Short-term plasticity and the delay act
+    /// on the same-step spikes in that step.
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// use somata::net::{Conn, ExtInput, Network, Output, ProjKind, Projection, Var};
+    /// let mut net = Network::new(0.1 * ms).unwrap();
+    /// let pre = net.add(Lif::builder(1).v_th(1.0 * mV).spk_reset(SpikeReset::Hard).build().unwrap(), "pre").unwrap();
+    /// let post = net.add(Lif::builder(1).v_th(100.0 * mV).build().unwrap(), "post").unwrap();
+    /// net.input(pre, ExtInput::PerStep { data: vec![1e3], steps: 1 }).unwrap(); // pre spikes at step 0
+    /// net.connect(Projection::new(pre, post, Conn::all_to_all(1, 1, 0.5 * siemens).unwrap(),
+    ///     ProjKind::Current { out: Output::CUBA }).same_step(true).name("p")).unwrap();
+    /// net.add_monitor("g", post, Var::Conductance("p".into()), None, 1).unwrap();
+    /// net.run(3).unwrap();
+    /// // the spike of step 0 reaches post in step 0 (one step earlier than the default)
+    /// assert_eq!(net.monitor_data("g").unwrap().0, &[0.5, 0.0, 0.0]);
+    /// ```
+    pub fn same_step(mut self, on: bool) -> Projection {
+        self.same_step = on;
+        self
     }
     /// Take the presynaptic spikes from neurons `range` of `pre` only (ei_net's `N[:16]`).
     pub fn pre_range(mut self, range: Range<usize>) -> Projection {
@@ -270,7 +322,7 @@ impl Projection {
     /// let pre = net.add(Lif::builder(1).v_th(1.0 * mV).spk_reset(SpikeReset::Hard).build().unwrap(), "pre").unwrap();
     /// let post = net.add(Lif::builder(1).v_th(100.0 * mV).build().unwrap(), "post").unwrap();
     /// net.input(pre, ExtInput::PerStep { data: vec![1e3], steps: 1 }).unwrap(); // spike at step 0
-    /// net.connect(Projection::new(pre, post, Conn::all_to_all(1, 1, 1.0).unwrap(),
+    /// net.connect(Projection::new(pre, post, Conn::all_to_all(1, 1, 1.0 * siemens).unwrap(),
     ///     ProjKind::Current { out: Output::CUBA }).delay(0.15 * ms).name("p")).unwrap();
     /// net.add_monitor("g", post, Var::Conductance("p".into()), None, 1).unwrap();
     /// net.run(5).unwrap();
@@ -463,8 +515,22 @@ struct Channel {
     syn: Option<Box<dyn Synapse>>,
     out: Output,
     buf: Vec<f32>,
-    /// Align-pre: the conductance of the last step (for monitors).
+    /// The conductance given to the output at the last step, for synapses whose output is not
+    /// their first state (DualExpon), align-pre and current projections (empty for Expon and
+    /// Alpha: their output is their state `g`).
     last_g: Vec<f32>,
+    /// The current delivered at the last step (kept when a monitor asks, else empty).
+    last_i: Vec<f32>,
+}
+
+impl Channel {
+    /// The conductance its output was given at the last step.
+    fn conductance(&self) -> &[f32] {
+        match &self.syn {
+            Some(s) if self.last_g.is_empty() => s.state(0),
+            _ => &self.last_g,
+        }
+    }
 }
 
 struct Proj {
@@ -484,6 +550,8 @@ struct Proj {
     /// No STP, no align-pre synapse, no delay: spikes go straight through the rows.
     fast: bool,
     name: String,
+    /// Reads the spikes of the same step ([`Projection::same_step`]).
+    same_step: bool,
     /// Scratch of the presynaptic size.
     scratch: Vec<f32>,
     events: u64,
@@ -624,28 +692,6 @@ pub enum ExtInput {
     Generator(GenFn),
 }
 
-/// What a monitor records.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Var {
-    /// Spikes (0/1).
-    Spike,
-    /// A state variable by name, canonical units.
-    State(String),
-    /// The conductance (S) of the synapse a projection feeds, by the projection's name (in a
-    /// network file: `var = "g@<projection name>"`); shared synapses report their sum.
-    Conductance(String),
-}
-
-struct Monitor {
-    name: String,
-    pop: usize,
-    var: Var,
-    neurons: Option<Vec<usize>>,
-    every: usize,
-    data: Vec<f32>,
-    samples: usize,
-}
-
 struct PopEntry {
     name: String,
     pop: Box<dyn Population>,
@@ -659,8 +705,14 @@ struct PopEntry {
     /// Gap-junction currents for the next update (empty when no gap junction couples it).
     gap: Vec<f32>,
     count: u64,
+    /// Spikes of the initial state (BrainPy's `get_spike()` before the first update), which
+    /// the projections read at step 0.
+    initial: u64,
     /// Indices of the neurons with a nonzero spike at the last step (ascending).
     active: Vec<u32>,
+    /// External input and gap currents of the last step (kept when a monitor asks).
+    last_ext: Vec<f32>,
+    last_gap: Vec<f32>,
 }
 
 impl PopEntry {
@@ -698,6 +750,10 @@ pub struct RunSummary {
     pub names: Vec<String>,
     /// Spikes per population during the run.
     pub spikes: Vec<u64>,
+    /// Spikes of the initial state per population (neurons that start at or above threshold:
+    /// BrainPy's projections read them at step 0; recorded as events of step −1), counted in
+    /// the first run from step 0 only.
+    pub initial_spikes: Vec<u64>,
     /// Mean firing rate per population during the run (Hz).
     pub rates_hz: Vec<f64>,
     /// Synapses visited by spike propagation during the run.
@@ -722,6 +778,14 @@ pub struct Network {
     threads: usize,
     /// Always use the one-step reference loop.
     reference: bool,
+    /// The population update order the user gave ([`Network::update_order`]).
+    order: Option<Vec<usize>>,
+    /// The order populations update in (computed by prepare).
+    sched: Vec<usize>,
+    /// Stream the monitors into this directory ([`Network::record_to`]).
+    record_dir: Option<std::path::PathBuf>,
+    /// Warnings given (also printed to stderr once).
+    warnings: Vec<String>,
 }
 
 impl Network {
@@ -741,6 +805,10 @@ impl Network {
             check_finite: false,
             threads: 0,
             reference: false,
+            order: None,
+            sched: vec![],
+            record_dir: None,
+            warnings: vec![],
         })
     }
     /// The clock (its step is the next step to run).
@@ -808,7 +876,10 @@ impl Network {
             deltas: vec![],
             gap: vec![],
             count: 0,
+            initial: 0,
             active: vec![],
+            last_ext: vec![],
+            last_gap: vec![],
         });
         self.prepared = false;
         Ok(PopId(self.pops.len() - 1))
@@ -877,6 +948,23 @@ impl Network {
                 got: vec![p.conn.n_pre(), p.conn.n_post()],
             });
         }
+        if let Some(got) = p.conn.dim() {
+            let (want, what) = match &p.kind {
+                ProjKind::AlignPost { .. } => (Some(Dim::CONDUCTANCE), "an align-post projection's weights are conductances"),
+                ProjKind::Current { .. } => (Some(Dim::CONDUCTANCE), "a current projection's weights are conductances"),
+                ProjKind::AlignPre { .. } => (Some(Dim::ONE), "an align-pre projection's weights scale the synapse's conductance"),
+                ProjKind::Delta { state } => {
+                    (self.pops[p.post.0].pop.state_dim(state), "a delta projection's weights have the state's unit")
+                }
+            };
+            if let Some(want) = want.filter(|w| *w != got) {
+                return Err(SomataError::DimensionMismatch {
+                    what: format!("weights of projection {pname} ({what})"),
+                    expected: want.describe(),
+                    got: got.describe(),
+                });
+            }
+        }
         if let Some(bad) = p.delay.values().iter().find(|d| !(d.is_finite() && **d >= 0.0)) {
             return Err(SomataError::param("projection", "delay", *bad, "must be finite and ≥ 0 ms"));
         }
@@ -922,7 +1010,9 @@ impl Network {
                     Some(i) => i,
                     None => {
                         syn.init_state(n_post)?;
-                        post.channels.push(Channel { key, syn: Some(syn), out, buf: vec![0.0; n_post], last_g: vec![] });
+                        // Expon's and Alpha's output is their state `g`; DualExpon's is kept
+                        let last_g = if syn.name() == "DualExpon" { vec![0.0; n_post] } else { vec![] };
+                        post.channels.push(Channel { key, syn: Some(syn), out, buf: vec![0.0; n_post], last_g, last_i: vec![] });
                         post.channels.len() - 1
                     }
                 };
@@ -937,12 +1027,26 @@ impl Network {
                     )));
                 }
                 syn.init_state(n_pre)?;
-                post.channels.push(Channel { key: String::new(), syn: None, out, buf: vec![0.0; n_post], last_g: vec![0.0; n_post] });
+                post.channels.push(Channel {
+                    key: String::new(),
+                    syn: None,
+                    out,
+                    buf: vec![0.0; n_post],
+                    last_g: vec![0.0; n_post],
+                    last_i: vec![],
+                });
                 (Target::Channel(post.channels.len() - 1), Some(syn))
             }
             ProjKind::Current { out } => {
                 out.check()?;
-                post.channels.push(Channel { key: String::new(), syn: None, out, buf: vec![0.0; n_post], last_g: vec![0.0; n_post] });
+                post.channels.push(Channel {
+                    key: String::new(),
+                    syn: None,
+                    out,
+                    buf: vec![0.0; n_post],
+                    last_g: vec![0.0; n_post],
+                    last_i: vec![],
+                });
                 (Target::Channel(post.channels.len() - 1), None)
             }
             ProjKind::Delta { state } => {
@@ -967,6 +1071,7 @@ impl Network {
             compiled: false,
             fast: false,
             name: pname,
+            same_step: p.same_step,
             scratch: vec![0.0; n_pre],
             events: 0,
         });
@@ -1054,8 +1159,25 @@ impl Network {
         Ok(())
     }
 
-    /// A constant current (mA) into every neuron of `p`.
-    pub fn input_constant(&mut self, p: PopId, current_ma: f64) -> Result<()> {
+    /// A constant current into every neuron of `p` (`20.0 * mA`); a population whose model
+    /// takes another input than a current (a dimensionless drive) is a
+    /// [`SomataError::DimensionMismatch`]: give it [`ExtInput::Constant`] in its input unit.
+    pub fn input_constant(&mut self, p: PopId, current: Current) -> Result<()> {
+        self.check_pop(p)?;
+        let d = self.pops[p.0].pop.input_dim();
+        if d != Dim::CURRENT {
+            return Err(SomataError::DimensionMismatch {
+                what: format!("constant input of population `{}` ({})", self.pops[p.0].name, self.pops[p.0].pop.model_name()),
+                expected: d.describe(),
+                got: Dim::CURRENT.describe(),
+            });
+        }
+        self.input_constant_ma(p, current.canonical())
+    }
+
+    /// The same in mA (the canonical current), for any population: the number is the model's
+    /// canonical input.
+    pub fn input_constant_ma(&mut self, p: PopId, current_ma: f64) -> Result<()> {
         self.check_pop(p)?;
         if !current_ma.is_finite() {
             return Err(SomataError::param("input", "value", current_ma, "must be finite"));
@@ -1099,8 +1221,38 @@ impl Network {
         self.add_monitor(name, p, Var::Spike, neurons, every)
     }
 
-    /// Record a monitor of any variable.
+    /// Record a monitor of any variable ([`Var`]) every `every` steps, in
+    /// [`MonitorFormat::Auto`]. `p` is the population whose neurons index the columns: the
+    /// postsynaptic one for `g@`, `I@` and align-post synapse states, the presynaptic one for
+    /// STP's `u`/`x` and align-pre synapse states (one column per neuron of the projection's
+    /// range; [`Network::monitor_population`] gives it). `neurons` picks columns.
     pub fn add_monitor(&mut self, name: &str, p: PopId, var: Var, neurons: Option<Vec<usize>>, every: usize) -> Result<()> {
+        self.add_monitor_as(name, p, var, neurons, every, MonitorFormat::Auto)
+    }
+
+    /// [`Network::add_monitor`] in a given [`MonitorFormat`] (events are for spike monitors).
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// use somata::net::{MonitorFormat, Network, Var};
+    /// let mut net = Network::new(0.1 * ms).unwrap();
+    /// let p = net.add(Lif::builder(3).v_th(1.0 * mV).spk_reset(SpikeReset::Hard).build().unwrap(), "P").unwrap();
+    /// net.input(p, somata::net::ExtInput::Constant(vec![0.0, 30.0, 0.0])).unwrap();
+    /// net.add_monitor_as("s", p, Var::Spike, None, 1, MonitorFormat::Events).unwrap();
+    /// net.run(20).unwrap();
+    /// let ev = net.spike_events("s").unwrap(); // (step, neuron) pairs, in step order
+    /// assert!(!ev.is_empty() && ev.iter().all(|e| e[1] == 1));
+    /// assert!(net.monitor_data("s").is_err()); // no dense array kept
+    /// ```
+    pub fn add_monitor_as(
+        &mut self,
+        name: &str,
+        p: PopId,
+        var: Var,
+        neurons: Option<Vec<usize>>,
+        every: usize,
+        format: MonitorFormat,
+    ) -> Result<()> {
         self.check_pop(p)?;
         if self.monitors.iter().any(|m| m.name == name) {
             return Err(SomataError::Format(format!("a monitor named `{name}` already exists")));
@@ -1108,19 +1260,18 @@ impl Network {
         if every == 0 {
             return Err(SomataError::param("monitor", "every", 0.0, "must be ≥ 1 step"));
         }
-        match &var {
-            Var::State(s) => {
-                self.pops[p.0].pop.state(s)?;
-            }
-            Var::Conductance(proj) => {
-                let ch = self.channel_of(proj)?;
-                if ch.0 != p.0 {
-                    return Err(SomataError::Format(format!("monitor {name}: projection `{proj}` does not target this population")));
-                }
-            }
-            Var::Spike => {}
+        if var != Var::Spike && matches!(format, MonitorFormat::Events | MonitorFormat::Both) {
+            return Err(SomataError::Format(format!("monitor {name}: only spike monitors record events; `{}` is dense", var.name())));
         }
-        let n = self.size(p);
+        let (src, pop, n) = self.resolve_var(name, p.0, &var)?;
+        if pop != p.0 {
+            return Err(SomataError::Format(format!(
+                "monitor {name}: `{}` has one column per neuron of population `{}`, not `{}`",
+                var.name(),
+                self.pops[pop].name,
+                self.pops[p.0].name
+            )));
+        }
         if let Some(ix) = &neurons {
             if let Some(bad) = ix.iter().find(|&&i| i >= n) {
                 return Err(SomataError::ShapeMismatch {
@@ -1130,48 +1281,359 @@ impl Network {
                 });
             }
         }
-        self.monitors.push(Monitor { name: name.into(), pop: p.0, var, neurons, every, data: vec![], samples: 0 });
+        match src {
+            Src::ChanI(c) => {
+                let e = &mut self.pops[pop];
+                if !matches!(e.channels[c].out, Output::Cuba { .. }) {
+                    e.pop.state("V").map_err(|_| {
+                        SomataError::Format(format!("monitor {name}: `{}` needs the postsynaptic state V (g·(E − V))", var.name()))
+                    })?;
+                }
+                e.channels[c].last_i = vec![0.0; n];
+            }
+            Src::Ext => self.pops[pop].last_ext = vec![0.0; n],
+            Src::Gap => self.pops[pop].last_gap = vec![0.0; n],
+            _ => {}
+        }
+        let mask = neurons.as_ref().map(|ix| {
+            let mut m = vec![false; n];
+            ix.iter().for_each(|&i| m[i] = true);
+            m
+        });
+        let cols = neurons.as_ref().map_or(n, |v| v.len());
+        self.monitors.push(Monitor {
+            name: name.into(),
+            pop,
+            var,
+            src,
+            neurons,
+            cols,
+            mask,
+            every,
+            format,
+            dense: false,
+            events: false,
+            data: vec![],
+            samples: 0,
+            ev: vec![],
+            n_events: 0,
+            files: None,
+        });
         Ok(())
     }
 
-    /// (population, channel) fed by the projection named `proj`.
-    fn channel_of(&self, proj: &str) -> Result<(usize, usize)> {
-        let pr = self.projs.iter().find(|p| p.name == proj).ok_or_else(|| {
+    /// The population whose neurons index a monitor of `var` when the variable fixes it (the
+    /// projection's postsynaptic population for `g@`/`I@`/align-post synapse states, its
+    /// presynaptic one for STP and align-pre synapse states), `None` for population variables.
+    pub fn monitor_population(&self, var: &Var) -> Result<Option<PopId>> {
+        Ok(match var {
+            Var::Conductance(p) | Var::Current(p) => Some(PopId(self.channel_of(p)?.0)),
+            Var::SynState { .. } => Some(PopId(self.resolve_var("", usize::MAX, var)?.1)),
+            _ => None,
+        })
+    }
+
+    /// The projection named `proj` (its index).
+    fn proj_index(&self, proj: &str) -> Result<usize> {
+        self.projs.iter().position(|p| p.name == proj).ok_or_else(|| {
             SomataError::Format(format!(
                 "no projection named `{proj}`; projections: {}",
                 self.projs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
             ))
-        })?;
+        })
+    }
+
+    /// Where `var` is read, the population that indexes it and its column count (`p` is the
+    /// population asked for; `usize::MAX` when it is derived).
+    fn resolve_var(&self, mname: &str, p: usize, var: &Var) -> Result<(Src, usize, usize)> {
+        let n_of = |q: usize| self.pops[q].pop.n();
+        Ok(match var {
+            Var::Spike => (Src::Spike, p, n_of(p)),
+            Var::State(s) => {
+                self.pops[p].pop.state(s)?;
+                (Src::State(s.clone()), p, n_of(p))
+            }
+            Var::InputCurrent => (Src::Ext, p, n_of(p)),
+            Var::GapCurrent => (Src::Gap, p, n_of(p)),
+            Var::Conductance(proj) => {
+                let (post, c) = self.channel_of(proj)?;
+                (Src::ChanG(c), post, n_of(post))
+            }
+            Var::Current(proj) => {
+                let (post, c) = self.channel_of(proj)?;
+                (Src::ChanI(c), post, n_of(post))
+            }
+            Var::SynState { proj, state } => {
+                let q = self.proj_index(proj)?;
+                let pr = &self.projs[q];
+                let (want, st) = match state.split_once('.') {
+                    Some(("stp", s)) => (Some(true), s),
+                    Some(("syn", s)) => (Some(false), s),
+                    _ => (None, state.as_str()),
+                };
+                let stp = pr.stp.as_ref().and_then(|s| s.states().iter().position(|x| x.name == st));
+                let syn: Option<Src> = match &pr.target {
+                    Target::Channel(c) => match (&pr.pre_syn, &self.pops[pr.post].channels[*c].syn) {
+                        (Some(s), _) => s.states().iter().position(|x| x.name == st).map(|k| Src::PreSyn(q, k)),
+                        (None, Some(s)) => s.states().iter().position(|x| x.name == st).map(|k| Src::ChanSyn(*c, k)),
+                        _ => None,
+                    },
+                    Target::Delta(_) => None,
+                };
+                let pick = match (want, stp, syn) {
+                    (None, Some(_), Some(_)) => {
+                        return Err(SomataError::Format(format!(
+                            "monitor {mname}: both the STP module and the synapse of projection `{proj}` have a state `{st}`: write `stp.{st}@{proj}` or `syn.{st}@{proj}`"
+                        )))
+                    }
+                    (None | Some(true), Some(k), _) => Src::Stp(q, k),
+                    (None | Some(false), _, Some(src)) => src,
+                    _ => {
+                        let mut known: Vec<String> = vec![];
+                        if let Some(s) = &pr.stp {
+                            known.extend(s.states().iter().map(|x| format!("stp.{}", x.name)));
+                        }
+                        if let Some(s) = &pr.pre_syn {
+                            known.extend(s.states().iter().map(|x| x.name.to_string()));
+                        }
+                        if let Target::Channel(c) = &pr.target {
+                            if let Some(s) = &self.pops[pr.post].channels[*c].syn {
+                                known.extend(s.states().iter().map(|x| x.name.to_string()));
+                            }
+                        }
+                        known.extend(["g".to_string(), "I".to_string()]);
+                        return Err(SomataError::Format(format!(
+                            "monitor {mname}: projection `{proj}` has no state `{state}`; it has: {}",
+                            known.join(", ")
+                        )));
+                    }
+                };
+                match pick {
+                    Src::ChanSyn(..) => (pick, pr.post, n_of(pr.post)),
+                    _ => (pick, pr.pre, pr.range.len()),
+                }
+            }
+        })
+    }
+
+    /// (population, channel) fed by the projection named `proj`.
+    fn channel_of(&self, proj: &str) -> Result<(usize, usize)> {
+        let pr = &self.projs[self.proj_index(proj)?];
         match pr.target {
             Target::Channel(c) => Ok((pr.post, c)),
             Target::Delta(_) => Err(SomataError::Format(format!("projection `{proj}` is a delta projection: it has no conductance"))),
         }
     }
 
-    /// The current conductance (S, per postsynaptic neuron) of the synapse fed by projection
-    /// `proj` (after the last step).
+    /// The conductance (S, per postsynaptic neuron) that the synapse fed by projection `proj`
+    /// gave its output at the last step ([`Var::Conductance`]: DualExpon's is
+    /// `scale·(g_decay − g_rise)`).
     pub fn conductance(&self, proj: &str) -> Result<&[f32]> {
         let (p, c) = self.channel_of(proj)?;
-        let ch = &self.pops[p].channels[c];
-        Ok(match &ch.syn {
-            Some(s) => s.state(0),
-            None => &ch.last_g,
+        Ok(self.pops[p].channels[c].conductance())
+    }
+
+    fn monitor(&self, name: &str) -> Result<&Monitor> {
+        self.monitors.iter().find(|m| m.name == name).ok_or_else(|| {
+            SomataError::Format(format!(
+                "no monitor named `{name}`; monitors: {}",
+                self.monitors.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))
         })
     }
 
-    /// A monitor's data `[samples][neurons]` (row-major) and its column count.
+    /// A monitor's dense data `[samples][columns]` (row-major) held in memory, and its column
+    /// count. An error for a monitor that streams to files ([`Network::record_to`]) or keeps
+    /// spike events only ([`Network::spike_events`]).
     pub fn monitor_data(&self, name: &str) -> Result<(&[f32], usize)> {
-        let m = self.monitors.iter().find(|m| m.name == name).ok_or_else(|| SomataError::Format(format!("no monitor named `{name}`")))?;
-        let cols = m.neurons.as_ref().map_or(self.pops[m.pop].pop.n(), |v| v.len());
-        Ok((&m.data, cols))
+        let m = self.monitor(name)?;
+        if let Some(f) = m.files.as_ref().and_then(|f| f.dense.as_ref()) {
+            return Err(SomataError::Format(format!("monitor `{name}` streams its samples to {}", f.path().display())));
+        }
+        if m.events && !m.dense {
+            return Err(SomataError::Format(format!("monitor `{name}` keeps spike events only: read them with spike_events")));
+        }
+        Ok((&m.data, m.cols))
     }
+
+    /// A spike monitor's events held in memory: `(step, neuron)` pairs in step order (neuron:
+    /// the index in the population). The spikes of the initial state that the projections read
+    /// at step 0 (BrainPy's `get_spike()` of a neuron that starts at or above threshold) are
+    /// events of step −1. An error for a monitor that keeps no events or streams them.
+    pub fn spike_events(&self, name: &str) -> Result<&[[i64; 2]]> {
+        let m = self.monitor(name)?;
+        if !m.events && !(m.var == Var::Spike && m.format == MonitorFormat::Auto && !m.dense) {
+            return Err(SomataError::Format(format!("monitor `{name}` keeps no spike events (format dense, or not a spike monitor)")));
+        }
+        if let Some(f) = m.files.as_ref().and_then(|f| f.events.as_ref()) {
+            return Err(SomataError::Format(format!("monitor `{name}` streams its events to {}", f.path().display())));
+        }
+        // SAFETY: `ev` holds whole pairs; `[i64; 2]` has the layout of two consecutive i64.
+        Ok(unsafe { std::slice::from_raw_parts(m.ev.as_ptr().cast::<[i64; 2]>(), m.ev.len() / 2) })
+    }
+
     /// Monitor names, populations and variables.
     pub fn monitors(&self) -> Vec<(String, String, Var)> {
         self.monitors.iter().map(|m| (m.name.clone(), self.pops[m.pop].name.clone(), m.var.clone())).collect()
     }
 
+    /// What every monitor recorded so far.
+    pub fn monitor_info(&self) -> Vec<MonitorInfo> {
+        self.monitors
+            .iter()
+            .map(|m| MonitorInfo {
+                name: m.name.clone(),
+                population: self.pops[m.pop].name.clone(),
+                var: m.var.name(),
+                cols: m.cols,
+                every: m.every,
+                samples: if m.dense { m.samples } else { 0 },
+                dense: m.dense,
+                events: m.events.then_some(m.n_events),
+                files: m.paths(),
+            })
+            .collect()
+    }
+
+    /// Stream every monitor into `dir` (created) while the network runs: a dense monitor to
+    /// `<name>.npy` (float32 `[samples][columns]`), a spike monitor's events to
+    /// `<name>.events.npy` (int64 `[k][2]`, rows `(step, neuron)`), each flushed with a valid
+    /// header at least every 10,000 steps and at the end of every run, so memory stays bounded
+    /// for any duration and a run that is stopped keeps what it recorded up to its last flush.
+    /// Call before the first run.
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// use somata::net::{Network, Var};
+    /// let dir = std::env::temp_dir().join(format!("somata-record-doc-{}", std::process::id()));
+    /// let mut net = Network::new(0.1 * ms).unwrap();
+    /// let p = net.add(Lif::builder(2).v_th(1.0 * mV).build().unwrap(), "P").unwrap();
+    /// net.input_constant(p, 20.0 * mA).unwrap();
+    /// net.monitor_spikes("s", p, None, 1).unwrap();
+    /// net.add_monitor("V", p, Var::State("V".into()), None, 1).unwrap();
+    /// net.record_to(&dir).unwrap();
+    /// let sum = net.run(100).unwrap();
+    /// let ev = somata::io::npy_stream::read_i64_pairs(dir.join("s.events.npy")).unwrap();
+    /// assert_eq!(ev.len() as u64, sum.spikes[0]);
+    /// assert_eq!(somata::io::npy::read(dir.join("V.npy")).unwrap().shape, vec![100, 2]);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn record_to(&mut self, dir: impl AsRef<std::path::Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| SomataError::Io(format!("{}: {e}", dir.display())))?;
+        if let Some(m) = self.monitors.iter().find(|m| m.samples > 0 || m.n_events > 0) {
+            return Err(SomataError::Format(format!("monitor `{}` has recorded already: call record_to before the first run", m.name)));
+        }
+        self.record_dir = Some(dir.to_path_buf());
+        Ok(())
+    }
+
+    /// Warnings about the network met while preparing it (e.g. neurons that start at or above
+    /// threshold and so emit a spike of the initial state at step 0).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Update the populations in this order at every step (all of them, each once). Needed only
+    /// with same-step projections ([`Projection::same_step`]), whose presynaptic population
+    /// must come before the postsynaptic one; without this order the network finds one (the
+    /// order the populations were added in, changed only where a same-step projection needs
+    /// it). With projections that read the previous step only, the order does not change any
+    /// result.
+    pub fn update_order(&mut self, order: &[PopId]) -> Result<()> {
+        let n = self.pops.len();
+        let mut seen = vec![false; n];
+        for p in order {
+            self.check_pop(*p)?;
+            if std::mem::replace(&mut seen[p.0], true) {
+                return Err(SomataError::Format(format!("update order: population `{}` appears twice", self.pops[p.0].name)));
+            }
+        }
+        if let Some(k) = seen.iter().position(|s| !s) {
+            return Err(SomataError::Format(format!("update order: population `{}` is missing", self.pops[k].name)));
+        }
+        self.order = Some(order.iter().map(|p| p.0).collect());
+        self.prepared = false;
+        Ok(())
+    }
+
+    /// The order the populations update in (after the first run or [`Network::update_order`]).
+    pub fn schedule(&mut self) -> Result<Vec<PopId>> {
+        self.compute_schedule()?;
+        Ok(self.sched.iter().map(|&p| PopId(p)).collect())
+    }
+
+    /// The population order: the user's (checked against the same-step projections), or a
+    /// topological order of the same-step links that keeps the insertion order elsewhere.
+    fn compute_schedule(&mut self) -> Result<()> {
+        let n = self.pops.len();
+        let links: Vec<(usize, usize, &str)> =
+            self.projs.iter().filter(|p| p.same_step).map(|p| (p.pre, p.post, p.name.as_str())).collect();
+        if let Some(order) = &self.order {
+            let mut at = vec![0; n];
+            order.iter().enumerate().for_each(|(k, &p)| at[p] = k);
+            if let Some(&(a, b, name)) = links.iter().find(|(a, b, _)| at[*a] >= at[*b]) {
+                return Err(SomataError::Format(format!(
+                    "update order: same-step projection `{name}` reads `{}` in the step it updates, so `{}` must update before `{}`",
+                    self.pops[a].name, self.pops[a].name, self.pops[b].name
+                )));
+            }
+            self.sched = order.clone();
+            return Ok(());
+        }
+        // Kahn's algorithm, always taking the earliest-added ready population
+        let mut indeg = vec![0usize; n];
+        for &(_, b, _) in &links {
+            indeg[b] += 1;
+        }
+        let mut done = vec![false; n];
+        let mut sched = Vec::with_capacity(n);
+        while sched.len() < n {
+            let Some(p) = (0..n).find(|&p| !done[p] && indeg[p] == 0) else {
+                // a cycle among the rest: name it
+                let rest: Vec<usize> = (0..n).filter(|&p| !done[p]).collect();
+                let mut cur = rest[0];
+                let mut path = vec![cur];
+                loop {
+                    let Some(&(a, _, _)) = links.iter().find(|(a, b, _)| *b == cur && !done[*a]) else { break };
+                    if let Some(k) = path.iter().position(|&x| x == a) {
+                        path = path[k..].to_vec();
+                        break;
+                    }
+                    path.push(a);
+                    cur = a;
+                }
+                path.reverse();
+                // start at the earliest-added population of the cycle
+                let k = path.iter().enumerate().min_by_key(|(_, &p)| p).map_or(0, |(k, _)| k);
+                path.rotate_left(k);
+                let names: Vec<String> = path.iter().chain(path.first()).map(|&p| format!("`{}`", self.pops[p].name)).collect();
+                let projs: Vec<String> = path
+                    .iter()
+                    .zip(path.iter().cycle().skip(1))
+                    .filter_map(|(&a, &b)| links.iter().find(|l| l.0 == a && l.1 == b).map(|l| format!("`{}`", l.2)))
+                    .collect();
+                return Err(SomataError::Format(format!(
+                    "same-step projections form a cycle {} (projections {}): a population cannot read spikes of the step it has not run yet; make one of them read the previous step (same_step = false)",
+                    names.join(" → "),
+                    projs.join(", ")
+                )));
+            };
+            done[p] = true;
+            sched.push(p);
+            for &(a, b, _) in &links {
+                if a == p {
+                    indeg[b] -= 1;
+                }
+            }
+        }
+        self.sched = sched;
+        Ok(())
+    }
+
     fn prepare(&mut self) -> Result<()> {
         let dt = self.clock.dt_ms();
+        self.compute_schedule()?;
         for p in &mut self.pops {
             p.pop.prepare(&self.clock)?;
         }
@@ -1193,6 +1655,18 @@ impl Network {
                 let c = p.count;
                 p.collect_active();
                 p.count = c;
+                if p.initial == 0 && !p.active.is_empty() {
+                    p.initial = p.active.len() as u64;
+                    let w = format!(
+                        "population `{}`: {} of {} neurons start at or above threshold; their spike of the initial state (BrainPy's get_spike()) reaches the projections at step 0 and is recorded as an event of step -1",
+                        p.name,
+                        p.active.len(),
+                        p.pop.n()
+                    );
+                    if !self.warnings.contains(&w) {
+                        self.warnings.push(w);
+                    }
+                }
             }
         }
         self.prepared = true;
@@ -1206,27 +1680,85 @@ impl Network {
         self.run_with(steps, |_| {})
     }
 
-    /// [`Network::run`] calling `progress(steps_done)` every 1000 steps (progress bars).
+    /// [`Network::run`] calling `progress(steps_done)` at least every 1000 steps (progress
+    /// bars).
+    ///
+    /// Monitors held in memory are checked against the machine's available memory before the
+    /// run ([`SomataError::TooLarge`] names the monitor and its bytes); monitors that stream
+    /// ([`Network::record_to`]) are written at least every 10,000 steps.
     pub fn run_with(&mut self, steps: usize, mut progress: impl FnMut(usize)) -> Result<RunSummary> {
         if !self.prepared {
             self.prepare()?;
         }
+        let first = self.clock.step() == 0 && self.monitors.iter().all(|m| m.samples == 0 && m.n_events == 0 && m.ev.is_empty());
         for m in &mut self.monitors {
-            let cols = m.neurons.as_ref().map_or(self.pops[m.pop].pop.n(), |v| v.len());
-            m.data.reserve(steps.div_ceil(m.every) * cols);
+            m.resolve(steps);
         }
-        let counts0: Vec<u64> = self.pops.iter().map(|p| p.count).collect();
-        let events0: u64 = self.projs.iter().map(|p| p.events).sum();
-        let fused = self.run_fused(steps, &mut progress)?;
-        if fused.is_none() {
-            for k in 0..steps {
-                self.step_once()?;
-                if (k + 1) % 1000 == 0 {
-                    progress(k + 1);
+        if let Some(dir) = self.record_dir.clone() {
+            for m in &mut self.monitors {
+                m.open(&dir)?;
+            }
+        } else {
+            let mut budget = MemoryBudget::new();
+            for m in self.monitors.iter().filter(|m| m.dense) {
+                budget.take(
+                    &format!(
+                        "monitor `{}` ({} samples × {} columns held in memory; stream it to files with record_to or `somata run --out`)",
+                        m.name,
+                        steps.div_ceil(m.every),
+                        m.cols
+                    ),
+                    m.dense_bytes(steps),
+                )?;
+            }
+        }
+        if first {
+            for m in self.monitors.iter_mut().filter(|m| m.events) {
+                let active = &self.pops[m.pop].active;
+                if !active.is_empty() {
+                    m.push_events(-1, active);
                 }
             }
         }
-        progress(steps);
+        // segments: monitors are flushed after each, the fused runner restarts with the state
+        let per_step: usize = self.monitors.iter().filter(|m| m.dense).map(|m| (m.cols * 4).div_ceil(m.every)).sum();
+        let seg = if self.record_dir.is_some() { ((32usize << 20) / per_step.max(1)).clamp(1, 10_000) } else { 10_000 };
+        let counts0: Vec<u64> = self.pops.iter().map(|p| p.count).collect();
+        let events0: u64 = self.projs.iter().map(|p| p.events).sum();
+        let mut done = 0;
+        let mut fused_threads = None;
+        while done < steps {
+            let n = seg.min(steps - done);
+            for m in self.monitors.iter_mut().filter(|m| m.dense) {
+                let more = n.div_ceil(m.every) * m.cols;
+                m.data.try_reserve(more).map_err(|_| SomataError::TooLarge {
+                    what: format!("monitor `{}`", m.name),
+                    bytes: more as u64 * 4,
+                    total: more as u64 * 4,
+                    available: available_memory().unwrap_or(0),
+                    text: format!("monitor `{}` could not grow by {}", m.name, human_bytes(more as u64 * 4)),
+                })?;
+            }
+            let fused = self.run_fused(n, &mut |k| progress(done + k))?;
+            if fused.is_none() {
+                for k in 0..n {
+                    self.step_once()?;
+                    if (k + 1) % 1000 == 0 {
+                        progress(done + k + 1);
+                    }
+                }
+            } else {
+                fused_threads = fused;
+            }
+            for m in &mut self.monitors {
+                m.flush()?;
+            }
+            done += n;
+            progress(done);
+        }
+        if steps == 0 {
+            progress(0);
+        }
         let t_s = steps as f64 * self.clock.dt_ms() * 1e-3;
         let spikes: Vec<u64> = self.pops.iter().zip(&counts0).map(|(p, c)| p.count - c).collect();
         Ok(RunSummary {
@@ -1239,84 +1771,21 @@ impl Network {
                 .map(|(p, &c)| if t_s > 0.0 { c as f64 / (p.pop.n() as f64 * t_s) } else { 0.0 })
                 .collect(),
             spikes,
+            initial_spikes: self.pops.iter().map(|p| if first { p.initial } else { 0 }).collect(),
             synaptic_events: self.projs.iter().map(|p| p.events).sum::<u64>() - events0,
-            fused: fused.is_some(),
-            threads: fused.unwrap_or(1),
+            fused: fused_threads.is_some(),
+            threads: fused_threads.unwrap_or(1),
         })
     }
 
     fn step_once(&mut self) -> Result<()> {
         let step = self.clock.step();
         let dt = self.clock.dt_ms() as f32;
-        // 1. projections, from the spikes of the previous step
+        // 1. projections that read the previous step's spikes
         for pr in &mut self.projs {
-            if pr.fast {
-                // event-driven: only the rows of the neurons that spiked
-                let (pre, post) = if pr.pre == pr.post {
-                    let p = &mut self.pops[pr.pre];
-                    (None, p)
-                } else {
-                    let (a, b) = if pr.pre < pr.post {
-                        let (l, r) = self.pops.split_at_mut(pr.post);
-                        (&l[pr.pre], &mut r[0])
-                    } else {
-                        let (l, r) = self.pops.split_at_mut(pr.pre);
-                        (&r[0], &mut l[pr.post])
-                    };
-                    (Some(a), b)
-                };
-                let (active, spk): (&[u32], &[f32]) = match pre {
-                    Some(a) => (&a.active, &a.spk),
-                    None => (&post.active, &post.spk),
-                };
-                let lo = active.partition_point(|&i| (i as usize) < pr.range.start);
-                let hi = active.partition_point(|&i| (i as usize) < pr.range.end);
-                let dst = match &pr.target {
-                    Target::Channel(c) => &mut post.channels[*c].buf,
-                    Target::Delta(s) => &mut post.deltas.iter_mut().find(|(n, _)| n == s).expect("delta target registered").1,
-                };
-                let mut ev = 0;
-                for &i in &active[lo..hi] {
-                    ev += pr.conn.propagate_row(i as usize - pr.range.start, spk[i as usize], dst);
-                }
-                pr.events += ev as u64;
-                continue;
+            if !pr.same_step {
+                run_proj(pr, &mut self.pops, step, dt);
             }
-            if let Some(line) = pr.line.as_mut() {
-                // delayed: push this step's values (event-driven), deliver what arrives now
-                let pre = &self.pops[pr.pre];
-                let mut ev = 0;
-                if let Some(stp) = pr.stp.as_mut() {
-                    pr.scratch.copy_from_slice(&pre.spk[pr.range.clone()]);
-                    let out = stp.update(step, dt, &pr.scratch);
-                    for (i, &s) in out.iter().enumerate() {
-                        if s != 0.0 {
-                            ev += line.push(&pr.conn, i, s);
-                        }
-                    }
-                } else {
-                    let lo = pre.active.partition_point(|&i| (i as usize) < pr.range.start);
-                    let hi = pre.active.partition_point(|&i| (i as usize) < pr.range.end);
-                    for &i in &pre.active[lo..hi] {
-                        ev += line.push(&pr.conn, i as usize - pr.range.start, pre.spk[i as usize]);
-                    }
-                }
-                let dst = target_buf(&mut self.pops[pr.post], &pr.target);
-                ev += line.deliver(&pr.conn, pr.pre_syn.as_mut(), &mut pr.scratch, step, dt, dst);
-                pr.events += ev as u64;
-                continue;
-            }
-            pr.scratch.copy_from_slice(&self.pops[pr.pre].spk[pr.range.clone()]);
-            if let Some(stp) = pr.stp.as_mut() {
-                let out = stp.update(step, dt, &pr.scratch);
-                pr.scratch.copy_from_slice(out);
-            }
-            let x: &[f32] = match pr.pre_syn.as_mut() {
-                Some(syn) => syn.update(step, dt, &pr.scratch),
-                None => &pr.scratch,
-            };
-            let dst = target_buf(&mut self.pops[pr.post], &pr.target);
-            pr.events += pr.conn.propagate(x, dst) as u64;
         }
         // 2. gap junctions, from the states at the start of the step
         for gj in &mut self.gaps {
@@ -1340,134 +1809,264 @@ impl Network {
                 gj.diff.iter().zip(&gj.pre_ids).zip(&gj.w_pre).for_each(|((&d, &i), &w)| pre[i as usize] -= d * w);
             }
         }
-        // 3. populations
-        let dt_f64 = self.clock.dt_ms();
-        for p in self.pops.iter_mut() {
-            let n = p.pop.n();
-            p.i.iter_mut().for_each(|v| *v = 0.0);
-            for inp in &mut p.inputs {
-                match inp {
-                    ExtInput::Constant(v) if v.len() == 1 => {
-                        let c = v[0];
-                        p.i.iter_mut().for_each(|x| *x += c);
-                    }
-                    ExtInput::Constant(v) => p.i.iter_mut().zip(v.iter()).for_each(|(x, c)| *x += c),
-                    ExtInput::PerStep { data, steps } => {
-                        if (step as usize) < *steps {
-                            let row = &data[step as usize * n..(step as usize + 1) * n];
-                            p.i.iter_mut().zip(row).for_each(|(x, c)| *x += c);
-                        }
-                    }
-                    // the clock's dt in f64, as a generator run on its own gets it
-                    ExtInput::Generator(f) => f(step, dt_f64, &mut p.i),
+        // 3. populations, in the schedule's order; a same-step projection runs just before its
+        //    postsynaptic population, after its presynaptic one has updated
+        for k in 0..self.sched.len() {
+            let pi = self.sched[k];
+            for pr in &mut self.projs {
+                if pr.same_step && pr.post == pi {
+                    run_proj(pr, &mut self.pops, step, dt);
                 }
             }
-            if !p.gap.is_empty() {
-                p.i.iter_mut().zip(p.gap.iter_mut()).for_each(|(i, g)| {
-                    *i += *g;
-                    *g = 0.0;
-                });
-            }
-            if p.has_cond {
-                p.g.iter_mut().for_each(|v| *v = 0.0);
-            }
-            let v_now = if p.channels.iter().any(|c| matches!(c.out, Output::MgBlock { .. })) { Some(p.pop.state("V")?) } else { None };
-            for ch in &mut p.channels {
-                if let (Some(ex), Output::Coba { e }) = (ch.syn.as_mut().and_then(|s| s.as_expon_mut()), ch.out) {
-                    // fused: decay + delta input (Expon's exact arithmetic), COBA sums, and the
-                    // delta buffer cleared, in one pass
-                    let tau = ex.tau as f32;
-                    let k = (dt * (-1.0 / tau)).exprel();
-                    expon_coba(&mut ex.g, &mut ch.buf, &mut p.i, &mut p.g, [k, dt, tau, e as f32]);
-                    continue;
-                }
-                let gk: &[f32] = match ch.syn.as_mut() {
-                    Some(syn) => {
-                        let g = syn.update(step, dt, &ch.buf);
-                        ch.buf.iter_mut().for_each(|v| *v = 0.0);
-                        g
-                    }
-                    None => &ch.buf,
-                };
-                match ch.out {
-                    Output::Coba { e } => coba_acc(&mut p.i, &mut p.g, gk, e as f32),
-                    Output::Cuba { scale } => cuba_acc(&mut p.i, gk, scale as f32),
-                    Output::MgBlock { e, cc_mg, alpha, beta, v_offset } => {
-                        let v = v_now.expect("V read above");
-                        let (e, k, a, vo) = (e as f32, (cc_mg / beta) as f32, alpha as f32, v_offset as f32);
-                        for (((i, g), &gv), &vv) in p.i.iter_mut().zip(p.g.iter_mut()).zip(gk).zip(v) {
-                            let ge = gv / (1.0 + k * (a * (vo - vv)).exp());
-                            *i += ge * e;
-                            *g += ge;
-                        }
-                    }
-                }
-                if ch.syn.is_none() {
-                    ch.last_g.copy_from_slice(&ch.buf);
-                    ch.buf.iter_mut().for_each(|v| *v = 0.0);
-                }
-            }
-            let g = if p.has_cond { Some(&p.g[..]) } else { None };
-            p.pop.step(&self.clock, &p.i, g, &mut p.spk).map_err(|e| match e {
-                SomataError::Diverged { model, variable, step, neuron, value, .. } => {
-                    SomataError::Diverged { model: format!("{} (population {})", model, p.name), variable, step, batch: 0, neuron, value }
-                }
-                other => other,
-            })?;
-            if !p.deltas.is_empty() {
-                for (name, buf) in &mut p.deltas {
-                    let st = p.pop.state_mut(name)?;
-                    st.iter_mut().zip(buf.iter_mut()).for_each(|(s, d)| {
-                        *s += *d;
-                        *d = 0.0;
-                    });
-                }
-                // the spike is read from the V that includes the delta input
-                p.pop.spikes_of_state(&self.clock, &mut p.spk)?;
-            }
-            if self.check_finite {
-                for name in p.pop.state_names() {
-                    let st = p.pop.state(name)?;
-                    if let Some(j) = st.iter().position(|v| !v.is_finite()) {
-                        return Err(SomataError::Diverged {
-                            model: format!("{} (population {})", p.pop.model_name(), p.name),
-                            variable: name.into(),
-                            step: step as usize,
-                            batch: 0,
-                            neuron: j,
-                            value: format!("{}", st[j]),
-                        });
-                    }
-                }
-            }
-            p.collect_active();
+            update_pop(&mut self.pops[pi], &self.clock, self.check_finite)?;
         }
         // 4. monitors
         for m in &mut self.monitors {
             if !(step as usize).is_multiple_of(m.every) {
                 continue;
             }
-            let p = &self.pops[m.pop];
-            let src: &[f32] = match &m.var {
-                Var::Spike => &p.spk,
-                Var::State(s) => p.pop.state(s)?,
-                Var::Conductance(proj) => {
-                    let pr = self.projs.iter().find(|q| q.name == *proj).expect("checked when the monitor was added");
-                    let Target::Channel(c) = pr.target else { unreachable!("checked when the monitor was added") };
-                    let ch = &p.channels[c];
-                    match &ch.syn {
-                        Some(s) => s.state(0),
-                        None => &ch.last_g,
-                    }
-                }
-            };
-            match &m.neurons {
-                None => m.data.extend_from_slice(src),
-                Some(ix) => m.data.extend(ix.iter().map(|&i| src[i])),
+            if m.events {
+                m.push_events(step as i64, &self.pops[m.pop].active);
             }
-            m.samples += 1;
+            if m.dense {
+                let src = source(&m.src, &self.pops, &self.projs, m.pop)?;
+                match &m.neurons {
+                    None => m.data.extend_from_slice(src),
+                    Some(ix) => m.data.extend(ix.iter().map(|&i| src[i])),
+                }
+                m.samples += 1;
+            }
         }
         self.clock.advance();
         Ok(())
     }
+}
+
+/// The values a monitor reads.
+fn source<'a>(src: &Src, pops: &'a [PopEntry], projs: &'a [Proj], pop: usize) -> Result<&'a [f32]> {
+    let p = &pops[pop];
+    Ok(match src {
+        Src::Spike => &p.spk,
+        Src::State(s) => p.pop.state(s)?,
+        Src::ChanG(c) => p.channels[*c].conductance(),
+        Src::ChanI(c) => &p.channels[*c].last_i,
+        Src::ChanSyn(c, k) => p.channels[*c].syn.as_ref().map_or(&[][..], |s| s.state(*k)),
+        Src::PreSyn(q, k) => projs[*q].pre_syn.as_ref().map_or(&[][..], |s| s.state(*k)),
+        Src::Stp(q, k) => projs[*q].stp.as_ref().map_or(&[][..], |s| s.state(*k)),
+        Src::Ext => &p.last_ext,
+        Src::Gap => &p.last_gap,
+    })
+}
+
+/// One projection's step: the presynaptic population's current spikes (the previous step's, or
+/// this step's for a same-step projection that runs after its `pre` updated) through STP, the
+/// delay and the connectivity into the target's buffer.
+#[inline]
+fn run_proj(pr: &mut Proj, pops: &mut [PopEntry], step: u64, dt: f32) {
+    if pr.fast {
+        // event-driven: only the rows of the neurons that spiked
+        let (pre, post) = if pr.pre == pr.post {
+            let p = &mut pops[pr.pre];
+            (None, p)
+        } else {
+            let (a, b) = if pr.pre < pr.post {
+                let (l, r) = pops.split_at_mut(pr.post);
+                (&l[pr.pre], &mut r[0])
+            } else {
+                let (l, r) = pops.split_at_mut(pr.pre);
+                (&r[0], &mut l[pr.post])
+            };
+            (Some(a), b)
+        };
+        let (active, spk): (&[u32], &[f32]) = match pre {
+            Some(a) => (&a.active, &a.spk),
+            None => (&post.active, &post.spk),
+        };
+        let lo = active.partition_point(|&i| (i as usize) < pr.range.start);
+        let hi = active.partition_point(|&i| (i as usize) < pr.range.end);
+        let dst = match &pr.target {
+            Target::Channel(c) => &mut post.channels[*c].buf,
+            Target::Delta(s) => &mut post.deltas.iter_mut().find(|(n, _)| n == s).expect("delta target registered").1,
+        };
+        let mut ev = 0;
+        for &i in &active[lo..hi] {
+            ev += pr.conn.propagate_row(i as usize - pr.range.start, spk[i as usize], dst);
+        }
+        pr.events += ev as u64;
+        return;
+    }
+    if let Some(line) = pr.line.as_mut() {
+        // delayed: push this step's values (event-driven), deliver what arrives now
+        let pre = &pops[pr.pre];
+        let mut ev = 0;
+        if let Some(stp) = pr.stp.as_mut() {
+            pr.scratch.copy_from_slice(&pre.spk[pr.range.clone()]);
+            let out = stp.update(step, dt, &pr.scratch);
+            for (i, &s) in out.iter().enumerate() {
+                if s != 0.0 {
+                    ev += line.push(&pr.conn, i, s);
+                }
+            }
+        } else {
+            let lo = pre.active.partition_point(|&i| (i as usize) < pr.range.start);
+            let hi = pre.active.partition_point(|&i| (i as usize) < pr.range.end);
+            for &i in &pre.active[lo..hi] {
+                ev += line.push(&pr.conn, i as usize - pr.range.start, pre.spk[i as usize]);
+            }
+        }
+        let dst = target_buf(&mut pops[pr.post], &pr.target);
+        ev += line.deliver(&pr.conn, pr.pre_syn.as_mut(), &mut pr.scratch, step, dt, dst);
+        pr.events += ev as u64;
+        return;
+    }
+    pr.scratch.copy_from_slice(&pops[pr.pre].spk[pr.range.clone()]);
+    if let Some(stp) = pr.stp.as_mut() {
+        let out = stp.update(step, dt, &pr.scratch);
+        pr.scratch.copy_from_slice(out);
+    }
+    let x: &[f32] = match pr.pre_syn.as_mut() {
+        Some(syn) => syn.update(step, dt, &pr.scratch),
+        None => &pr.scratch,
+    };
+    let dst = target_buf(&mut pops[pr.post], &pr.target);
+    pr.events += pr.conn.propagate(x, dst) as u64;
+}
+
+/// One population's step: inputs, synapses and outputs, the neuron, delta inputs, spikes.
+#[inline]
+fn update_pop(p: &mut PopEntry, clock: &Clock, check_finite: bool) -> Result<()> {
+    let step = clock.step();
+    let dt = clock.dt_ms() as f32;
+    let n = p.pop.n();
+    p.i.iter_mut().for_each(|v| *v = 0.0);
+    for inp in &mut p.inputs {
+        match inp {
+            ExtInput::Constant(v) if v.len() == 1 => {
+                let c = v[0];
+                p.i.iter_mut().for_each(|x| *x += c);
+            }
+            ExtInput::Constant(v) => p.i.iter_mut().zip(v.iter()).for_each(|(x, c)| *x += c),
+            ExtInput::PerStep { data, steps } => {
+                if (step as usize) < *steps {
+                    let row = &data[step as usize * n..(step as usize + 1) * n];
+                    p.i.iter_mut().zip(row).for_each(|(x, c)| *x += c);
+                }
+            }
+            // the clock's dt in f64, as a generator run on its own gets it
+            ExtInput::Generator(f) => f(step, clock.dt_ms(), &mut p.i),
+        }
+    }
+    if !p.last_ext.is_empty() {
+        p.last_ext.copy_from_slice(&p.i);
+    }
+    if !p.gap.is_empty() {
+        if !p.last_gap.is_empty() {
+            p.last_gap.copy_from_slice(&p.gap);
+        }
+        p.i.iter_mut().zip(p.gap.iter_mut()).for_each(|(i, g)| {
+            *i += *g;
+            *g = 0.0;
+        });
+    }
+    if p.has_cond {
+        p.g.iter_mut().for_each(|v| *v = 0.0);
+    }
+    let need_v = p
+        .channels
+        .iter()
+        .any(|c| matches!(c.out, Output::MgBlock { .. }) || (!c.last_i.is_empty() && !matches!(c.out, Output::Cuba { .. })));
+    let v_now = if need_v { Some(p.pop.state("V")?) } else { None };
+    for ch in &mut p.channels {
+        if let (Some(ex), Output::Coba { e }) = (ch.syn.as_mut().and_then(|s| s.as_expon_mut()), ch.out) {
+            // fused: decay + delta input (Expon's exact arithmetic), COBA sums, and the
+            // delta buffer cleared, in one pass
+            let tau = ex.tau as f32;
+            let k = (dt * (-1.0 / tau)).exprel();
+            expon_coba(&mut ex.g, &mut ch.buf, &mut p.i, &mut p.g, [k, dt, tau, e as f32]);
+            if !ch.last_i.is_empty() {
+                let (e, v) = (e as f32, v_now.expect("V read above"));
+                ch.last_i.iter_mut().zip(&ex.g).zip(v).for_each(|((o, &g), &vv)| *o = g * (e - vv));
+            }
+            continue;
+        }
+        let gk: &[f32] = match ch.syn.as_mut() {
+            Some(syn) => {
+                let g = syn.update(step, dt, &ch.buf);
+                ch.buf.iter_mut().for_each(|v| *v = 0.0);
+                if !ch.last_g.is_empty() {
+                    ch.last_g.copy_from_slice(g);
+                }
+                g
+            }
+            None => &ch.buf,
+        };
+        match ch.out {
+            Output::Coba { e } => {
+                coba_acc(&mut p.i, &mut p.g, gk, e as f32);
+                if !ch.last_i.is_empty() {
+                    let (e, v) = (e as f32, v_now.expect("V read above"));
+                    ch.last_i.iter_mut().zip(gk).zip(v).for_each(|((o, &g), &vv)| *o = g * (e - vv));
+                }
+            }
+            Output::Cuba { scale } => {
+                cuba_acc(&mut p.i, gk, scale as f32);
+                if !ch.last_i.is_empty() {
+                    let s = scale as f32;
+                    ch.last_i.iter_mut().zip(gk).for_each(|(o, &g)| *o = g * s);
+                }
+            }
+            Output::MgBlock { e, cc_mg, alpha, beta, v_offset } => {
+                let v = v_now.expect("V read above");
+                let (e, k, a, vo) = (e as f32, (cc_mg / beta) as f32, alpha as f32, v_offset as f32);
+                let want_i = !ch.last_i.is_empty();
+                for (j, (((i, g), &gv), &vv)) in p.i.iter_mut().zip(p.g.iter_mut()).zip(gk).zip(v).enumerate() {
+                    let ge = gv / (1.0 + k * (a * (vo - vv)).exp());
+                    *i += ge * e;
+                    *g += ge;
+                    if want_i {
+                        ch.last_i[j] = ge * (e - vv);
+                    }
+                }
+            }
+        }
+        if ch.syn.is_none() {
+            ch.last_g.copy_from_slice(&ch.buf);
+            ch.buf.iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+    let g = if p.has_cond { Some(&p.g[..]) } else { None };
+    p.pop.step(clock, &p.i, g, &mut p.spk).map_err(|e| match e {
+        SomataError::Diverged { model, variable, step, neuron, value, .. } => {
+            SomataError::Diverged { model: format!("{} (population {})", model, p.name), variable, step, batch: 0, neuron, value }
+        }
+        other => other,
+    })?;
+    if !p.deltas.is_empty() {
+        for (name, buf) in &mut p.deltas {
+            let st = p.pop.state_mut(name)?;
+            st.iter_mut().zip(buf.iter_mut()).for_each(|(s, d)| {
+                *s += *d;
+                *d = 0.0;
+            });
+        }
+        // the spike is read from the V that includes the delta input
+        p.pop.spikes_of_state(clock, &mut p.spk)?;
+    }
+    if check_finite {
+        for name in p.pop.state_names() {
+            let st = p.pop.state(name)?;
+            if let Some(j) = st.iter().position(|v| !v.is_finite()) {
+                return Err(SomataError::Diverged {
+                    model: format!("{} (population {})", p.pop.model_name(), p.name),
+                    variable: name.into(),
+                    step: step as usize,
+                    batch: 0,
+                    neuron: j,
+                    value: format!("{}", st[j]),
+                });
+            }
+        }
+    }
+    p.collect_active();
+    Ok(())
 }

@@ -69,7 +69,7 @@ fn ei_projections(net: &mut Network, c: &EiConfig, (e, i): (PopId, PopId), w: (f
         for post in [e, i] {
             k += 1;
             let (n_pre, n_post) = (net.size(pre), net.size(post));
-            let conn = Conn::fixed_prob(n_pre, n_post, p, wv, c.seed.wrapping_mul(31).wrapping_add(k))?;
+            let conn = Conn::fixed_prob(n_pre, n_post, p, wv * crate::units::siemens, c.seed.wrapping_mul(31).wrapping_add(k))?;
             let name = format!("{tag}→{}", if post == e { "E" } else { "I" });
             net.connect(Projection::new(pre, post, conn, ProjKind::AlignPost { syn: expon(tau)?, out: o }).name(name))?;
         }
@@ -94,8 +94,8 @@ pub fn coba(c: &EiConfig) -> Result<Network> {
     let mut net = Network::new(0.1 * ms)?;
     let pops = lif_pops(&mut net, c, -60.0, 2.0)?;
     ei_projections(&mut net, c, pops, (0.6, 6.7), (Output::Coba { e: 0.0 }, Output::Coba { e: -80.0 }))?;
-    net.input_constant(pops.0, 20.0)?;
-    net.input_constant(pops.1, 20.0)?;
+    net.input_constant(pops.0, 20.0 * crate::units::mA)?;
+    net.input_constant(pops.1, 20.0 * crate::units::mA)?;
     Ok(net)
 }
 

@@ -1,7 +1,9 @@
 //! Networks described in TOML files (`somata run FILE`). The format is a contract: it is
 //! documented in full in `docs/network-format.md` (also [`crate::network_format`]).
 
-use super::{Conn, Delay, ExtInput, GapJunction, GapKind, Network, Output, PopId, ProjKind, Projection, Var};
+use super::{
+    Conn, Delay, ExtInput, GapJunction, GapKind, MemoryBudget, MonitorFormat, Network, Output, PopId, ProjKind, Projection, Var, Weight,
+};
 use crate::dynamics::{NeuronModel, SpikeReset};
 use crate::engine::LayerBuilder;
 use crate::error::{Result, SomataError};
@@ -135,11 +137,19 @@ struct BuildPop<'a> {
     dir: &'a Path,
     net: &'a mut Network,
     name: String,
+    budget: &'a mut MemoryBudget,
 }
 
 impl ModelFn for BuildPop<'_> {
     type Out = Result<PopId>;
     fn call<M: NeuronModel + Default>(self) -> Result<PopId> {
+        // the layer's states and its copy for a run, per-neuron parameters and constants, the
+        // network's spike, current, conductance and input buffers: f32 each
+        let per_neuron = 4 * (2 * M::STATES.len() as u64 + M::PARAMS.len() as u64 + 8);
+        self.budget.take(
+            &format!("population `{}` ({} {} neurons × {per_neuron} bytes)", self.name, self.n, M::NAME),
+            (self.n as u64).saturating_mul(per_neuron),
+        )?;
         let mut b = LayerBuilder::<M, f32>::new(M::default(), self.n).name(self.name.clone());
         if let Some(ps) = self.t.get("params") {
             for (k, v) in table(ps, &format!("{}.params", self.path))? {
@@ -308,7 +318,7 @@ fn connectivity_only(
     seed: u64,
     delays: Option<Vec<f64>>,
 ) -> Result<(Conn, Option<Vec<f64>>)> {
-    let w = || -> Result<f64> { quantity(get(t, "weight", path)?, wdim, &format!("{path}.weight")) };
+    let w = || -> Result<Weight> { Ok(Weight::new(quantity(get(t, "weight", path)?, wdim, &format!("{path}.weight"))?, wdim)) };
     let seed = match t.get("seed") {
         Some(s) => s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64,
         None => seed,
@@ -317,6 +327,8 @@ fn connectivity_only(
         let p = get(t, "prob", path)?.as_float().or_else(|| t.get("prob").and_then(Value::as_integer).map(|i| i as f64));
         p.ok_or_else(|| err(&format!("{path}.prob"), "expected a number"))
     };
+    // explicit weights are canonical numbers of `wdim`
+    let unit = Weight::new(1.0, wdim);
     let plain = |c: Result<Conn>| c.map(|c| (c, None));
     match ty {
         "all_to_all" => plain(Conn::all_to_all(n_pre, n_post, w()?)),
@@ -348,7 +360,7 @@ fn connectivity_only(
         "fixed_out_degree" => plain(Conn::fixed_out_degree(n_pre, n_post, get_usize(t, "degree", path)?, w()?, seed)),
         "dense" => {
             let (vals, _) = value_array(t, wdim, path, dir)?;
-            let c = Conn::dense(n_pre, n_post, vals.into_iter().map(|x| x as f32).collect())?;
+            let c = Conn::dense(n_pre, n_post, vals.into_iter().map(|x| x as f32).collect())?.unit(unit)?;
             // a dense matrix stores its synapses row-major, the order of `delays`
             Ok((c, delays))
         }
@@ -390,9 +402,9 @@ fn connectivity_only(
                     }
                     let q: Vec<(usize, usize, f32, f64)> = tr.iter().zip(&d).map(|(&(i, j, w), &dk)| (i, j, w, dk)).collect();
                     let (c, d) = Conn::from_triplets_with_delays(n_pre, n_post, &q)?;
-                    Ok((c, Some(d)))
+                    Ok((c.unit(unit)?, Some(d)))
                 }
-                None => plain(Conn::from_triplets(n_pre, n_post, &tr)),
+                None => plain(Conn::from_triplets(n_pre, n_post, &tr).and_then(|c| c.unit(unit))),
             }
         }
         other => Err(err(
@@ -532,6 +544,21 @@ fn current_generator(ty: &str, t: &Table, path: &str, n: usize, seed: u64) -> Re
     })
 }
 
+/// Bytes a connectivity table will take once generated (indices and weights of its expected
+/// synapses, row offsets), estimated before it is generated.
+fn conn_bytes(t: &Table, n_pre: u64, n_post: u64) -> u64 {
+    let num = |k: &str| t.get(k).and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64))).unwrap_or(0.0).max(0.0);
+    let synapses = match t.get("type").and_then(Value::as_str).unwrap_or("") {
+        "all_to_all" | "dense" => n_pre.saturating_mul(n_post),
+        "one_to_one" => n_pre,
+        "fixed_prob" => (num("prob").min(1.0) * n_pre as f64 * n_post as f64) as u64,
+        "fixed_in_degree" => (num("degree") as u64).saturating_mul(n_post),
+        "fixed_out_degree" => (num("degree") as u64).saturating_mul(n_pre),
+        _ => 0,
+    };
+    synapses.saturating_mul(8).saturating_add(n_pre.saturating_mul(8)).saturating_add(n_post.saturating_mul(16))
+}
+
 /// Parse and build a network file. Relative `npy` paths are read from `dir`.
 pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
     let doc: Table = text.parse().map_err(|e: toml::de::Error| SomataError::Format(format!("network file is not valid TOML: {e}")))?;
@@ -550,9 +577,11 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
             "gap_junction",
             "input",
             "monitor",
+            "order",
         ],
         "top level",
     )?;
+    let mut budget = MemoryBudget::new();
     let dt = quantity(get(&doc, "dt", "top level")?, Dim::TIME, "dt")?;
     let mut net = Network::from_ms(dt)?;
     let seed = doc.get("seed").and_then(Value::as_integer).unwrap_or(0) as u64;
@@ -584,12 +613,16 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
         if n == 0 {
             return Err(err(&path, "size must be ≥ 1"));
         }
-        dispatch(model, BuildPop { t, path: path.clone(), n, dir, net: &mut net, name: name.clone() })?;
+        dispatch(model, BuildPop { t, path: path.clone(), n, dir, net: &mut net, name: name.clone(), budget: &mut budget })?;
     }
     for (k, p) in doc.get("projection").map(|v| array(v, "projection")).transpose()?.unwrap_or(&empty).iter().enumerate() {
         let path = format!("projection[{k}]");
         let t = table(p, &path)?;
-        check_keys(t, &["name", "pre", "post", "pre_range", "kind", "synapse", "output", "stp", "delay", "conn", "state"], &path)?;
+        check_keys(
+            t,
+            &["name", "pre", "post", "pre_range", "kind", "synapse", "output", "stp", "delay", "conn", "state", "same_step"],
+            &path,
+        )?;
         let pname = t.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| path.clone());
         let path = match t.get("name").and_then(Value::as_str) {
             Some(n) => format!("projection `{n}`"),
@@ -631,15 +664,26 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
             }
             "delta" => {
                 let state = t.get("state").and_then(Value::as_str).unwrap_or("V").to_string();
-                (ProjKind::Delta { state }, Dim::VOLTAGE)
+                // the weights have the unit of the state they add to (mV for V)
+                let d = net.population(post).state_dim(&state).unwrap_or(Dim::VOLTAGE);
+                (ProjKind::Delta { state }, d)
             }
             other => return Err(err(&format!("{path}.kind"), format!("unknown kind `{other}` (align_post, align_pre, current, delta)"))),
         };
         let ct = table(get(t, "conn", &path)?, &format!("{path}.conn"))?;
         let n_pre = range.len();
+        budget.take(
+            &format!("the connectivity of {path} ({n_pre} × {} neurons)", net.size(post)),
+            conn_bytes(ct, n_pre as u64, net.size(post) as u64),
+        )?;
         let (conn, syn_delays) =
             connectivity(ct, n_pre, net.size(post), wdim, &format!("{path}.conn"), dir, seed.wrapping_add(1000 + k as u64))?;
         let mut proj = Projection::new(pre, post, conn, kind).pre_range(range).name(pname);
+        match t.get("same_step") {
+            None => {}
+            Some(Value::Boolean(b)) => proj = proj.same_step(*b),
+            Some(_) => return Err(err(&format!("{path}.same_step"), "expected true or false")),
+        }
         if let Some(s) = t.get("stp") {
             proj = proj.stp(synapse(s, &format!("{path}.stp"))?);
         }
@@ -664,6 +708,14 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
             (None, None) => {}
         }
         net.connect(proj)?;
+    }
+    if let Some(o) = doc.get("order") {
+        let a = array(o, "order")?;
+        let ids = a
+            .iter()
+            .map(|v| v.as_str().ok_or_else(|| err("order", "expected population names")).and_then(|s| net.pop_id(s)))
+            .collect::<Result<Vec<_>>>()?;
+        net.update_order(&ids).map_err(|e| err("order", e))?;
     }
     for (k, g) in doc.get("gap_junction").map(|v| array(v, "gap_junction")).transpose()?.unwrap_or(&empty).iter().enumerate() {
         let path = format!("gap_junction[{k}]");
@@ -774,16 +826,34 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
     for (k, m) in doc.get("monitor").map(|v| array(v, "monitor")).transpose()?.unwrap_or(&empty).iter().enumerate() {
         let path = format!("monitor[{k}]");
         let t = table(m, &path)?;
-        check_keys(t, &["name", "population", "var", "neurons", "every"], &path)?;
-        let pop = net.pop_id(get_str(t, "population", &path)?)?;
-        let var = match t.get("var").and_then(Value::as_str).unwrap_or("spike") {
-            "spike" => Var::Spike,
-            s if s.starts_with("g@") => Var::Conductance(s[2..].to_string()),
-            s => Var::State(s.to_string()),
+        check_keys(t, &["name", "population", "var", "neurons", "every", "format"], &path)?;
+        let var_s = match t.get("var") {
+            None => "spike",
+            Some(v) => v.as_str().ok_or_else(|| err(&format!("{path}.var"), "expected a string"))?,
+        };
+        let var = Var::parse(var_s);
+        let pop = match (t.get("population"), net.monitor_population(&var).map_err(|e| err(&path, e))?) {
+            (Some(p), fixed) => {
+                let p = net.pop_id(p.as_str().ok_or_else(|| err(&format!("{path}.population"), "expected a population name"))?)?;
+                if let Some(f) = fixed.filter(|f| *f != p) {
+                    return Err(err(
+                        &path,
+                        format!("`{var_s}` has one column per neuron of population `{}`, not `{}`", net.names()[f.0], net.names()[p.0]),
+                    ));
+                }
+                p
+            }
+            (None, Some(f)) => f,
+            (None, None) => return Err(err(&path, "missing key `population`")),
+        };
+        let format = match t.get("format") {
+            None => MonitorFormat::Auto,
+            Some(v) => MonitorFormat::parse(v.as_str().ok_or_else(|| err(&format!("{path}.format"), "expected a string"))?)
+                .map_err(|e| err(&format!("{path}.format"), e))?,
         };
         let name = match t.get("name").and_then(Value::as_str) {
             Some(n) => n.to_string(),
-            None => format!("{}_{}", net.names()[pop.0], t.get("var").and_then(Value::as_str).unwrap_or("spike")),
+            None => format!("{}_{}", net.names()[pop.0], var_s),
         };
         let neurons = match t.get("neurons") {
             Some(v) => Some(
@@ -803,7 +873,10 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
             Some(_) => get_usize(t, "every", &path)?,
             None => 1,
         };
-        net.add_monitor(&name, pop, var, neurons, every)?;
+        net.add_monitor_as(&name, pop, var, neurons, every, format).map_err(|e| match e {
+            SomataError::Format(m) => err(&path, m),
+            e => e,
+        })?;
     }
     Ok(NetFile {
         net,

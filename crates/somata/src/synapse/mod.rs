@@ -133,6 +133,30 @@ pub trait Synapse: Send {
     }
 }
 
+impl dyn Synapse {
+    /// Set a parameter from a typed quantity, checking its dimension against the parameter's
+    /// (`syn.set("tau", 5.0 * ms)`; `5.0 * mV` is a [`SomataError::DimensionMismatch`]).
+    ///
+    /// ```
+    /// use somata::units::{ms, mV};
+    /// let mut s = somata::synapse::by_name("Expon").unwrap();
+    /// s.set("tau", 5.0 * ms).unwrap();
+    /// assert_eq!(s.param("tau"), Some(5.0));
+    /// assert!(s.set("tau", 5.0 * mV).is_err());
+    /// ```
+    pub fn set<D: crate::units::Dimension>(&mut self, name: &str, q: crate::units::Quantity<D>) -> Result<()> {
+        let spec = self.params().iter().find(|p| p.name == name).copied().ok_or_else(|| unknown_param(self.name(), name, self.params()))?;
+        if spec.dim != D::DIM {
+            return Err(SomataError::DimensionMismatch {
+                what: format!("{} parameter `{name}`", self.name()),
+                expected: spec.dim.describe(),
+                got: D::DIM.describe(),
+            });
+        }
+        self.set_param(name, q.canonical())
+    }
+}
+
 /// The eight module names accepted by [`by_name`].
 pub const MODELS: [&str; 8] = ["Expon", "DualExpon", "Alpha", "AMPA", "GABAa", "BioNMDA", "STP", "STD"];
 

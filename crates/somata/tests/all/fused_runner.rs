@@ -4,6 +4,7 @@
 
 use somata::net::models::{coba, cuba, EiConfig};
 use somata::net::{ExtInput, Network, Projection, RunSummary, Var};
+use somata::units::{mA, siemens};
 
 /// Attach the monitors every comparison reads: all spikes of E, V of a few E neurons every 3
 /// steps (including a repeated one), the E→E conductance, and V of all I neurons every 2 steps.
@@ -109,7 +110,7 @@ fn per_neuron_constant_input_fused_equals_reference() {
         // a ramp of extra drive (mA) across E, plus a uniform one on I
         net.input(e, ExtInput::Constant((0..n).map(|j| 0.02 * j as f32 / n as f32).collect())).unwrap();
         let i = net.pop_id("I").unwrap();
-        net.input_constant(i, -0.05).unwrap();
+        net.input_constant(i, -0.05 * mA).unwrap();
         net
     };
     check_all(&make, 560);
@@ -139,7 +140,7 @@ fn networks_outside_the_fused_runner_still_run() {
     let make = || {
         let mut net = coba(&cfg).unwrap();
         let e = net.pop_id("E").unwrap();
-        let conn = somata::net::Conn::fixed_prob(480, 480, 0.02, 0.3, 7).unwrap();
+        let conn = somata::net::Conn::fixed_prob(480, 480, 0.02, 0.3 * siemens, 7).unwrap();
         let syn = somata::synapse::by_name("Expon").unwrap();
         let kind = somata::net::ProjKind::AlignPost { syn, out: somata::net::Output::Coba { e: 0.0 } };
         net.connect(Projection::new(e, e, conn, kind).delay_ms(1.5).name("delayed")).unwrap();

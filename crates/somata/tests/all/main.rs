@@ -16,6 +16,7 @@ mod inputs;
 mod io_plot;
 mod models;
 mod net_delays;
+mod net_record;
 mod network;
 mod new_user;
 mod nn;

@@ -60,7 +60,7 @@ fn global_delays_whole_and_interpolated() {
     ];
     for (d, want) in cases {
         let (mut net, pre, post) = probe(&[&[0]], 1);
-        let conn = Conn::all_to_all(1, 1, 1.0).unwrap();
+        let conn = Conn::all_to_all(1, 1, 1.0 * siemens).unwrap();
         net.connect(Projection::new(pre, post, conn, ProjKind::Current { out: Output::CUBA }).delay_ms(d).name("p")).unwrap();
         let g = g_trace(&mut net, post, 7);
         for (k, (&a, &b)) in g.iter().zip(&want).enumerate() {
@@ -138,7 +138,13 @@ fn feedforward(kind: &str, delay: Delay, stp: bool) -> Vec<f32> {
     let data: Vec<f32> = (0..steps * 40).map(|_| (rng.uniform() * 3.0) as f32).collect();
     net.input(pre, ExtInput::PerStep { data, steps }).unwrap();
     let mut wr = somata::init::Rng::new(5);
-    let conn = Conn::fixed_prob(40, 25, 0.3, 1.0, 3).unwrap().with_weights(|| (0.1 + wr.uniform()) as f32);
+    // the weights' dimension follows the projection: S, 1 (align-pre), mV (delta onto V)
+    let unit: somata::net::Weight = match kind {
+        "align_pre" => 1.0.into(),
+        "delta" => (1.0 * mV).into(),
+        _ => (1.0 * siemens).into(),
+    };
+    let conn = Conn::fixed_prob(40, 25, 0.3, unit, 3).unwrap().with_weights(|| (0.1 + wr.uniform()) as f32);
     let pk = match kind {
         "align_post" => ProjKind::AlignPost { syn: somata::synapse::by_name("Expon").unwrap(), out: Output::Coba { e: 0.0 } },
         "align_pre" => ProjKind::AlignPre { syn: somata::synapse::by_name("Expon").unwrap(), out: Output::Coba { e: 0.0 } },
@@ -210,7 +216,7 @@ fn interpolated_delay_is_the_average_of_its_neighbours_for_a_linear_projection()
 #[test]
 fn delays_are_checked() {
     let (mut net, pre, post) = probe(&[&[0], &[0], &[0]], 2);
-    let c = || Conn::all_to_all(3, 2, 1.0).unwrap();
+    let c = || Conn::all_to_all(3, 2, 1.0 * siemens).unwrap();
     let cur = || ProjKind::Current { out: Output::CUBA };
     let bad = |e: SomataError| e.to_string();
     for d in [
@@ -228,14 +234,23 @@ fn delays_are_checked() {
     let e = net.connect(Projection::new(pre, post, c(), cur()).delays_per_synapse_ms(vec![0.1; 5])).unwrap_err();
     assert!(matches!(e, SomataError::ShapeMismatch { ref expected, .. } if expected == &[6]), "{e}");
     let e = net
-        .connect(Projection::new(pre, post, Conn::all_to_all(2, 2, 1.0).unwrap(), cur()).pre_range(1..3).delays_per_pre_ms(vec![0.1; 3]))
+        .connect(
+            Projection::new(pre, post, Conn::all_to_all(2, 2, 1.0 * siemens).unwrap(), cur())
+                .pre_range(1..3)
+                .delays_per_pre_ms(vec![0.1; 3]),
+        )
         .unwrap_err();
     assert!(matches!(e, SomataError::ShapeMismatch { .. }), "{e}");
     // per-synapse delays cannot precede an align-pre synapse
     let e = net
         .connect(
-            Projection::new(pre, post, c(), ProjKind::AlignPre { syn: somata::synapse::by_name("AMPA").unwrap(), out: Output::CUBA })
-                .delays_per_synapse_ms(vec![0.1; 6]),
+            Projection::new(
+                pre,
+                post,
+                Conn::all_to_all(3, 2, 1.0).unwrap(),
+                ProjKind::AlignPre { syn: somata::synapse::by_name("AMPA").unwrap(), out: Output::CUBA },
+            )
+            .delays_per_synapse_ms(vec![0.1; 6]),
         )
         .unwrap_err();
     assert!(bad(e).contains("per-synapse delays"));
@@ -375,8 +390,13 @@ fn current_projection_binds_the_projected_value_for_one_step() {
         } else {
             let (mut net, pre, post) = probe(&[&[0, 2], &[0]], 2);
             net.connect(
-                Projection::new(pre, post, Conn::one_to_one(2, 0.5).unwrap(), ProjKind::Current { out: Output::Coba { e: 10.0 } })
-                    .name("p"),
+                Projection::new(
+                    pre,
+                    post,
+                    Conn::one_to_one(2, 0.5 * siemens).unwrap(),
+                    ProjKind::Current { out: Output::Coba { e: 10.0 } },
+                )
+                .name("p"),
             )
             .unwrap();
             net.add_monitor("g", post, Var::Conductance("p".into()), None, 1).unwrap();

@@ -223,8 +223,13 @@ fn align_post_coba_onto_lif_spec_numbers() {
     let mut syn = somata::synapse::by_name("Expon").unwrap();
     syn.set_param("tau", 5.0).unwrap();
     net.connect(
-        Projection::new(pre, post, Conn::all_to_all(1, 1, 1e-3).unwrap(), ProjKind::AlignPost { syn, out: Output::Coba { e: 10.0 } })
-            .name("p"),
+        Projection::new(
+            pre,
+            post,
+            Conn::all_to_all(1, 1, 1e-3 * siemens).unwrap(),
+            ProjKind::AlignPost { syn, out: Output::Coba { e: 10.0 } },
+        )
+        .name("p"),
     )
     .unwrap();
     net.add_monitor("V", post, Var::State("V".into()), None, 1).unwrap();
@@ -247,7 +252,7 @@ fn delta_projection_adds_to_v_after_integration() {
     let pre = If::builder(1).init("V", Init::Constant(1.0)).tau(1e9 * ms).build().unwrap();
     let pre = net.add(pre, "pre").unwrap();
     let post = net.add(Lif::builder(1).tau(10.0 * ms).build().unwrap(), "post").unwrap();
-    net.connect(Projection::new(pre, post, Conn::all_to_all(1, 1, 0.5).unwrap(), ProjKind::Delta { state: "V".into() })).unwrap();
+    net.connect(Projection::new(pre, post, Conn::all_to_all(1, 1, 0.5 * mV).unwrap(), ProjKind::Delta { state: "V".into() })).unwrap();
     net.run(1).unwrap();
     let v = net.population(post).state("V").unwrap()[0];
     assert!((v - 0.5).abs() < 1e-7, "{v}");
@@ -261,13 +266,15 @@ fn stp_on_a_projection_scales_spikes() {
     // a presynaptic neuron spiking at steps 0, 1, 2: IF with a huge input and V_th tiny
     let pre = If::builder(1).v_th(1e-6 * mV).tau(1e9 * ms).init("V", Init::Constant(1.0)).build().unwrap();
     let pre = net.add(pre, "pre").unwrap();
-    net.input_constant(pre, 1e12).unwrap();
+    net.input_constant(pre, 1e12 * mA).unwrap();
     let post = net.add(Lif::builder(1).v_th(1e9 * mV).build().unwrap(), "post").unwrap();
     let mut syn = somata::synapse::by_name("Expon").unwrap();
     syn.set_param("tau", 1e12).unwrap();
     let stp = somata::synapse::by_name("STP").unwrap();
     net.connect(
-        Projection::new(pre, post, Conn::all_to_all(1, 1, 1.0).unwrap(), ProjKind::AlignPost { syn, out: Output::CUBA }).stp(stp).name("p"),
+        Projection::new(pre, post, Conn::all_to_all(1, 1, 1.0 * siemens).unwrap(), ProjKind::AlignPost { syn, out: Output::CUBA })
+            .stp(stp)
+            .name("p"),
     )
     .unwrap();
     net.add_monitor("g", post, Var::Conductance("p".into()), None, 1).unwrap();
@@ -287,13 +294,18 @@ fn bad_networks_get_typed_errors() {
     let syn = || somata::synapse::by_name("Expon").unwrap();
     // mismatched sizes
     let e = net
-        .connect(Projection::new(a, b, Conn::all_to_all(10, 4, 1.0).unwrap(), ProjKind::AlignPost { syn: syn(), out: Output::CUBA }))
+        .connect(Projection::new(
+            a,
+            b,
+            Conn::all_to_all(10, 4, 1.0 * siemens).unwrap(),
+            ProjKind::AlignPost { syn: syn(), out: Output::CUBA },
+        ))
         .unwrap_err();
     assert!(matches!(e, SomataError::ShapeMismatch { .. }), "{e}");
     // negative delay
     let e = net
         .connect(
-            Projection::new(a, b, Conn::all_to_all(10, 5, 1.0).unwrap(), ProjKind::AlignPost { syn: syn(), out: Output::CUBA })
+            Projection::new(a, b, Conn::all_to_all(10, 5, 1.0 * siemens).unwrap(), ProjKind::AlignPost { syn: syn(), out: Output::CUBA })
                 .delay_ms(-1.0),
         )
         .unwrap_err();
@@ -302,7 +314,8 @@ fn bad_networks_get_typed_errors() {
     assert!(Conn::fixed_prob(3, 3, 1.5, 1.0, 0).unwrap_err().to_string().contains("[0, 1]"));
     // a delay that is not a whole number of steps is interpolated (BrainPy's InputDelay)
     net.connect(
-        Projection::new(a, b, Conn::all_to_all(10, 5, 1.0).unwrap(), ProjKind::AlignPost { syn: syn(), out: Output::CUBA }).delay_ms(0.25),
+        Projection::new(a, b, Conn::all_to_all(10, 5, 1.0 * siemens).unwrap(), ProjKind::AlignPost { syn: syn(), out: Output::CUBA })
+            .delay_ms(0.25),
     )
     .unwrap();
     // 2.5 steps: between 2 and 3 steps
@@ -312,7 +325,7 @@ fn bad_networks_get_typed_errors() {
         .connect(Projection::new(
             a,
             b,
-            Conn::all_to_all(10, 5, 1.0).unwrap(),
+            Conn::all_to_all(10, 5, 1.0 * siemens).unwrap(),
             ProjKind::AlignPost { syn: somata::synapse::by_name("AMPA").unwrap(), out: Output::CUBA },
         ))
         .unwrap_err();
