@@ -436,7 +436,13 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             for (i, pv) in self.params.iter().enumerate() {
                 pbuf[i] = pv.at(r);
             }
-            self.model.validate(&pbuf)?;
+            // per-neuron parameters are validated element-wise: name the neuron
+            self.model.validate(&pbuf).map_err(|e| match e {
+                SomataError::InvalidParameter { model, name, value, reason } if rows > 1 => {
+                    SomataError::InvalidParameter { model, name, value, reason: format!("{reason} (neuron {r})") }
+                }
+                e => e,
+            })?;
         }
         for (spec, init) in M::STATES.iter().zip(&self.inits) {
             if let Some(i) = init {
