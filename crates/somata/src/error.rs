@@ -131,6 +131,25 @@ pub enum SomataError {
         /// The non-finite value, as text.
         value: String,
     },
+    /// A NaN or infinite input value, refused before the layer's state is touched: fed to the
+    /// kernel it would turn `V` into NaN for good (the neuron would never spike again).
+    #[error("non-finite input to layer `{layer}` ({model}): {what} is {value} at step {step}, batch row {batch}, neuron {neuron}; the state was left unchanged (a NaN or infinite input would make it NaN for good)")]
+    NonFiniteInput {
+        /// The layer's name.
+        layer: String,
+        /// Model name.
+        model: String,
+        /// Which input (`"input"`, `"sequence input"`, `"current i"`, `"conductance g"`).
+        what: String,
+        /// Clock step the value belongs to.
+        step: u64,
+        /// Batch row (0 without a batch axis).
+        batch: usize,
+        /// Neuron index (flattened over in_size).
+        neuron: usize,
+        /// The non-finite value, as text (`NaN`, `inf`, `-inf`).
+        value: String,
+    },
     /// I/O failure (CLI, files).
     #[error("i/o error: {0}")]
     Io(String),

@@ -5,7 +5,125 @@
 
 use somata::dynamics::NeuronModel;
 use somata::engine::LayerBuilder;
+use somata::engine::{RunOptions, SeqInput};
+use somata::nn::{Linear, Neurons, SeqBuf, Sequential};
 use somata::prelude::*;
+
+// ---------------------------------------------------------------------------------------------
+// 1. Non-finite inputs
+
+fn non_finite(e: &SomataError) -> (String, u64, usize, usize, String) {
+    match e {
+        SomataError::NonFiniteInput { layer, step, batch, neuron, value, .. } => (layer.clone(), *step, *batch, *neuron, value.clone()),
+        e => panic!("expected NonFiniteInput, got {e:?}"),
+    }
+}
+
+#[test]
+fn nan_scalar_input_is_refused_before_the_state_is_touched() {
+    let mut lif = Lif::builder(3).name("hidden").build().unwrap();
+    lif.init_state(None).unwrap();
+    let mut clock = Clock::new(0.1 * ms).unwrap();
+    lif.update(&clock, 2.0f32).unwrap();
+    clock.advance();
+    let v_before = lif.v().unwrap().to_owned();
+    let e = lif.update(&clock, f32::NAN).unwrap_err();
+    let (layer, step, batch, neuron, value) = non_finite(&e);
+    assert_eq!((layer.as_str(), step, batch, neuron, value.as_str()), ("hidden", 1, 0, 0, "NaN"));
+    let msg = e.to_string();
+    assert!(msg.contains("`hidden`") && msg.contains("LIF") && msg.contains("NaN"), "{msg}");
+    assert!(msg.contains("batch row 0") && msg.contains("neuron 0") && msg.contains("step 1"), "{msg}");
+    // the state is untouched and the step was not consumed: the same step runs normally
+    assert_eq!(lif.v().unwrap(), v_before);
+    lif.update(&clock, 2.0f32).unwrap();
+    assert!(lif.v().unwrap().iter().all(|v| v.is_finite() && *v > v_before[[0]]));
+}
+
+#[test]
+fn infinite_input_names_batch_row_and_neuron() {
+    let mut lif = Lif::builder(3).name("L").build().unwrap();
+    lif.init_state(Some(2)).unwrap();
+    let clock = Clock::new(0.1 * ms).unwrap();
+    // batch × N input: element 4 is batch row 1, neuron 1
+    let x = [0.0f32, 1.0, 2.0, 3.0, f32::INFINITY, 5.0];
+    let e = lif.update(&clock, &x[..]).unwrap_err();
+    let (_, _, batch, neuron, value) = non_finite(&e);
+    assert_eq!((batch, neuron, value.as_str()), (1, 1, "inf"));
+    assert!(e.to_string().contains("batch row 1, neuron 1"), "{e}");
+    // N values broadcast over the batch: the first row holding it is named
+    let e = lif.update(&clock, &[0.0f32, 0.0, f32::NEG_INFINITY][..]).unwrap_err();
+    let (_, _, batch, neuron, value) = non_finite(&e);
+    assert_eq!((batch, neuron, value.as_str()), (0, 2, "-inf"));
+    // typed input
+    let e = lif.update_q(&clock, f64::NAN * mA).unwrap_err();
+    assert!(matches!(e, SomataError::NonFiniteInput { .. }), "{e}");
+    let e = lif.update_q(&clock, &[1.0 * mA, 1.0 * mA, f64::INFINITY * mA]).unwrap_err();
+    let (_, _, batch, neuron, _) = non_finite(&e);
+    assert_eq!((batch, neuron), (0, 2));
+    // an array of shape in_size
+    let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[3]), vec![0.0f32, f32::NAN, 0.0]).unwrap();
+    let e = lif.update(&clock, a.view()).unwrap_err();
+    assert_eq!(non_finite(&e).3, 1);
+    // nothing ran: the layer still accepts step 0
+    lif.update(&clock, 1.0f32).unwrap();
+}
+
+#[test]
+fn nan_in_a_vector_kernel_layer_is_found_at_its_neuron() {
+    // 4000 neurons, f32, shared parameters: the AVX-512 / AVX2 path where the CPU has it
+    let n = 4000;
+    let mut lif = Lif::builder(n).build().unwrap();
+    lif.init_state(None).unwrap();
+    let mut x = vec![1.0f32; n];
+    x[3999] = f32::NAN;
+    let e = lif.update(&Clock::new(0.1 * ms).unwrap(), &x).unwrap_err();
+    assert_eq!(non_finite(&e).3, 3999, "{e}");
+    assert!(lif.v().unwrap().iter().all(|v| *v == 0.0));
+}
+
+#[test]
+fn nan_in_a_sequence_names_its_step_and_leaves_the_clock() {
+    let (n, steps) = (2, 10);
+    let mut lif = Lif::builder(n).name("seq").build().unwrap();
+    lif.init_state(None).unwrap();
+    let mut clock = Clock::new(0.1 * ms).unwrap();
+    lif.run(&mut clock, SeqInput::Constant(Input::Scalar(1.0), 5), &RunOptions::default()).unwrap();
+    assert_eq!(clock.step(), 5);
+    let mut x = vec![1.0f32; steps * n];
+    x[3 * n + 1] = f32::NAN; // step 3 of this run = clock step 8, neuron 1
+    let v_before = lif.v().unwrap().to_owned();
+    let e = lif.run(&mut clock, SeqInput::Dense(&x, steps), &RunOptions::default()).unwrap_err();
+    let (layer, step, _, neuron, _) = non_finite(&e);
+    assert_eq!((layer.as_str(), step, neuron), ("seq", 8, 1), "{e}");
+    assert_eq!(clock.step(), 5, "the clock is not advanced by a refused run");
+    assert_eq!(lif.v().unwrap(), v_before);
+    // forward_tape (training) refuses the same way
+    let e = lif.forward_tape(&mut clock, SeqInput::Dense(&x, steps)).unwrap_err();
+    assert_eq!(non_finite(&e).1, 8, "{e}");
+    // and the conductance tape
+    let (i, mut g) = (vec![1.0f32; steps * n], vec![0.0f32; steps * n]);
+    g[2 * n] = f32::INFINITY;
+    let mut tape = somata::engine::Tape::default();
+    let e = lif.forward_tape_cond(&mut clock, &i, &g, steps, &mut tape).unwrap_err();
+    match &e {
+        SomataError::NonFiniteInput { what, step, neuron, .. } => assert_eq!((what.as_str(), *step, *neuron), ("conductance g", 7, 0)),
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(lif.v().unwrap(), v_before);
+    // finite inputs still run
+    lif.run(&mut clock, SeqInput::Dense(&vec![1.0f32; steps * n], steps), &RunOptions::default()).unwrap();
+    assert_eq!(clock.step(), 15);
+}
+
+#[test]
+fn nan_input_to_a_sequential_network_is_refused() {
+    let lif = Lif::builder(4).build().unwrap();
+    let mut net = Sequential::new(1.0 * ms).push(Linear::new(3, 4, 1)).push(Neurons::new(lif));
+    let mut x = vec![0.5f32; 2 * 3];
+    x[4] = f32::NAN;
+    let e = net.forward(&SeqBuf::constant(x, 5, 2, 3)).unwrap_err();
+    assert!(matches!(e, SomataError::NonFiniteInput { .. }), "{e}");
+}
 
 // ---------------------------------------------------------------------------------------------
 // 2. V_th <= V_reset
