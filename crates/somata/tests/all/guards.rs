@@ -3,7 +3,11 @@
 //! hyper-parameters, a misspelt parameter name.
 
 
+#[path = "../../examples/simple_neuron.rs"]
+mod example;
+
 use somata::dynamics::NeuronModel;
+use somata::dynamics::{name_word, ParamAt, StateAt};
 use somata::engine::LayerBuilder;
 use somata::engine::{RunOptions, SeqInput};
 use somata::nn::{Linear, Neurons, SeqBuf, Sequential};
@@ -201,4 +205,34 @@ fn the_shipped_defaults_and_networks_still_build() {
     Izhikevich::builder(1).build().unwrap();
     // the COBA/CUBA population of the examples (V_rest above V_th is allowed: tonic firing)
     LifRef::builder(1).v_rest(-49.0 * mV).v_th(-50.0 * mV).v_reset(-60.0 * mV).build().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Misspelt parameter names
+
+#[test]
+fn a_misspelt_parameter_name_at_build_names_the_key_and_the_known_ones() {
+    use example::SimpleNeuron;
+    let e = LayerBuilder::<SimpleNeuron>::new(SimpleNeuron, 2).set("Vth", 1.0 * mV).build().unwrap_err();
+    match &e {
+        SomataError::UnknownParameter { model, name, known } => {
+            assert_eq!((model.as_str(), name.as_str(), known.as_str()), ("SimpleNeuron", "Vth", "V_th"))
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(e.to_string().contains("unknown parameter `Vth`") && e.to_string().contains("known: V_th"), "{e}");
+    let e = Lif::builder(1).set_raw("tua", 1.0).build().unwrap_err();
+    assert!(e.to_string().contains("`tua`") && e.to_string().contains("tau"), "{e}");
+}
+
+#[test]
+fn param_and_state_positions_resolve_at_compile_time() {
+    // what `param!(c, "V_reset")` / `state!("V")` expand to (a misspelt name is one compile
+    // error naming it: the `compile_fail` doc tests of `somata::param!` and `somata::state!`)
+    const I: usize = ParamAt::<Lif, { name_word("V_reset", 0) }, { name_word("V_reset", 1) }, { name_word("V_reset", 2) }>::INDEX;
+    assert_eq!(I, Lif::param_index("V_reset").unwrap());
+    const J: usize = StateAt::<AdExIf, { name_word("w", 0) }, { name_word("w", 1) }, { name_word("w", 2) }>::INDEX;
+    assert_eq!(J, AdExIf::state_index("w").unwrap());
+    // names up to 48 bytes
+    assert_eq!(name_word("abcdefghijklmnopq", 1), b'q' as u128);
 }
