@@ -150,6 +150,22 @@ pub enum SomataError {
         /// The non-finite value, as text (`NaN`, `inf`, `-inf`).
         value: String,
     },
+    /// A checkpoint whose stored hyper-parameter (a neuron model's `tau`, `V_th`, ..., a
+    /// readout's `tau`, the network's `dt`) differs from the network it is loaded into: the
+    /// weights were trained for another model and would compute something else.
+    #[error("checkpoint {path}: {layer} has {name} = {stored} in the checkpoint but {given} in the network it is loaded into (canonical units: ms, mV, ...); build the network with the checkpoint's value")]
+    HyperParameterMismatch {
+        /// The checkpoint file.
+        path: String,
+        /// Which layer (`"layer 1 (LIF)"`, or `"the network"` for `dt`).
+        layer: String,
+        /// The parameter (`"tau"`, `"V_th"`, `"dt"`, with `[neuron i]` for a per-neuron one).
+        name: String,
+        /// The checkpoint's value.
+        stored: f64,
+        /// The network's value.
+        given: f64,
+    },
     /// I/O failure (CLI, files).
     #[error("i/o error: {0}")]
     Io(String),

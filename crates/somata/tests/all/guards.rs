@@ -2,16 +2,16 @@
 //! threshold at or below the reset potential, a checkpoint loaded into a network with other
 //! hyper-parameters, a misspelt parameter name.
 
-
 #[path = "../../examples/simple_neuron.rs"]
 mod example;
 
-use somata::dynamics::NeuronModel;
-use somata::dynamics::{name_word, ParamAt, StateAt};
-use somata::engine::LayerBuilder;
-use somata::engine::{RunOptions, SeqInput};
-use somata::nn::{Linear, Neurons, SeqBuf, Sequential};
+use somata::dynamics::{name_word, NeuronModel, ParamAt, StateAt};
+use somata::engine::{LayerBuilder, RunOptions, SeqInput};
+use somata::nn::checkpoint::{self, Checkpoint};
+use somata::nn::train::{TrainConfig, Trainer};
+use somata::nn::{LeakyRateReadout, Linear, Neurons, SeqBuf, Sequential};
 use somata::prelude::*;
+use std::path::PathBuf;
 
 // ---------------------------------------------------------------------------------------------
 // 1. Non-finite inputs
@@ -205,6 +205,169 @@ fn the_shipped_defaults_and_networks_still_build() {
     Izhikevich::builder(1).build().unwrap();
     // the COBA/CUBA population of the examples (V_rest above V_th is allowed: tonic firing)
     LifRef::builder(1).v_rest(-49.0 * mV).v_th(-50.0 * mV).v_reset(-60.0 * mV).build().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Checkpoints compare hyper-parameters
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("somata-guards-{tag}-{}", std::process::id()));
+        std::fs::remove_dir_all(&p).ok();
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+fn mismatch(e: SomataError) -> (String, String, f64, f64, String) {
+    let msg = e.to_string();
+    match e {
+        SomataError::HyperParameterMismatch { layer, name, stored, given, .. } => (layer, name, stored, given, msg),
+        e => panic!("expected HyperParameterMismatch, got {e:?}"),
+    }
+}
+
+fn trainer(tau_ms: f64, dt_ms: f64) -> Trainer {
+    let cfg = TrainConfig { epochs: 1, hidden: 16, seed: 3, tau_ms, dt_ms, ..TrainConfig::default() };
+    Trainer::new(&cfg, 8, 3).unwrap()
+}
+
+fn weights(net: &mut Sequential) -> Vec<Vec<f32>> {
+    net.params().iter().map(|p| p.value.to_vec()).collect()
+}
+
+#[test]
+fn a_checkpoint_refuses_a_network_with_another_tau_or_dt() {
+    let dir = TempDir::new("tau");
+    let path = dir.file("net.safetensors");
+    let mut a = trainer(5.0, 1.0);
+    a.save_checkpoint(&path, 1).unwrap();
+    let ck = Checkpoint::read(&path).unwrap();
+    assert!(ck.stores_hyper_params());
+    assert!(ck.meta[checkpoint::HYPERPARAMS_KEY].contains("\"tau\":[5.0]"), "{}", ck.meta[checkpoint::HYPERPARAMS_KEY]);
+
+    // same hyper-parameters: loads
+    let mut same = trainer(5.0, 1.0);
+    same.resume(&path).unwrap();
+    assert_eq!(weights(&mut same.net), weights(&mut a.net));
+
+    // another tau: refused, naming the layer, the parameter and both values; net untouched
+    let mut b = trainer(8.0, 1.0);
+    let before = weights(&mut b.net);
+    let (layer, name, stored, given, msg) = mismatch(b.resume(&path).unwrap_err());
+    assert_eq!((layer.as_str(), name.as_str(), stored, given), ("layer 1 (LIF)", "tau", 5.0, 8.0), "{msg}");
+    assert!(msg.contains("tau = 5 in the checkpoint but 8 in the network") && msg.contains("net.safetensors"), "{msg}");
+    assert_eq!(weights(&mut b.net), before, "a refused load leaves the network untouched");
+
+    // another dt
+    let mut c = trainer(5.0, 0.5);
+    let (layer, name, stored, given, _) = mismatch(c.resume(&path).unwrap_err());
+    assert_eq!((layer.as_str(), name.as_str(), stored, given), ("the network", "dt (ms)", 1.0, 0.5));
+    // checkpoint::load compares too
+    let mut d = trainer(8.0, 1.0);
+    assert!(matches!(checkpoint::load(&path, &mut d.net), Err(SomataError::HyperParameterMismatch { .. })));
+}
+
+fn lif_net(v_th: f64, reset: SpikeReset, readout_tau: f64, train_tau: Option<f64>) -> Sequential {
+    let lif = Lif::builder(4).v_th(v_th * mV).tau(10.0 * ms).spk_reset(reset).build().unwrap();
+    let neurons = match train_tau {
+        Some(_) => Neurons::new(lif).train("tau").unwrap(),
+        None => Neurons::new(lif),
+    };
+    let mut net = Sequential::new(1.0 * ms).push(Linear::new(3, 4, 1)).push(neurons).push(LeakyRateReadout::new(4, 2, readout_tau * ms, 2));
+    if let Some(t) = train_tau {
+        // as if training had moved tau
+        for p in net.params() {
+            if p.name == "tau" {
+                p.value.fill(t as f32);
+            }
+        }
+    }
+    net
+}
+
+#[test]
+fn every_model_parameter_spk_reset_and_readout_tau_are_compared() {
+    let dir = TempDir::new("vth");
+    let path = dir.file("net.safetensors");
+    let mut a = lif_net(1.0, SpikeReset::Soft, 5.0, None);
+    let hp = a.layers()[1].hyper_params();
+    let names: Vec<&str> = hp.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["R", "tau", "V_th", "V_reset", "V_rest", "spk_reset"]);
+    assert_eq!(hp[1].1, vec![10.0]);
+    assert!(a.layers()[0].hyper_params().is_empty(), "a Linear layer has none");
+    checkpoint::save(&path, &mut a, &[]).unwrap();
+    checkpoint::load(&path, &mut lif_net(1.0, SpikeReset::Soft, 5.0, None)).unwrap();
+    let (layer, name, stored, given, msg) = mismatch(checkpoint::load(&path, &mut lif_net(1.5, SpikeReset::Soft, 5.0, None)).unwrap_err());
+    assert_eq!((layer.as_str(), name.as_str(), stored, given), ("layer 1 (LIF)", "V_th", 1.0, 1.5), "{msg}");
+    let (_, name, stored, given, _) = mismatch(checkpoint::load(&path, &mut lif_net(1.0, SpikeReset::Hard, 5.0, None)).unwrap_err());
+    assert_eq!((name.as_str(), stored, given), ("spk_reset", 0.0, 1.0));
+    let (layer, name, stored, given, _) = mismatch(checkpoint::load(&path, &mut lif_net(1.0, SpikeReset::Soft, 7.0, None)).unwrap_err());
+    assert_eq!((layer.as_str(), name.as_str(), stored, given), ("layer 2 (readout)", "tau", 5.0, 7.0));
+}
+
+#[test]
+fn per_neuron_hyper_parameters_name_the_neuron() {
+    let dir = TempDir::new("pn");
+    let path = dir.file("net.safetensors");
+    let net = |v_th: Vec<f64>| Sequential::new(1.0 * ms).push(Neurons::new(Lif::builder(3).set_per_neuron("V_th", v_th).build().unwrap()));
+    checkpoint::save(&path, &mut net(vec![1.0, 2.0, 3.0]), &[]).unwrap();
+    checkpoint::load(&path, &mut net(vec![1.0, 2.0, 3.0])).unwrap();
+    let (_, name, stored, given, _) = mismatch(checkpoint::load(&path, &mut net(vec![1.0, 2.0, 4.0])).unwrap_err());
+    assert_eq!((name.as_str(), stored, given), ("V_th [neuron 2]", 3.0, 4.0));
+}
+
+#[test]
+fn trained_parameters_are_loaded_not_compared() {
+    let dir = TempDir::new("trained");
+    let path = dir.file("net.safetensors");
+    // trained tau moved from the builder's 10 ms to 12.5 ms
+    let mut a = lif_net(1.0, SpikeReset::Soft, 5.0, Some(12.5));
+    let x = SeqBuf::constant(vec![0.5; 2 * 3], 5, 2, 3);
+    let ya = a.forward(&x).unwrap();
+    checkpoint::save(&path, &mut a, &[]).unwrap();
+    // a fresh network built with the builder's tau (10 ms) loads it: tau is the stored tensor
+    let mut b = lif_net(1.0, SpikeReset::Soft, 5.0, Some(10.0));
+    checkpoint::load(&path, &mut b).unwrap();
+    let tau: Vec<f32> = b.params().into_iter().find(|p| p.name == "tau").unwrap().value.to_vec();
+    assert_eq!(tau, vec![12.5]);
+    assert_eq!(b.forward(&x).unwrap().data, ya.data, "the loaded trained tau is the one used");
+    // an untrained V_th still has to match
+    assert!(matches!(
+        checkpoint::load(&path, &mut lif_net(2.0, SpikeReset::Soft, 5.0, Some(10.0))),
+        Err(SomataError::HyperParameterMismatch { .. })
+    ));
+}
+
+#[test]
+fn an_old_checkpoint_without_hyper_parameters_still_loads() {
+    let dir = TempDir::new("old");
+    let path = dir.file("net.safetensors");
+    let mut a = lif_net(1.0, SpikeReset::Soft, 5.0, None);
+    checkpoint::save(&path, &mut a, &[]).unwrap();
+    // rewrite it as an older somata did: the same tensors and metadata, no `hyperparams`
+    let buf = std::fs::read(&path).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&buf).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    meta.remove(checkpoint::HYPERPARAMS_KEY).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&buf).unwrap();
+    let old = safetensors::serialize(st.tensors(), Some(meta)).unwrap();
+    std::fs::write(&path, old).unwrap();
+    let ck = Checkpoint::read(&path).unwrap();
+    assert!(!ck.stores_hyper_params());
+    // loads (with a warning on stderr) even into a network with another V_th: nothing to compare
+    let mut b = lif_net(1.5, SpikeReset::Soft, 5.0, None);
+    ck.apply(&mut b).unwrap();
+    assert_eq!(weights(&mut b), weights(&mut a));
 }
 
 // ---------------------------------------------------------------------------------------------
