@@ -2,15 +2,13 @@
 //! threshold at or below the reset potential, a checkpoint loaded into a network with other
 //! hyper-parameters, a misspelt parameter name.
 
-#[path = "../../examples/simple_neuron.rs"]
-mod example;
-
-use somata::dynamics::{name_word, NeuronModel, ParamAt, StateAt};
+use somata::dynamics::{name_word, NeuronModel, ParamAt, ParamSpec, StateAt, StateSpec};
 use somata::engine::{LayerBuilder, RunOptions, SeqInput};
 use somata::nn::checkpoint::{self, Checkpoint};
 use somata::nn::train::{TrainConfig, Trainer};
 use somata::nn::{LeakyRateReadout, Linear, Neurons, SeqBuf, Sequential};
 use somata::prelude::*;
+use somata::units::Dim;
 use std::path::PathBuf;
 
 // ---------------------------------------------------------------------------------------------
@@ -373,17 +371,40 @@ fn an_old_checkpoint_without_hyper_parameters_still_loads() {
 // ---------------------------------------------------------------------------------------------
 // 4. Misspelt parameter names
 
+/// A user model as the guide writes one: `V += x`, a spike over `V_th`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Integrator;
+
+impl NeuronModel for Integrator {
+    const NAME: &'static str = "Integrator";
+    const PARAMS: &'static [ParamSpec] = &[ParamSpec::finite("V_th", Dim::VOLTAGE, 1.0), ParamSpec::positive("tau", Dim::TIME, 10.0)];
+    const STATES: &'static [StateSpec] = &[StateSpec::of("V", Dim::VOLTAGE)];
+    type Input = dim::V;
+    fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+        let v_th = somata::param!(c, "V_th"); // param!(c, "Vth") would not compile, once, naming `Vth`
+        s[somata::state!("V")] += x;
+        c.spike((s[somata::state!("V")] - v_th) / v_th)
+    }
+}
+
 #[test]
 fn a_misspelt_parameter_name_at_build_names_the_key_and_the_known_ones() {
-    use example::SimpleNeuron;
-    let e = LayerBuilder::<SimpleNeuron>::new(SimpleNeuron, 2).set("Vth", 1.0 * mV).build().unwrap_err();
+    let e = Integrator::builder(2).set("Vth", 1.0 * mV).build().unwrap_err();
     match &e {
         SomataError::UnknownParameter { model, name, known } => {
-            assert_eq!((model.as_str(), name.as_str(), known.as_str()), ("SimpleNeuron", "Vth", "V_th"))
+            assert_eq!((model.as_str(), name.as_str(), known.as_str()), ("Integrator", "Vth", "V_th, tau"))
         }
         e => panic!("{e:?}"),
     }
-    assert!(e.to_string().contains("unknown parameter `Vth`") && e.to_string().contains("known: V_th"), "{e}");
+    assert!(e.to_string().contains("unknown parameter `Vth`") && e.to_string().contains("known: V_th, tau"), "{e}");
+    // spelt right, the model runs (param! and state! resolved at compile time)
+    let mut l = Integrator::builder(2).set("V_th", 1.0 * mV).build().unwrap();
+    l.init_state(None).unwrap();
+    let mut clock = Clock::new(0.1 * ms).unwrap();
+    let s1 = l.update(&clock, 0.6f32).unwrap();
+    clock.advance();
+    let s2 = l.update(&clock, 0.6f32).unwrap();
+    assert_eq!((s1[[0]], s2[[0]]), (0.0, 1.0));
     let e = Lif::builder(1).set_raw("tua", 1.0).build().unwrap_err();
     assert!(e.to_string().contains("`tua`") && e.to_string().contains("tau"), "{e}");
 }
