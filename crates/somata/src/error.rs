@@ -131,6 +131,41 @@ pub enum SomataError {
         /// The non-finite value, as text.
         value: String,
     },
+    /// A NaN or infinite input value, refused before the layer's state is touched: fed to the
+    /// kernel it would turn `V` into NaN for good (the neuron would never spike again).
+    #[error("non-finite input to layer `{layer}` ({model}): {what} is {value} at step {step}, batch row {batch}, neuron {neuron}; the state was left unchanged (a NaN or infinite input would make it NaN for good)")]
+    NonFiniteInput {
+        /// The layer's name.
+        layer: String,
+        /// Model name.
+        model: String,
+        /// Which input (`"input"`, `"sequence input"`, `"current i"`, `"conductance g"`).
+        what: String,
+        /// Clock step the value belongs to.
+        step: u64,
+        /// Batch row (0 without a batch axis).
+        batch: usize,
+        /// Neuron index (flattened over in_size).
+        neuron: usize,
+        /// The non-finite value, as text (`NaN`, `inf`, `-inf`).
+        value: String,
+    },
+    /// A checkpoint whose stored hyper-parameter (a neuron model's `tau`, `V_th`, ..., a
+    /// readout's `tau`, the network's `dt`) differs from the network it is loaded into: the
+    /// weights were trained for another model and would compute something else.
+    #[error("checkpoint {path}: {layer} has {name} = {stored} in the checkpoint but {given} in the network it is loaded into (canonical units: ms, mV, ...); build the network with the checkpoint's value")]
+    HyperParameterMismatch {
+        /// The checkpoint file.
+        path: String,
+        /// Which layer (`"layer 1 (LIF)"`, or `"the network"` for `dt`).
+        layer: String,
+        /// The parameter (`"tau"`, `"V_th"`, `"dt"`, with `[neuron i]` for a per-neuron one).
+        name: String,
+        /// The checkpoint's value.
+        stored: f64,
+        /// The network's value.
+        given: f64,
+    },
     /// I/O failure (CLI, files).
     #[error("i/o error: {0}")]
     Io(String),

@@ -338,6 +338,28 @@ fn train_checkpoint_resume_and_refusal() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `--resume` into a network with another `--tau-ms` or `--dt-ms` (same architecture, so the
+/// weights would fit) is refused naming the parameter and both values; the checkpoint is kept.
+#[test]
+fn train_resume_refuses_other_hyper_parameters() {
+    let dir = std::env::temp_dir().join(format!("somata-cli-hp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ck = dir.join("run.safetensors");
+    let ck = ck.to_str().unwrap();
+    let (code, _, err) = somata(&["train", "--epochs", "1", "--hidden", "16", "--checkpoint", ck], None);
+    assert_eq!(code, 0, "{err}");
+    let saved = std::fs::read(ck).unwrap();
+    let (code, out, err) = somata(&["train", "--epochs", "2", "--hidden", "16", "--tau-ms", "8", "--resume", ck, "--checkpoint", ck], None);
+    assert_ne!(code, 0);
+    assert!(!out.contains("test accuracy"), "{out}");
+    assert!(err.contains("cannot resume") && err.contains("tau = 5 in the checkpoint but 8 in the network"), "{err}");
+    let (code, _, err) = somata(&["train", "--epochs", "2", "--hidden", "16", "--dt-ms", "0.5", "--resume", ck], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("dt (ms) = 1 in the checkpoint but 0.5"), "{err}");
+    assert_eq!(std::fs::read(ck).unwrap(), saved);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `somata info` names the active and the available SIMD back ends; `SOMATA_SIMD` forces one
 /// (also in `somata bench`'s output), and an unknown one or one the CPU lacks is exit code 2
 /// with a message naming the variable.

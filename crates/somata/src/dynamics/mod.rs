@@ -196,9 +196,14 @@ const fn const_str_eq(a: &str, b: &str) -> bool {
 
 /// The value of a parameter by its name inside a model's `step`, resolved at compile time:
 /// `let v_th = param!(c, "V_th");` is `c.p[i]` with `i` the position of `"V_th"` in
-/// `Self::PARAMS`, with no run-time cost. Use inside `impl NeuronModel for ...`. A misspelt name
-/// is a compile error where the model is first used (`cargo build`; as with every constant of a
-/// generic function, `cargo check` alone does not evaluate it).
+/// `Self::PARAMS`, with no run-time cost. Use inside `impl NeuronModel for ...`.
+///
+/// **A misspelt name is one compile error that names it**, the model and the known names
+/// (`evaluation panicked: param!("Vth"): model Integrator has no parameter `Vth`; its
+/// parameters are: V_th`), pointing at the `param!` call: the position is an associated
+/// constant of [`ParamAt`], which depends on the model and the name only, so it is evaluated
+/// once however many float types the model's `step` is instantiated for (an inline `const`
+/// block would be evaluated, and fail, once per instance). Names are at most 48 bytes.
 ///
 /// ```
 /// use somata::prelude::*;
@@ -219,7 +224,7 @@ const fn const_str_eq(a: &str, b: &str) -> bool {
 /// }
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0080
 /// # use somata::prelude::*;
 /// # use somata::dynamics::{ParamSpec, StateSpec};
 /// # use somata::units::{dim, Dim};
@@ -231,7 +236,7 @@ const fn const_str_eq(a: &str, b: &str) -> bool {
 /// #     const STATES: &'static [StateSpec] = &[StateSpec::of("V", Dim::VOLTAGE)];
 /// #     type Input = dim::V;
 /// fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
-///     let v_th = somata::param!(c, "Vth"); // misspelt: a compile error
+///     let v_th = somata::param!(c, "Vth"); // misspelt: one compile error naming `Vth`
 ///     c.spike(s[0] - v_th)
 /// }
 /// # }
@@ -242,16 +247,193 @@ const fn const_str_eq(a: &str, b: &str) -> bool {
 #[macro_export]
 macro_rules! param {
     ($c:expr, $name:literal) => {
-        $c.p[const { $crate::dynamics::param_position(<Self as $crate::dynamics::NeuronModel>::PARAMS, $name) }]
+        $c.p[$crate::dynamics::ParamAt::<
+            Self,
+            { $crate::dynamics::name_word($name, 0) },
+            { $crate::dynamics::name_word($name, 1) },
+            { $crate::dynamics::name_word($name, 2) },
+        >::INDEX]
     };
 }
 
 /// The index of a state variable by its name inside a model's `step` or `derive_init`, resolved
-/// at compile time: `s[state!("V")]`. See [`param!`](crate::param) for an example.
+/// at compile time: `s[state!("V")]`. A misspelt name is one compile error naming it, as for
+/// [`param!`](crate::param) (see [`StateAt`]).
+///
+/// ```compile_fail,E0080
+/// # use somata::prelude::*;
+/// # use somata::dynamics::{ParamSpec, StateSpec};
+/// # use somata::units::{dim, Dim};
+/// # #[derive(Debug, Clone, Copy, Default)]
+/// # struct Integrator;
+/// # impl NeuronModel for Integrator {
+/// #     const NAME: &'static str = "Integrator";
+/// #     const PARAMS: &'static [ParamSpec] = &[];
+/// #     const STATES: &'static [StateSpec] = &[StateSpec::of("V", Dim::VOLTAGE)];
+/// #     type Input = dim::V;
+/// fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
+///     s[somata::state!("v")] += x; // misspelt: one compile error naming `v`
+///     c.spike(s[0])
+/// }
+/// # }
+/// let mut layer = Integrator::builder(1).build().unwrap();
+/// layer.init_state(None).unwrap();
+/// layer.update(&Clock::new(0.1 * ms).unwrap(), 1.0f32).unwrap();
+/// ```
 #[macro_export]
 macro_rules! state {
     ($name:literal) => {
-        const { $crate::dynamics::state_position(<Self as $crate::dynamics::NeuronModel>::STATES, $name) }
+        $crate::dynamics::StateAt::<
+            Self,
+            { $crate::dynamics::name_word($name, 0) },
+            { $crate::dynamics::name_word($name, 1) },
+            { $crate::dynamics::name_word($name, 2) },
+        >::INDEX
+    };
+}
+
+/// Bytes `16·k .. 16·k + 16` of `name`, little-endian, zero-padded: a name of up to 48 bytes
+/// as three const-generic words (how [`param!`](crate::param) passes a name to [`ParamAt`]).
+#[doc(hidden)]
+pub const fn name_word(name: &str, k: usize) -> u128 {
+    let b = name.as_bytes();
+    if b.len() > 48 {
+        panic!("param!/state!: a parameter or state name longer than 48 bytes");
+    }
+    let mut w = 0u128;
+    let mut i = 0;
+    while i < 16 {
+        let j = k * 16 + i;
+        if j < b.len() {
+            w |= (b[j] as u128) << (8 * i);
+        }
+        i += 1;
+    }
+    w
+}
+
+const fn word_byte(w: &[u128; 3], i: usize) -> u8 {
+    ((w[i / 16] >> (8 * (i % 16))) & 0xff) as u8
+}
+
+const fn word_eq(name: &str, w: &[u128; 3]) -> bool {
+    let b = name.as_bytes();
+    if b.len() > 48 {
+        return false;
+    }
+    let mut i = 0;
+    while i < 48 {
+        let x = if i < b.len() { b[i] } else { 0 };
+        if word_byte(w, i) != x {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A compile-time message buffer (const fns cannot allocate).
+struct ConstMsg {
+    buf: [u8; 1024],
+    len: usize,
+}
+
+impl ConstMsg {
+    const fn push(mut self, s: &[u8]) -> ConstMsg {
+        let mut i = 0;
+        while i < s.len() && self.len < self.buf.len() {
+            self.buf[self.len] = s[i];
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+    const fn push_word(mut self, w: &[u128; 3]) -> ConstMsg {
+        let mut i = 0;
+        while i < 48 && word_byte(w, i) != 0 && self.len < self.buf.len() {
+            self.buf[self.len] = word_byte(w, i);
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+}
+
+/// Panic (at compile time) with "`macro_name`("NAME"): model M has no KIND `NAME`; its KINDs are: ...".
+const fn unknown_name(mac: &str, model: &str, kind: &str, w: &[u128; 3], known: &[&str]) -> ! {
+    let mut m = ConstMsg { buf: [0; 1024], len: 0 };
+    m = m.push(mac.as_bytes()).push(b"(\"").push_word(w).push(b"\"): model ").push(model.as_bytes());
+    m = m.push(b" has no ").push(kind.as_bytes()).push(b" `").push_word(w).push(b"`; its ").push(kind.as_bytes());
+    m = m.push(b"s are: ");
+    let mut i = 0;
+    while i < known.len() {
+        if i > 0 {
+            m = m.push(b", ");
+        }
+        m = m.push(known[i].as_bytes());
+        i += 1;
+    }
+    if known.is_empty() {
+        m = m.push(b"(none)");
+    }
+    let (s, _) = m.buf.split_at(m.len);
+    match core::str::from_utf8(s) {
+        Ok(s) => panic!("{}", s),
+        Err(_) => panic!("param!/state!: unknown name (not valid UTF-8 after truncation)"),
+    }
+}
+
+/// The position of a parameter name (packed by [`name_word`]) in `M::PARAMS`, as an associated
+/// constant: evaluated once per model and name, so a misspelt [`param!`](crate::param) is one
+/// compile error that names the key, the model and its parameters.
+#[doc(hidden)]
+pub struct ParamAt<M, const A: u128, const B: u128, const C: u128>(std::marker::PhantomData<M>);
+
+impl<M: NeuronModel, const A: u128, const B: u128, const C: u128> ParamAt<M, A, B, C> {
+    /// The index into `M::PARAMS` (a compile error when the name is not there).
+    pub const INDEX: usize = {
+        let w = [A, B, C];
+        let mut i = 0;
+        while i < M::PARAMS.len() && !word_eq(M::PARAMS[i].name, &w) {
+            i += 1;
+        }
+        if i == M::PARAMS.len() {
+            let mut names = [""; 64];
+            let mut k = 0;
+            while k < M::PARAMS.len() && k < 64 {
+                names[k] = M::PARAMS[k].name;
+                k += 1;
+            }
+            let (known, _) = names.split_at(k);
+            unknown_name("param!", M::NAME, "parameter", &w, known)
+        }
+        i
+    };
+}
+
+/// [`ParamAt`] for state names and `M::STATES` ([`state!`](crate::state)).
+#[doc(hidden)]
+pub struct StateAt<M, const A: u128, const B: u128, const C: u128>(std::marker::PhantomData<M>);
+
+impl<M: NeuronModel, const A: u128, const B: u128, const C: u128> StateAt<M, A, B, C> {
+    /// The index into `M::STATES` (a compile error when the name is not there).
+    pub const INDEX: usize = {
+        let w = [A, B, C];
+        let mut i = 0;
+        while i < M::STATES.len() && !word_eq(M::STATES[i].name, &w) {
+            i += 1;
+        }
+        if i == M::STATES.len() {
+            let mut names = [""; 64];
+            let mut k = 0;
+            while k < M::STATES.len() && k < 64 {
+                names[k] = M::STATES[k].name;
+                k += 1;
+            }
+            let (known, _) = names.split_at(k);
+            unknown_name("state!", M::NAME, "state", &w, known)
+        }
+        i
     };
 }
 

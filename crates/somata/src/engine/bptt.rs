@@ -129,6 +129,12 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         }
         self.check_clock_pub(clock)?;
         let (stride, steps) = self.seq_input_into(&x, &mut tape.x)?;
+        if let Err(e) = self.check_input_finite(&tape.x, clock.step(), "sequence input") {
+            // refused before the state is touched; the tape no longer holds a whole pass
+            tape.x.clear();
+            tape.steps = 0;
+            return Err(e);
+        }
         tape.g.clear();
         let bn = self.num_elements();
         let ns = M::STATES.len();
@@ -190,6 +196,8 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             return Err(SomataError::NotInitialized(self.name().to_string()));
         }
         self.check_clock_pub(clock)?;
+        self.check_input_finite(i, clock.step(), "current i")?;
+        self.check_input_finite(g, clock.step(), "conductance g")?;
         let prep = self.prepare_steps(clock)?;
         let ns = M::STATES.len();
         tape.traj.resize((steps + 1) * ns * bn, T::ZERO);

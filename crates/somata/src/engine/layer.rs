@@ -436,7 +436,13 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
             for (i, pv) in self.params.iter().enumerate() {
                 pbuf[i] = pv.at(r);
             }
-            self.model.validate(&pbuf)?;
+            // per-neuron parameters are validated element-wise: name the neuron
+            self.model.validate(&pbuf).map_err(|e| match e {
+                SomataError::InvalidParameter { model, name, value, reason } if rows > 1 => {
+                    SomataError::InvalidParameter { model, name, value, reason: format!("{reason} (neuron {r})") }
+                }
+                e => e,
+            })?;
         }
         for (spec, init) in M::STATES.iter().zip(&self.inits) {
             if let Some(i) = init {
@@ -926,6 +932,31 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         Ok(())
     }
 
+    /// Refuse a non-finite value in materialized inputs `xs` (`[step][element]`, `bn` values
+    /// per step; one step when `xs.len() == bn`), before any state is touched:
+    /// [`SomataError::NonFiniteInput`] naming the step (`step0` + the row), batch row and neuron
+    /// of the first one. One pass over the values, branch-free per chunk so that it vectorizes;
+    /// the position is searched only when a chunk fails.
+    pub(crate) fn check_input_finite(&self, xs: &[T], step0: u64, what: &str) -> Result<()> {
+        const CHUNK: usize = 256;
+        let ok = |c: &[T]| c.iter().fold(true, |a, v| a & v.finite());
+        let Some(ci) = xs.chunks(CHUNK).position(|c| !ok(c)) else {
+            return Ok(());
+        };
+        let e = ci * CHUNK + xs[ci * CHUNK..].iter().position(|v| !v.finite()).unwrap_or(0);
+        let bn = self.num_elements().max(1);
+        let g = e % bn;
+        Err(SomataError::NonFiniteInput {
+            layer: self.name.clone(),
+            model: M::NAME.into(),
+            what: what.into(),
+            step: step0 + (e / bn) as u64,
+            batch: g / self.n.max(1),
+            neuron: g % self.n.max(1),
+            value: format!("{}", xs[e]),
+        })
+    }
+
     /// A raw number in the model's input unit, as the canonical value the kernels read.
     #[inline]
     fn raw(&self) -> impl Fn(T) -> T {
@@ -1111,6 +1142,11 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     ///
     /// With [`LayerBuilder::check_finite`] on, a non-finite state is returned as
     /// [`SomataError::Diverged`] naming the step and neuron.
+    ///
+    /// **A NaN or infinite input is refused** ([`SomataError::NonFiniteInput`], naming the layer,
+    /// the step, the batch row and the neuron) before the state is touched, always (one pass
+    /// over the input): fed to the kernel it would make `V` NaN for good. [`NeuronLayer::run`]
+    /// and [`NeuronLayer::forward_tape`] check their sequences the same way.
     pub fn update<'a>(&mut self, clock: &Clock, x: impl Into<Input<'a, T>>) -> Result<ArrayD<T>>
     where
         T: 'a,
@@ -1118,7 +1154,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         self.check_init()?;
         self.check_clock(clock)?;
         let mut xb = std::mem::take(&mut self.xbuf);
-        let r = self.fill_input(&x.into(), &mut xb);
+        let r = self.fill_input(&x.into(), &mut xb).and_then(|()| self.check_input_finite(&xb, clock.step(), "input"));
         if let Err(e) = r {
             self.xbuf = xb;
             return Err(e);
@@ -1217,6 +1253,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         self.check_clock(clock)?;
         let mut xd = Vec::new();
         let (stride, steps) = self.seq_input_into(&x, &mut xd)?;
+        self.check_input_finite(&xd, clock.step(), "sequence input")?;
         let bn = self.num_elements();
         let ns = M::STATES.len();
         let mon = super::monitor::MonitorPlan::new::<M>(opts, self.n, bn, steps, clock.step(), clock.dt_ms())?;

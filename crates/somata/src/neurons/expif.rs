@@ -28,7 +28,7 @@
 //! assert_eq!(s.shape(), &[10]);
 //! ```
 
-use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
+use super::{above_reset, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
 use crate::dynamics::{phi_dt, Check, Drive, Dual, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Conductance, Current, Dim, Resistance, Time, Voltage};
 use crate::Result;
@@ -94,7 +94,7 @@ fn exp_membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, v: S, w: Option<S>, x: 
 /// |---|---|---|---|
 /// | `R` | Ω | 1 | resistance |
 /// | `tau` | ms | 10 | membrane time constant (> 0) |
-/// | `V_th` | mV | −30 | spike threshold (≠ V_reset) |
+/// | `V_th` | mV | −30 | spike threshold (> V_reset) |
 /// | `V_reset` | mV | −68 | reset |
 /// | `V_rest` | mV | −65 | rest |
 /// | `V_T` | mV | −59.9 | threshold of the exponential term |
@@ -121,7 +121,7 @@ impl NeuronModel for ExpIf {
     const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[2], p[3], "V_reset")
+        above_reset(Self::NAME, "V_th", p[2], "V_reset", p[3])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
@@ -171,7 +171,7 @@ impl NeuronModel for ExpIfRef {
     const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+        above_reset(Self::NAME, "V_th", p[3], "V_reset", p[4])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
@@ -257,7 +257,7 @@ impl NeuronModel for AdExIf {
     const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+        above_reset(Self::NAME, "V_th", p[3], "V_reset", p[4])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
@@ -305,7 +305,7 @@ impl NeuronModel for AdExIfRef {
     const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+        above_reset(Self::NAME, "V_th", p[3], "V_reset", p[4])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {

@@ -23,7 +23,7 @@
 //! assert_eq!(g.state("V_th").unwrap().len(), 3);
 //! ```
 
-use super::{ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
+use super::{above_reset, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
 use crate::dynamics::{phi_dt, Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Current, Dim, Frequency, Resistance, Time, Voltage};
 
@@ -97,7 +97,7 @@ fn gif_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
 /// | `tau` | ms | 20 | membrane time constant (> 0) |
 /// | `V_rest` | mV | −70 | rest |
 /// | `V_reset` | mV | −70 | reset |
-/// | `V_th_inf` | mV | −50 | threshold's resting value |
+/// | `V_th_inf` | mV | −50 | threshold's resting value (> V_reset) |
 /// | `V_th_reset` | mV | −60 | threshold floor after a spike |
 /// | `a` | 1/ms | 0 | threshold adaptation to V |
 /// | `b` | 1/ms | 0.01 | threshold relaxation rate |
@@ -122,6 +122,12 @@ impl NeuronModel for Gif {
     const STATES: &'static [StateSpec] = &STATES;
     type Input = dim::I;
     const N_HOIST: usize = 5;
+
+    /// The threshold relaxes to `V_th_inf`; at or below `V_reset` the spike scaling
+    /// `(V − V_th)/(V_th − V_reset)` divides by zero or flips sign.
+    fn validate(&self, p: &[f64]) -> crate::Result<()> {
+        above_reset(Self::NAME, "V_th_inf", p[4], "V_reset", p[3])
+    }
 
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
@@ -183,6 +189,12 @@ impl NeuronModel for GifRef {
     const STATES: &'static [StateSpec] = &[STATES[0], STATES[1], STATES[2], STATES[3], LAST_SPIKE, REFRACTORY];
     type Input = dim::I;
     const N_HOIST: usize = 5;
+
+    /// The threshold relaxes to `V_th_inf`; at or below `V_reset` the spike scaling
+    /// `(V − V_th)/(V_th − V_reset)` divides by zero or flips sign.
+    fn validate(&self, p: &[f64]) -> crate::Result<()> {
+        above_reset(Self::NAME, "V_th_inf", p[4], "V_reset", p[3])
+    }
 
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {

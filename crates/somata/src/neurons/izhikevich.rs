@@ -21,7 +21,7 @@
 //! iz.update_q(&Clock::new(0.1 * ms).unwrap(), drive).unwrap();
 //! ```
 
-use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
+use super::{above_reset, distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
 use crate::dynamics::{Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, SpikeReset, StateSpec, Step};
 use crate::units::{dim, Dim, Frequency, Time, Voltage, VoltageRate};
 use crate::Result;
@@ -71,7 +71,7 @@ fn izh_core<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, s: &[S], x: X) -> (S, S, S,
 /// | `b` | 1/ms | 0.2 | recovery sensitivity |
 /// | `c` | mV | −65 | after-spike reset of V |
 /// | `d` | mV/ms | 8 | after-spike increment of u |
-/// | `V_th` | mV | 30 | spike cutoff (≠ 0) |
+/// | `V_th` | mV | 30 | spike cutoff (≠ 0, > c) |
 /// | `V_initializer`, `u_initializer` | mV, mV/ms | Constant(−65), Constant(0) | |
 ///
 /// States: `V` (mV), `u` (mV/ms). Input: mV/ms. Default `spk_reset` is hard (and ignored).
@@ -94,7 +94,9 @@ impl NeuronModel for Izhikevich {
     const N_HOIST: usize = 1;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[4], 0.0, "0")
+        distinct(Self::NAME, "V_th", p[4], 0.0, "0")?;
+        // c is the (hard) reset potential: V_th <= c fires at every step
+        above_reset(Self::NAME, "V_th", p[4], "c", p[2])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
@@ -147,7 +149,9 @@ impl NeuronModel for IzhikevichRef {
     const N_HOIST: usize = 1;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[4], 0.0, "0")
+        distinct(Self::NAME, "V_th", p[4], 0.0, "0")?;
+        // c is the (hard) reset potential: V_th <= c fires at every step
+        above_reset(Self::NAME, "V_th", p[4], "c", p[2])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {

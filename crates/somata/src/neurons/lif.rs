@@ -7,7 +7,7 @@
 //! 3. exponential Euler on the membrane equation (current input inside the right-hand side)
 //! 4. return `spk_fun(v_scaled(V))` of the new V.
 
-use super::{distinct, setters};
+use super::{above_reset, setters};
 use crate::dynamics::{phi_dt, Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Dim, Resistance, Time, Voltage};
 use crate::Result;
@@ -29,7 +29,7 @@ const LAST_SPIKE: StateSpec = StateSpec::new("last_spike_time", Dim::TIME, "ms",
 /// |---|---|---|---|
 /// | `R` | Ω | 1 | membrane resistance |
 /// | `tau` | ms | 5 | membrane time constant (> 0) |
-/// | `V_th` | mV | 1 | threshold (≠ 0: the spike scaling divides by it) |
+/// | `V_th` | mV | 1 | threshold (> 0, the reset potential: the spike scaling divides by it) |
 /// | `V_initializer` | mV | Constant(0) | initial V |
 ///
 /// Input: current, mA. States: `V` (mV). Reference: Lapicque (1907); Abbott, *Brain Res. Bull.*
@@ -64,7 +64,8 @@ impl NeuronModel for If {
     const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct("IF", "V_th", p[2], 0.0, "0")
+        // IF has no V_reset: a hard reset sets V to 0, a soft one subtracts V_th
+        above_reset("IF", "V_th", p[2], "IF's reset potential", 0.0)
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
@@ -154,7 +155,7 @@ fn lif_membrane<S: Scalar, X: Drive<S>>(c: &Step<'_, S>, last_v: S, x: X) -> (S,
 /// |---|---|---|---|
 /// | `R` | Ω | 1 | membrane resistance |
 /// | `tau` | ms | 5 | membrane time constant (> 0) |
-/// | `V_th` | mV | 1 | threshold (≠ V_reset) |
+/// | `V_th` | mV | 1 | threshold (> V_reset, else [`crate::SomataError::InvalidParameter`]) |
 /// | `V_reset` | mV | 0 | reset potential |
 /// | `V_rest` | mV | 0 | resting potential |
 /// | `V_initializer` | mV | Constant(0) | initial V |
@@ -189,7 +190,7 @@ impl NeuronModel for Lif {
     const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct("LIF", "V_th", p[2], p[3], "V_reset")
+        above_reset("LIF", "V_th", p[2], "V_reset", p[3])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
@@ -268,7 +269,7 @@ impl NeuronModel for LifRef {
     const N_HOIST: usize = 3;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct("LIFRef", "V_th", p[2], p[3], "V_reset")
+        above_reset("LIFRef", "V_th", p[2], "V_reset", p[3])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
@@ -312,7 +313,7 @@ setters!(LifRef {
 /// | `R` | Ω | 1 | resistance |
 /// | `tau` | ms | 5 | membrane time constant (> 0) |
 /// | `tau_a` | ms | 100 | adaptation time constant (> 0) |
-/// | `V_th` | mV | 1 | base threshold (≠ V_reset) |
+/// | `V_th` | mV | 1 | base threshold (> V_reset) |
 /// | `V_reset` | mV | 0 | reset |
 /// | `V_rest` | mV | 0 | rest |
 /// | `beta` | mV | 0.1 | threshold increment per unit of `a` |
@@ -353,7 +354,7 @@ impl NeuronModel for Alif {
     const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct("ALIF", "V_th", p[3], p[4], "V_reset")
+        above_reset("ALIF", "V_th", p[3], "V_reset", p[4])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {

@@ -93,3 +93,24 @@ pub(crate) fn distinct(model: &str, name: &str, a: f64, b: f64, what: &str) -> c
     }
     Ok(())
 }
+
+/// Reject a threshold at or below the reset potential, `V_th <= V_reset` (called once per neuron
+/// by [`crate::engine::LayerBuilder::build`] when a parameter is per neuron, so arrays are
+/// checked element-wise). BrainPy 2.9 accepts it silently; somata refuses it with a typed
+/// [`crate::SomataError::InvalidParameter`] naming both values, since such a neuron is
+/// meaningless: the spike scaling `(V − V_th)/(V_th − V_reset)` divides by zero or flips sign
+/// (the neuron "spikes" below threshold), and a reset to at or above threshold fires again at
+/// every step. No BrainPy default or conformance case has it.
+pub(crate) fn above_reset(model: &str, th: &str, v_th: f64, reset: &str, v_reset: f64) -> crate::Result<()> {
+    if v_th <= v_reset {
+        return Err(crate::SomataError::param(
+            model,
+            th,
+            v_th,
+            format!(
+                "{th} = {v_th} mV must be above {reset} = {v_reset} mV: with {th} <= {reset} the neuron never fires or fires at every step"
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -22,7 +22,7 @@
 //! assert_eq!(q.update_q(&Clock::new(0.1 * ms).unwrap(), 3.0 * mA).unwrap().shape(), &[2, 4]);
 //! ```
 
-use super::{distinct, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
+use super::{above_reset, ref_record, setters, unpack, v_state, LAST_SPIKE, REFRACTORY};
 use crate::dynamics::{phi_dt, Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Conductance, Current, Dim, InvVoltage, Resistance, Time, Voltage};
 use crate::Result;
@@ -80,7 +80,7 @@ fn adqua_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
 /// |---|---|---|---|
 /// | `R` | Ω | 1 | resistance |
 /// | `tau` | ms | 10 | time constant (> 0) |
-/// | `V_th` | mV | −30 | spike threshold (≠ V_reset) |
+/// | `V_th` | mV | −30 | spike threshold (> V_reset) |
 /// | `V_reset` | mV | −68 | reset |
 /// | `V_rest` | mV | −65 | rest |
 /// | `V_c` | mV | −50 | critical voltage |
@@ -107,7 +107,7 @@ impl NeuronModel for QuaIf {
     const N_HOIST: usize = 2;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[2], p[3], "V_reset")
+        above_reset(Self::NAME, "V_th", p[2], "V_reset", p[3])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], _dt: S, h: &mut [S]) {
@@ -166,7 +166,7 @@ impl NeuronModel for AdQuaIf {
     const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+        above_reset(Self::NAME, "V_th", p[3], "V_reset", p[4])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
@@ -213,7 +213,7 @@ impl NeuronModel for AdQuaIfRef {
     const N_HOIST: usize = 4;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+        above_reset(Self::NAME, "V_th", p[3], "V_reset", p[4])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {

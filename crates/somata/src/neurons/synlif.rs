@@ -23,7 +23,7 @@
 //! assert!(n.v().unwrap()[[0]] > 0.0);       // driven towards E = 10 mV
 //! ```
 
-use super::{distinct, setters, unpack, v_state};
+use super::{above_reset, setters, unpack, v_state};
 use crate::dynamics::{phi_dt, Check, Drive, InitSpec, NeuronModel, ParamSpec, Scalar, StateSpec, Step};
 use crate::units::{dim, Dim, Resistance, Time, Voltage};
 use crate::Result;
@@ -66,7 +66,7 @@ fn syn_hoist<S: Scalar>(p: &[S], dt: S, h: &mut [S]) {
 /// | `R` | Ω | 1 | resistance |
 /// | `tau` | ms | 5 | membrane time constant (> 0) |
 /// | `tau_syn` | ms | 5 | synaptic time constant (> 0) |
-/// | `V_th` | mV | 1 | threshold (≠ V_reset) |
+/// | `V_th` | mV | 1 | threshold (> V_reset) |
 /// | `V_reset` | mV | 0 | reset |
 /// | `V_rest` | mV | 0 | rest |
 /// | `V_initializer`, `g_initializer` | mV, mA | Constant(0) | |
@@ -90,7 +90,7 @@ impl NeuronModel for CubaLif {
     const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+        above_reset(Self::NAME, "V_th", p[3], "V_reset", p[4])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {
@@ -147,7 +147,7 @@ impl NeuronModel for CobaLif {
     const N_HOIST: usize = 5;
 
     fn validate(&self, p: &[f64]) -> Result<()> {
-        distinct(Self::NAME, "V_th", p[3], p[4], "V_reset")
+        above_reset(Self::NAME, "V_th", p[3], "V_reset", p[4])
     }
     #[inline(always)]
     fn hoist<S: Scalar>(&self, p: &[S], dt: S, h: &mut [S]) {

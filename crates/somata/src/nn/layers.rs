@@ -519,6 +519,27 @@ impl TrainParams {
     }
 }
 
+/// [`Layer::hyper_params`] of a wrapped neuron layer: every model parameter, then `spk_reset`.
+pub(crate) fn neuron_hyper_params<M: NeuronModel>(layer: &NeuronLayer<M, f32>) -> Vec<(String, Vec<f64>)> {
+    let mut out: Vec<(String, Vec<f64>)> = M::PARAMS
+        .iter()
+        .map(|spec| {
+            let v = match layer.param(spec.name) {
+                Some(ParamValue::Shared(v)) => vec![*v],
+                Some(ParamValue::PerNeuron(v)) => v.clone(),
+                None => Vec::new(),
+            };
+            (spec.name.to_string(), v)
+        })
+        .collect();
+    let reset = match layer.spk_reset() {
+        crate::dynamics::SpikeReset::Soft => 0.0,
+        crate::dynamics::SpikeReset::Hard => 1.0,
+    };
+    out.push(("spk_reset".into(), vec![reset]));
+    out
+}
+
 /// `[state][batch × N]` of `∂L/∂s_0` as one state's slice.
 pub(crate) fn initial_state_slice<'a, M: NeuronModel>(g: &'a [f32], bn: usize, state: &str) -> Result<&'a [f32]> {
     let j = M::state_index(state).ok_or_else(|| SomataError::UnknownState {
@@ -658,6 +679,9 @@ impl<M: NeuronModel> Layer for Neurons<M> {
     }
     fn params(&mut self) -> Vec<Param<'_>> {
         self.train.params::<M>()
+    }
+    fn hyper_params(&self) -> Vec<(String, Vec<f64>)> {
+        neuron_hyper_params(&self.layer)
     }
     fn states(&self) -> Vec<(String, &'static str, Vec<f32>)> {
         let ns = M::STATES.len();

@@ -183,6 +183,14 @@ pub trait Layer: Send {
     fn backward(&mut self, gy: &SeqBuf, need_input: bool) -> Result<Option<SeqBuf>>;
     /// Trainable tensors with their gradients.
     fn params(&mut self) -> Vec<Param<'_>>;
+    /// The hyper-parameters that change what the layer computes, by name, canonical units
+    /// (`[value]` when shared, one value per neuron otherwise): every model parameter of a
+    /// neuron layer (`tau`, `V_th`, `V_reset`, ...) and its `spk_reset` (0 soft, 1 hard), a
+    /// readout's `tau`. [`checkpoint`] stores them and refuses to load into a network where one
+    /// differs (trained ones excepted: their stored tensor is loaded). Default: none.
+    fn hyper_params(&self) -> Vec<(String, Vec<f64>)> {
+        Vec::new()
+    }
     /// Recorded states of the last forward pass (`(name, [steps][batch][n])`), for traces.
     fn states(&self) -> Vec<(String, &'static str, Vec<f32>)> {
         Vec::new()

@@ -171,6 +171,9 @@ impl Layer for LeakyRateReadout {
     fn params(&mut self) -> Vec<Param<'_>> {
         vec![Param { name: "W", value: &mut self.w, grad: &mut self.gw }]
     }
+    fn hyper_params(&self) -> Vec<(String, Vec<f64>)> {
+        vec![("tau".into(), vec![self.tau_ms])]
+    }
     fn set_carry_state(&mut self, carry: bool) {
         self.run.carry = carry;
     }
@@ -349,6 +352,9 @@ impl Layer for LeakyMembraneReadout {
     }
     fn params(&mut self) -> Vec<Param<'_>> {
         vec![Param { name: "W", value: &mut self.w, grad: &mut self.gw }, Param { name: "b", value: &mut self.b, grad: &mut self.gb }]
+    }
+    fn hyper_params(&self) -> Vec<(String, Vec<f64>)> {
+        vec![("tau".into(), vec![self.tau_ms])]
     }
     fn set_carry_state(&mut self, carry: bool) {
         self.run.carry = carry;

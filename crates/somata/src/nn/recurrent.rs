@@ -330,6 +330,9 @@ impl<M: NeuronModel> Layer for Recurrent<M> {
         v.extend(self.train.params::<M>());
         v
     }
+    fn hyper_params(&self) -> Vec<(String, Vec<f64>)> {
+        super::layers::neuron_hyper_params(&self.layer)
+    }
     fn states(&self) -> Vec<(String, &'static str, Vec<f32>)> {
         (0..M::STATES.len())
             .filter(|&j| M::STATES[j].visible_if.is_none_or(|f| self.layer.param(f).is_some_and(|p| p.at(0) != 0.0)))

@@ -199,8 +199,9 @@ impl Trainer {
 
     /// One pass over `train` (shuffled with the seed and epoch), then the test accuracy.
     ///
-    /// A non-finite loss, or a parameter that becomes non-finite after an update, stops the
-    /// epoch with [`SomataError::Format`] `training diverged at epoch E, step S of N: ...`
+    /// A non-finite loss, a parameter that becomes non-finite after an update, or a non-finite
+    /// input to a layer ([`SomataError::NonFiniteInput`]) stops the epoch with
+    /// [`SomataError::Format`] `training diverged at epoch E, step S of N: ...`
     /// (1-based, as `somata train` prints epochs).
     pub fn epoch(&mut self, train: &Data, test: &Data, epoch: usize) -> Result<EpochReport> {
         self.epoch_with(train, test, epoch, None)
@@ -229,7 +230,12 @@ impl Trainer {
         for (k, idx) in order.chunks(bs).enumerate() {
             let at = |m: String| SomataError::Format(format!("training diverged at epoch {}, step {} of {nb}: {m}", epoch + 1, k + 1));
             let (x, labels) = train.batch(idx, self.cfg.steps, self.cfg.input_scale);
-            let y = self.net.forward(&x)?;
+            // a NaN or infinite input to a layer (NaN features, or weights blown up by the last
+            // update) is refused by the layer before its state is touched: name epoch and step
+            let y = self.net.forward(&x).map_err(|e| match e {
+                e @ SomataError::NonFiniteInput { .. } => at(format!("an input is not finite ({e})")),
+                e => e,
+            })?;
             let (loss, g) = self.loss.eval(&y, &labels).map_err(|e| match e {
                 SomataError::Format(m) => at(m),
                 e => e,

@@ -198,11 +198,12 @@ fn trace_documents_with_errors_are_rejected() {
 
 #[test]
 fn divergence_is_reported_not_hidden() {
-    // A LIF driven by an infinite input goes non-finite; the run reports where.
-    let mut l = Lif::builder(3).build().unwrap();
+    // A LIF driven by a finite input whose R·I overflows f32 goes non-finite; the run reports
+    // where. (An infinite input itself is refused up front: tests/all/guards.rs.)
+    let mut l = Lif::builder(3).r(10.0 * ohm).build().unwrap();
     l.init_state(Some(2)).unwrap();
     let mut x = vec![1.0f32; 10 * 6];
-    x[4 * 6 + 5] = f32::INFINITY; // step 4, batch row 1, neuron 2
+    x[4 * 6 + 5] = f32::MAX; // step 4, batch row 1, neuron 2
     let mut c = Clock::new(0.1 * ms).unwrap();
     let out = l.run(&mut c, SeqInput::Dense(&x, 10), &RunOptions { check_finite: true, ..Default::default() }).unwrap();
     match out.divergence {

@@ -12,6 +12,7 @@ mod gap_junction;
 mod gate_tables;
 mod getting_started;
 mod gradients;
+mod guards;
 mod inputs;
 mod io_plot;
 mod models;
