@@ -60,10 +60,12 @@ mod conn;
 mod fast;
 pub mod models;
 mod pop;
+mod sources;
 pub mod toml_net;
 
 pub use conn::{Conn, Weights};
 pub use pop::{Pop, Population, RangeStep};
+pub use sources::{read_spike_file, PoissonSource, SpikeEvents, SpikeFileSource, SpikeTimeSource};
 
 use crate::dynamics::{Clock, NeuronModel, Scalar};
 use crate::engine::NeuronLayer;

@@ -23,6 +23,7 @@ mod nn_extra;
 mod sequential;
 mod simd;
 mod simd_bptt;
+mod sources;
 mod surrogates;
 mod synapse;
 mod toml_inputs;
