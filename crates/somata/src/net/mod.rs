@@ -61,6 +61,7 @@ mod fast;
 pub mod models;
 mod pop;
 mod sources;
+mod span;
 pub mod toml_net;
 
 pub use conn::{Conn, Weights};

@@ -625,11 +625,21 @@ fn current_generator(ty: &str, t: &Table, path: &str, n: usize, seed: u64) -> Re
     })
 }
 
-/// Parse and build a network file. Relative `npy` paths are read from `dir`.
+/// Parse and build a network file. Relative `npy` paths are read from `dir`. Errors give the
+/// line and column of the key (or table) they are about (`line 12, column 1: ...`); a file
+/// that is not valid TOML, the TOML parser's line and column.
 pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
     let doc: Table = text.parse().map_err(|e: toml::de::Error| SomataError::Format(format!("network file is not valid TOML: {e}")))?;
+    parse_inner(&doc, dir, default_name).map_err(|e| {
+        let msg = e.to_string();
+        let culprit = || super::span::culprit(&doc, &msg, |d| parse_inner(d, dir, default_name).err().map(|e| e.to_string()));
+        super::span::with_line_in(e, text, culprit, true)
+    })
+}
+
+fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
     check_keys(
-        &doc,
+        doc,
         &[
             "name",
             "dt",
@@ -646,7 +656,7 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
         ],
         "top level",
     )?;
-    let dt = quantity(get(&doc, "dt", "top level")?, Dim::TIME, "dt")?;
+    let dt = quantity(get(doc, "dt", "top level")?, Dim::TIME, "dt")?;
     let mut net = Network::from_ms(dt)?;
     let seed = doc.get("seed").and_then(Value::as_integer).unwrap_or(0) as u64;
     let steps = match (doc.get("steps"), doc.get("duration")) {
@@ -839,7 +849,9 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
                 if !(rate.is_finite() && rate >= 0.0) {
                     return Err(SomataError::param("poisson input", "rate", rate, "must be finite and ≥ 0"));
                 }
-                let mut rng = crate::init::Rng::new(t.get("seed").and_then(Value::as_integer).unwrap_or(seed as i64 + 7 + k as i64) as u64);
+                let mut rng = crate::init::Rng::new(
+                    t.get("seed").and_then(Value::as_integer).unwrap_or((seed as i64).wrapping_add(7 + k as i64)) as u64,
+                );
                 ExtInput::Generator(Box::new(move |_step, dt_ms, out: &mut [f32]| {
                     let p = -(-rate * dt_ms * 1e-3).exp_m1();
                     for o in out.iter_mut() {

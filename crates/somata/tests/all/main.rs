@@ -8,6 +8,7 @@ mod common;
 mod cond_bptt;
 mod conformance;
 mod fused_runner;
+mod fuzz_netfile;
 mod gap_junction;
 mod gate_tables;
 mod getting_started;
