@@ -218,9 +218,10 @@ impl TimeRounding {
 /// Spikes at given times (BrainPy's `SpikeTime(in_size, indices, times, weights=1.0,
 /// time_as_step='round')`): event `k` puts `weights[k]` on neuron `indices[k]` at step
 /// `rounding(times[k]/dt)` (times in ms). Events are sorted by time and, at the first `fill`
-/// for a given `dt`, converted into a CSR table `[n_steps, n]`; a step outside the table (or an
-/// event at a negative step) gives zeros. Two events on the same neuron and step add up
-/// (the CSR matrix's dense row).
+/// for a given `dt`, given their steps (BrainPy's CSR table `[n_steps, n]`, stored as the
+/// sorted steps, so that a far time costs no memory); a step after the last event (or an event
+/// at a negative step) gives zeros. Two events on the same neuron and step add up, in time
+/// order (the CSR matrix's dense row).
 ///
 /// ```
 /// use somata::input::{InputGen, SpikeTime, TimeRounding};
@@ -237,10 +238,10 @@ pub struct SpikeTime {
     times: Vec<f64>,
     weights: Vec<f32>,
     rounding: TimeRounding,
-    // CSR for `cached_dt`
-    row_ptr: Vec<usize>,
-    cols: Vec<usize>,
-    vals: Vec<f32>,
+    /// The step of each event for `cached_dt` (non-decreasing: the events are sorted by time
+    /// and the rounding is monotone), in place of BrainPy's dense CSR row pointer, whose length
+    /// is the last step (a time of 1e30 ms would allocate 10^31 rows).
+    steps: Vec<i64>,
     cached_dt: f64,
 }
 
@@ -287,9 +288,7 @@ impl SpikeTime {
             times: order.iter().map(|&k| times_ms[k]).collect(),
             weights: order.iter().map(|&k| w(k)).collect(),
             rounding,
-            row_ptr: Vec::new(),
-            cols: Vec::new(),
-            vals: Vec::new(),
+            steps: Vec::new(),
             cached_dt: f64::NAN,
         })
     }
@@ -298,37 +297,14 @@ impl SpikeTime {
     pub fn n_steps(&mut self, dt_ms: f64) -> Result<usize> {
         check_dt(dt_ms)?;
         self.build(dt_ms);
-        Ok(self.row_ptr.len().saturating_sub(1))
+        Ok(self.steps.last().filter(|&&s| s >= 0).map_or(0, |&s| s as usize + 1))
     }
 
     fn build(&mut self, dt_ms: f64) {
         if self.cached_dt == dt_ms {
             return;
         }
-        let steps: Vec<i64> = self.times.iter().map(|&t| self.rounding.step(t, dt_ms)).collect();
-        let n_steps = steps.iter().copied().filter(|&s| s >= 0).max().map_or(0, |s| s as usize + 1);
-        let mut count = vec![0usize; n_steps + 1];
-        for &s in steps.iter().filter(|&&s| s >= 0) {
-            count[s as usize + 1] += 1;
-        }
-        for i in 0..n_steps {
-            count[i + 1] += count[i];
-        }
-        let nnz = count[n_steps];
-        let (mut cols, mut vals) = (vec![0usize; nnz], vec![0.0f32; nnz]);
-        let mut next = count.clone();
-        // events are sorted by time, so a stable pass keeps them in time order within a row
-        for (k, &s) in steps.iter().enumerate() {
-            if s >= 0 {
-                let at = &mut next[s as usize];
-                cols[*at] = self.indices[k];
-                vals[*at] = self.weights[k];
-                *at += 1;
-            }
-        }
-        self.row_ptr = count;
-        self.cols = cols;
-        self.vals = vals;
+        self.steps = self.times.iter().map(|&t| self.rounding.step(t, dt_ms)).collect();
         self.cached_dt = dt_ms;
     }
 }
@@ -342,12 +318,12 @@ impl InputGen for SpikeTime {
         check_out("SpikeTime", self.n, out.len())?;
         self.build(dt_ms);
         out.fill(0.0);
-        let rows = self.row_ptr.len().saturating_sub(1) as u64;
-        if step < rows {
-            let s = step as usize;
-            for k in self.row_ptr[s]..self.row_ptr[s + 1] {
-                out[self.cols[k]] += self.vals[k];
-            }
+        // the events of this step, in time order (the CSR row's order)
+        let s = i64::try_from(step).unwrap_or(i64::MAX);
+        let lo = self.steps.partition_point(|&x| x < s);
+        let hi = lo + self.steps[lo..].partition_point(|&x| x <= s);
+        for k in lo..hi {
+            out[self.indices[k]] += self.weights[k];
         }
         Ok(())
     }

@@ -277,13 +277,15 @@ impl Conn {
         indptr.push(0u32);
         // geometric skipping: the gap to the next synapse is Geometric(p), so the cost is
         // proportional to the synapses made, not to n_pre·n_post
-        let ln_q = (1.0 - p).ln();
+        // a p so small that 1 − p rounds to 1: ln(1 − p) from ln_1p, not 0 (a gap of −∞)
+        let ln_q = if 1.0 - p == 1.0 { (-p).ln_1p() } else { (1.0 - p).ln() };
         for i in 0..n_pre {
             if p > 0.0 {
                 let mut j: i64 = -1;
                 loop {
                     let skip = if p >= 1.0 { 0.0 } else { ((1.0 - rng.uniform()).ln() / ln_q).floor() };
-                    j += 1 + skip as i64;
+                    // saturating: a gap past i64::MAX (p ≈ 1e-30) ends the row
+                    j = j.saturating_add(1).saturating_add(skip as i64);
                     if j >= n_post as i64 {
                         break;
                     }

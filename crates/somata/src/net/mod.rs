@@ -71,12 +71,15 @@ mod fast;
 pub mod models;
 mod pop;
 mod record;
+mod sources;
+mod span;
 pub mod toml_net;
 
 pub use conn::{Conn, Weight, Weights};
 pub use pop::{Pop, Population, RangeStep};
 pub use record::{available_memory, human_bytes, MemoryBudget, MonitorFormat, MonitorInfo, Var, DENSE_AUTO_LIMIT};
 use record::{Monitor, Src};
+pub use sources::{read_spike_file, PoissonSource, SpikeEvents, SpikeFileSource, SpikeTimeSource};
 
 use crate::dynamics::{Clock, NeuronModel, Scalar};
 use crate::engine::NeuronLayer;

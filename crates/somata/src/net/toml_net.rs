@@ -487,6 +487,99 @@ fn gap_junction(t: &Table, path: &str, net: &Network, dir: &Path) -> Result<GapJ
     Ok(gj)
 }
 
+/// The keys of a spike-source population (`model = "PoissonSpike"`, `"SpikeTime"`, `"SpikeFile"`),
+/// `None` for neuron models.
+fn source_keys(model: &str) -> Option<&'static [&'static str]> {
+    match model {
+        "PoissonSpike" => Some(&["name", "model", "size", "rate", "rates", "seed"]),
+        "SpikeTime" => Some(&["name", "model", "size", "times", "indices", "file", "rounding"]),
+        "SpikeFile" => Some(&["name", "model", "size", "file", "rounding"]),
+        _ => None,
+    }
+}
+
+/// A spike-source population from its `[[population]]` table (keys checked by the caller).
+fn spike_source(t: &Table, model: &str, n: usize, path: &str, dir: &Path, seed: u64) -> Result<Box<dyn super::Population>> {
+    use super::{PoissonSource, SpikeFileSource, SpikeTimeSource};
+    use crate::input::TimeRounding;
+    let rounding = match t.get("rounding") {
+        Some(v) => {
+            let r = v.as_str().ok_or_else(|| err(&format!("{path}.rounding"), "expected \"round\", \"floor\" or \"ceil\""))?;
+            TimeRounding::parse(r).map_err(|e| err(&format!("{path}.rounding"), e))?
+        }
+        None => TimeRounding::Round,
+    };
+    let file = |key: &str| -> Result<Option<PathBuf>> {
+        match t.get(key) {
+            Some(v) => Ok(Some(dir.join(v.as_str().ok_or_else(|| err(&format!("{path}.{key}"), "expected a file name"))?))),
+            None => Ok(None),
+        }
+    };
+    Ok(match model {
+        "PoissonSpike" => {
+            let rates = match (t.get("rate"), t.get("rates")) {
+                (Some(r), None) => vec![rate_hz(r, &format!("{path}.rate"))?],
+                (None, Some(r)) => rates_hz(r, &format!("{path}.rates"), dir)?,
+                _ => return Err(err(path, "give `rate` (shared, \"20 Hz\") or `rates` (one per neuron), not both")),
+            };
+            let seed = match t.get("seed") {
+                Some(s) => s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64,
+                None => seed,
+            };
+            Box::new(PoissonSource::new(n, &rates, seed).map_err(|e| err(path, e))?)
+        }
+        "SpikeTime" => match (file("file")?, t.get("times"), t.get("indices")) {
+            (Some(f), None, None) => Box::new(SpikeTimeSource::from_file(n, f, rounding).map_err(|e| err(&format!("{path}.file"), e))?),
+            (None, Some(tv), Some(iv)) => {
+                let tpath = format!("{path}.times");
+                let times = match tv {
+                    Value::Table(tt) => value_array(tt, Dim::TIME, &tpath, dir)?.0,
+                    _ => {
+                        let mut out = vec![];
+                        numbers(tv, None, Dim::TIME, &tpath, &mut out)?;
+                        out
+                    }
+                };
+                let ipath = format!("{path}.indices");
+                let indices = array(iv, &ipath)?
+                    .iter()
+                    .map(|x| {
+                        x.as_integer()
+                            .filter(|i| *i >= 0)
+                            .map(|i| i as usize)
+                            .ok_or_else(|| err(&ipath, "expected non-negative integer neuron indices"))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Box::new(SpikeTimeSource::new(n, &indices, &times, rounding).map_err(|e| err(path, e))?)
+            }
+            _ => return Err(err(path, "give `times` and `indices`, or `file = \"spikes.csv\"` (time_ms,neuron) / `\"spikes.npy\"`")),
+        },
+        _ => {
+            let f = file("file")?.ok_or_else(|| err(path, "missing key `file` (a recorded spike file, e.g. \"E_spikes.npy\")"))?;
+            Box::new(SpikeFileSource::open_with(n, f, rounding).map_err(|e| err(&format!("{path}.file"), e))?)
+        }
+    })
+}
+
+/// Per-neuron rates in Hz: an array (`rate_hz` for each element), or a table `{ unit = "Hz",
+/// values = [...] }` / `{ npy = "rates.npy", unit = "Hz" }` (bare numbers without `unit`: Hz).
+fn rates_hz(v: &Value, path: &str, dir: &Path) -> Result<Vec<f64>> {
+    match v {
+        Value::Array(a) => a.iter().enumerate().map(|(i, x)| rate_hz(x, &format!("{path}[{i}]"))).collect(),
+        Value::Table(t) if t.contains_key("unit") => {
+            Ok(value_array(t, Dim::FREQUENCY, path, dir)?.0.into_iter().map(|x| x * 1e3).collect())
+        }
+        Value::Table(t) => {
+            if let Some(vals) = t.get("values") {
+                return rates_hz(vals, &format!("{path}.values"), dir);
+            }
+            // an npy without unit: Hz as given
+            Ok(value_array(t, Dim::FREQUENCY, path, dir)?.0)
+        }
+        _ => Err(err(path, "expected an array of rates or `{ unit = \"Hz\", values = [...] }`")),
+    }
+}
+
 /// A rate in Hz: a bare number is Hz (as the format's table says), a string is converted from
 /// its unit (`"20 Hz"`, `"0.02 kHz"`).
 fn rate_hz(v: &Value, path: &str) -> Result<f64> {
@@ -559,11 +652,21 @@ fn conn_bytes(t: &Table, n_pre: u64, n_post: u64) -> u64 {
     synapses.saturating_mul(8).saturating_add(n_pre.saturating_mul(8)).saturating_add(n_post.saturating_mul(16))
 }
 
-/// Parse and build a network file. Relative `npy` paths are read from `dir`.
+/// Parse and build a network file. Relative `npy` paths are read from `dir`. Errors give the
+/// line and column of the key (or table) they are about (`line 12, column 1: ...`); a file
+/// that is not valid TOML, the TOML parser's line and column.
 pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
     let doc: Table = text.parse().map_err(|e: toml::de::Error| SomataError::Format(format!("network file is not valid TOML: {e}")))?;
+    parse_inner(&doc, dir, default_name).map_err(|e| {
+        let msg = e.to_string();
+        let culprit = || super::span::culprit(&doc, &msg, |d| parse_inner(d, dir, default_name).err().map(|e| e.to_string()));
+        super::span::with_line_in(e, text, culprit, true)
+    })
+}
+
+fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
     check_keys(
-        &doc,
+        doc,
         &[
             "name",
             "dt",
@@ -582,7 +685,7 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
         "top level",
     )?;
     let mut budget = MemoryBudget::new();
-    let dt = quantity(get(&doc, "dt", "top level")?, Dim::TIME, "dt")?;
+    let dt = quantity(get(doc, "dt", "top level")?, Dim::TIME, "dt")?;
     let mut net = Network::from_ms(dt)?;
     let seed = doc.get("seed").and_then(Value::as_integer).unwrap_or(0) as u64;
     let steps = match (doc.get("steps"), doc.get("duration")) {
@@ -605,13 +708,21 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
     for (k, p) in pops.iter().enumerate() {
         let path = format!("population[{k}]");
         let t = table(p, &path)?;
-        check_keys(t, &["name", "model", "size", "params", "init", "spk_reset", "seed"], &path)?;
+        let source = t.get("model").and_then(Value::as_str).and_then(source_keys);
+        check_keys(t, source.unwrap_or(&["name", "model", "size", "params", "init", "spk_reset", "seed"]), &path)?;
         let name = get_str(t, "name", &path)?.to_string();
         let path = format!("population `{name}`");
         let model = get_str(t, "model", &path)?;
         let n = get_usize(t, "size", &path)?;
         if n == 0 {
             return Err(err(&path, "size must be ≥ 1"));
+        }
+        if source.is_some() {
+            // a spike source: its spikes and the network's buffers, f32 each
+            budget.take(&format!("population `{name}` ({n} {model} neurons × 24 bytes)"), (n as u64).saturating_mul(24))?;
+            let src = spike_source(t, model, n, &path, dir, seed.wrapping_add(2000 + k as u64))?;
+            net.add_boxed(src, &name)?;
+            continue;
         }
         dispatch(model, BuildPop { t, path: path.clone(), n, dir, net: &mut net, name: name.clone(), budget: &mut budget })?;
     }
@@ -792,7 +903,9 @@ pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
                 if !(rate.is_finite() && rate >= 0.0) {
                     return Err(SomataError::param("poisson input", "rate", rate, "must be finite and ≥ 0"));
                 }
-                let mut rng = crate::init::Rng::new(t.get("seed").and_then(Value::as_integer).unwrap_or(seed as i64 + 7 + k as i64) as u64);
+                let mut rng = crate::init::Rng::new(
+                    t.get("seed").and_then(Value::as_integer).unwrap_or((seed as i64).wrapping_add(7 + k as i64)) as u64,
+                );
                 ExtInput::Generator(Box::new(move |_step, dt_ms, out: &mut [f32]| {
                     let p = -(-rate * dt_ms * 1e-3).exp_m1();
                     for o in out.iter_mut() {
