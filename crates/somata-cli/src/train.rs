@@ -164,7 +164,12 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
             r.samples_per_s
         );
         last = Some(r.test_accuracy);
-        history.push(EpochRecord { epoch: ep + 1, train_loss: r.train_loss, train_accuracy: r.train_accuracy, test_accuracy: r.test_accuracy });
+        history.push(EpochRecord {
+            epoch: ep + 1,
+            train_loss: r.train_loss,
+            train_accuracy: r.train_accuracy,
+            test_accuracy: r.test_accuracy,
+        });
         if let Some(path) = &a.checkpoint {
             // the history first: one a step ahead of its checkpoint is cut back on --resume
             write_history(&history_path(path), &history).map_err(|err| format!("saving the history after epoch {}: {err}", ep + 1))?;
@@ -179,11 +184,8 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
             let losses: Vec<f64> = history.iter().map(|h| h.train_loss).collect();
             let train_acc: Vec<f64> = history.iter().map(|h| 100.0 * h.train_accuracy).collect();
             let test_acc: Vec<f64> = history.iter().map(|h| 100.0 * h.test_accuracy).collect();
-            let series: [(&str, &[f64]); 3] = [
-                ("training loss (cross-entropy, nats)", &losses),
-                ("training accuracy (%)", &train_acc),
-                ("test accuracy (%)", &test_acc),
-            ];
+            let series: [(&str, &[f64]); 3] =
+                [("training loss (cross-entropy, nats)", &losses), ("training accuracy (%)", &train_acc), ("test accuracy (%)", &test_acc)];
             match somata::plot::curves_from(path, first, &series) {
                 Ok(()) => {
                     match history.last() {

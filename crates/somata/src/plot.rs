@@ -33,8 +33,8 @@
 
 use crate::error::{Result, SomataError};
 use plotters::coord::Shift;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
 use std::path::Path;
 
@@ -298,7 +298,11 @@ impl RasterBins {
 
     fn out_of_range(&self, what: &str, pop: usize, expected: usize, got: usize) -> SomataError {
         let name = self.pops.get(pop).map(|p| p.0.as_str()).unwrap_or("");
-        SomataError::ShapeMismatch { what: format!("raster spike: {what} of population {pop} `{name}`"), expected: vec![expected], got: vec![got] }
+        SomataError::ShapeMismatch {
+            what: format!("raster spike: {what} of population {pop} `{name}`"),
+            expected: vec![expected],
+            got: vec![got],
+        }
     }
 
     /// Check `pop` and `step`; the population's (first global neuron, size).
@@ -382,7 +386,13 @@ impl RasterBins {
     pub fn add_dense(&mut self, pop: usize, spikes: &[f32]) -> Result<()> {
         let size = match self.pops.get(pop) {
             Some(p) => p.1,
-            None => return Err(SomataError::ShapeMismatch { what: "raster spike: population index".into(), expected: vec![self.pops.len()], got: vec![pop] }),
+            None => {
+                return Err(SomataError::ShapeMismatch {
+                    what: "raster spike: population index".into(),
+                    expected: vec![self.pops.len()],
+                    got: vec![pop],
+                })
+            }
         };
         if spikes.len() != self.steps.saturating_mul(size) {
             let name = &self.pops[pop].0;
@@ -702,8 +712,7 @@ impl Figure for Curves<'_> {
                 .draw()
                 .map_err(de)?;
             let color = Palette99::pick(c).to_rgba();
-            let pts: Vec<(f64, f64)> =
-                values.iter().enumerate().map(|(i, &v)| (first + i as f64, v)).filter(|p| p.1.is_finite()).collect();
+            let pts: Vec<(f64, f64)> = values.iter().enumerate().map(|(i, &v)| (first + i as f64, v)).filter(|p| p.1.is_finite()).collect();
             chart.draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2))).map_err(de)?;
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(de)?;
         }
@@ -741,7 +750,8 @@ pub fn curves(path: impl AsRef<Path>, series: &[(&str, &[f64])]) -> Result<()> {
 /// // epochs 11..=13 of a resumed run
 /// somata::plot::curves_from(&path, 11, &[("test accuracy (%)", &[91.0, 92.5, 93.1][..])])?;
 /// let svg = std::fs::read_to_string(&path)?;
-/// assert!(svg.contains(">11<") && svg.contains(">13<") && svg.contains("epoch"));
+/// // plotters writes each label as `<text ...>\nLABEL\n</text>`
+/// assert!(svg.contains(">\n11\n</text>") && svg.contains(">\n13\n</text>") && svg.contains("epoch"));
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

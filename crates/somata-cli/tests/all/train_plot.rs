@@ -54,7 +54,8 @@ fn train_plot_after_resume_keeps_the_history() {
     let ck = dir.join("run.safetensors");
     let ck = ck.to_str().unwrap();
     let hist = dir.join("run.safetensors.history.json");
-    let epochs_of = |v: &serde_json::Value| -> Vec<u64> { v["epochs"].as_array().unwrap().iter().map(|e| e["epoch"].as_u64().unwrap()).collect() };
+    let epochs_of =
+        |v: &serde_json::Value| -> Vec<u64> { v["epochs"].as_array().unwrap().iter().map(|e| e["epoch"].as_u64().unwrap()).collect() };
     let (code, _, err) = somata(&["train", "--epochs", "2", "--hidden", "32", "--checkpoint", ck]);
     assert_eq!(code, 0, "{err}");
     let first: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hist).unwrap()).unwrap();
@@ -62,7 +63,8 @@ fn train_plot_after_resume_keeps_the_history() {
     assert!(!dir.join("run.safetensors.history.json.tmp").exists());
 
     let svg = dir.join("resumed.svg");
-    let (code, out, err) = somata(&["train", "--epochs", "3", "--hidden", "32", "--resume", ck, "--checkpoint", ck, "--plot", svg.to_str().unwrap()]);
+    let (code, out, err) =
+        somata(&["train", "--epochs", "3", "--hidden", "32", "--resume", ck, "--checkpoint", ck, "--plot", svg.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("plot: ") && out.contains("(3 epochs, 1 to 3)"), "{out}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hist).unwrap()).unwrap();
@@ -74,10 +76,11 @@ fn train_plot_after_resume_keeps_the_history() {
 
     // without the history file: the plot starts at the first epoch of this run, numbered as such
     std::fs::remove_file(&hist).unwrap();
-    let (code, out, err) = somata(&["train", "--epochs", "4", "--hidden", "32", "--resume", ck, "--checkpoint", ck, "--plot", svg.to_str().unwrap()]);
+    let (code, out, err) =
+        somata(&["train", "--epochs", "4", "--hidden", "32", "--resume", ck, "--checkpoint", ck, "--plot", svg.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("no training history up to epoch 3") && out.contains("(1 epochs, 4 to 4)"), "{out}");
-    assert!(std::fs::read_to_string(&svg).unwrap().contains(">4<"), "epoch 4 on the axis");
+    assert!(std::fs::read_to_string(&svg).unwrap().contains(">\n4\n</text>"), "epoch 4 on the axis");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hist).unwrap()).unwrap();
     assert_eq!(epochs_of(&v), [4]);
     std::fs::remove_dir_all(&dir).ok();
