@@ -189,7 +189,7 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
             match somata::plot::curves_from(path, first, &series) {
                 Ok(()) => {
                     match history.last() {
-                        Some(l) => println!("plot: {path} ({} epochs, {first} to {})", history.len(), l.epoch),
+                        Some(l) => println!("plot: {path} ({} epochs), epochs {first} to {}", history.len(), l.epoch),
                         None => println!("plot: {path} (0 epochs)"),
                     }
                     None

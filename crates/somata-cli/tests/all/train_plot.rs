@@ -66,7 +66,7 @@ fn train_plot_after_resume_keeps_the_history() {
     let (code, out, err) =
         somata(&["train", "--epochs", "3", "--hidden", "32", "--resume", ck, "--checkpoint", ck, "--plot", svg.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("plot: ") && out.contains("(3 epochs, 1 to 3)"), "{out}");
+    assert!(out.contains("plot: ") && out.contains("(3 epochs), epochs 1 to 3"), "{out}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hist).unwrap()).unwrap();
     assert_eq!(epochs_of(&v), [1, 2, 3]);
     assert_eq!(v["epochs"][0], first["epochs"][0], "the earlier epochs are kept as they were");
@@ -79,7 +79,7 @@ fn train_plot_after_resume_keeps_the_history() {
     let (code, out, err) =
         somata(&["train", "--epochs", "4", "--hidden", "32", "--resume", ck, "--checkpoint", ck, "--plot", svg.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("no training history up to epoch 3") && out.contains("(1 epochs, 4 to 4)"), "{out}");
+    assert!(out.contains("no training history up to epoch 3") && out.contains("(1 epochs), epochs 4 to 4"), "{out}");
     assert!(std::fs::read_to_string(&svg).unwrap().contains(">\n4\n</text>"), "epoch 4 on the axis");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hist).unwrap()).unwrap();
     assert_eq!(epochs_of(&v), [4]);
