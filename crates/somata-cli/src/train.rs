@@ -23,8 +23,15 @@
 //! status 2; the checkpoint of the last completed epoch is left as it was.
 //!
 //! `--plot FILE.png` (or `.svg`) draws the per-epoch training loss, training accuracy and test
-//! accuracy of this run (`somata::plot::curves`, one panel each) after the last epoch; the
-//! extension is checked before training starts. `--schedule cosine|constant` chooses the
+//! accuracy (`somata::plot::curves_from`, one panel each, the quantity and unit on each y axis)
+//! after the last epoch, at their true epoch numbers; the extension is checked before training
+//! starts. With `--checkpoint FILE`, the per-epoch history is also written after every epoch,
+//! atomically, to `FILE.history.json` (`{"epochs": [{"epoch", "train_loss", "train_accuracy",
+//! "test_accuracy"}, ...]}`, accuracies as fractions); `--resume FILE` reads `FILE.history.json`
+//! and keeps its epochs up to the checkpoint's, so the plot after a resume shows the whole run
+//! (e.g. epochs 1 to 20 after resuming at 10) and the next history file keeps them. Without a
+//! history file (or with one that does not reach the checkpoint's epoch) the plot starts at the
+//! first epoch it knows, numbered as such. `--schedule cosine|constant` chooses the
 //! learning-rate schedule (cosine decay to 0 over the run, the default, or a constant rate).
 
 use clap::Args;
@@ -77,7 +84,7 @@ pub struct TrainArgs {
     /// Load FILE (a `--checkpoint` of the same architecture) and continue from its epoch.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<String>,
-    /// Draw the per-epoch loss and accuracy curves of this run to FILE (.png or .svg).
+    /// Draw the per-epoch loss and accuracy curves to FILE (.png or .svg), with the epochs before a --resume.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<String>,
     /// Learning-rate schedule: `cosine` (decay to 0 over the run) or `constant`.
@@ -126,16 +133,17 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
     let mut t = Trainer::new(&cfg, train.n_inputs(), train.n_classes()).map_err(e)?;
     println!("{} train / {} test samples; network {}", train.len(), test.len(), t.net.describe());
     let mut start = 0;
+    // per-epoch history (true epoch numbers), kept across --resume for --plot
+    let mut history: Vec<EpochRecord> = Vec::new();
     if let Some(path) = &a.resume {
         start = t.resume(path).map_err(|err| format!("cannot resume: {err}"))?;
         println!("resumed from {path} after epoch {start} (optimizer step {}; Adam's moments restart)", t.step());
         if start >= cfg.epochs {
             println!("the checkpoint is at epoch {start}, --epochs is {}: nothing to train", cfg.epochs);
         }
+        history = read_history(&history_path(path), start, a.plot.is_none());
     }
     let mut last = None;
-    // per-epoch curves of this run, for --plot
-    let (mut losses, mut train_acc, mut test_acc) = (Vec::new(), Vec::new(), Vec::new());
     // the epoch of the checkpoint file on disk, for the error message of a diverging run
     let mut saved: Option<usize> = if a.resume.is_some() && a.resume == a.checkpoint { Some(start) } else { None };
     for ep in start..cfg.epochs {
@@ -155,23 +163,35 @@ pub fn run(a: &TrainArgs) -> Result<(), String> {
             r.train_secs * 1e3,
             r.samples_per_s
         );
+        last = Some(r.test_accuracy);
+        history.push(EpochRecord {
+            epoch: ep + 1,
+            train_loss: r.train_loss,
+            train_accuracy: r.train_accuracy,
+            test_accuracy: r.test_accuracy,
+        });
         if let Some(path) = &a.checkpoint {
+            // the history first: one a step ahead of its checkpoint is cut back on --resume
+            write_history(&history_path(path), &history).map_err(|err| format!("saving the history after epoch {}: {err}", ep + 1))?;
             t.save_checkpoint(path, ep + 1).map_err(|err| format!("saving the checkpoint after epoch {}: {err}", ep + 1))?;
             saved = Some(ep + 1);
         }
-        last = Some(r.test_accuracy);
-        losses.push(r.train_loss);
-        train_acc.push(100.0 * r.train_accuracy);
-        test_acc.push(100.0 * r.test_accuracy);
     }
     // a plot that cannot be written is reported after the last line, with a nonzero status
     let plot_err = match &a.plot {
         Some(path) => {
+            let first = history.first().map_or(start + 1, |h| h.epoch);
+            let losses: Vec<f64> = history.iter().map(|h| h.train_loss).collect();
+            let train_acc: Vec<f64> = history.iter().map(|h| 100.0 * h.train_accuracy).collect();
+            let test_acc: Vec<f64> = history.iter().map(|h| 100.0 * h.test_accuracy).collect();
             let series: [(&str, &[f64]); 3] =
-                [("training loss", &losses), ("training accuracy (%)", &train_acc), ("test accuracy (%)", &test_acc)];
-            match somata::plot::curves(path, &series) {
+                [("training loss (cross-entropy, nats)", &losses), ("training accuracy (%)", &train_acc), ("test accuracy (%)", &test_acc)];
+            match somata::plot::curves_from(path, first, &series) {
                 Ok(()) => {
-                    println!("plot: {path} ({} epochs)", losses.len());
+                    match history.last() {
+                        Some(l) => println!("plot: {path} ({} epochs), epochs {first} to {}", history.len(), l.epoch),
+                        None => println!("plot: {path} (0 epochs)"),
+                    }
                     None
                 }
                 Err(err) => Some(format!("writing the plot: {err}")),
@@ -227,4 +247,108 @@ fn run_epoch(t: &mut Trainer, train: &Data, test: &Data, ep: usize, epochs: usiz
     let r = t.epoch_with(train, test, ep, Some(&mut on_step));
     bar.finish_and_clear();
     r
+}
+
+/// One epoch of the training history (accuracies as fractions).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct EpochRecord {
+    epoch: usize,
+    train_loss: f64,
+    train_accuracy: f64,
+    test_accuracy: f64,
+}
+
+/// `<checkpoint>.history.json`, next to the checkpoint.
+fn history_path(checkpoint: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("{checkpoint}.history.json"))
+}
+
+/// Write the history to `path` atomically (`<path>.tmp`, fsync, rename).
+fn write_history(path: &std::path::Path, history: &[EpochRecord]) -> Result<(), String> {
+    use std::io::Write;
+    let epochs: Vec<serde_json::Value> = history
+        .iter()
+        .map(|h| {
+            serde_json::json!({
+                "epoch": h.epoch, "train_loss": h.train_loss,
+                "train_accuracy": h.train_accuracy, "test_accuracy": h.test_accuracy,
+            })
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "epochs": epochs })).map_err(|e| e.to_string())? + "\n";
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        std::fs::remove_file(&tmp).ok();
+        format!("{}: {e}", path.display())
+    })
+}
+
+/// The history of `path` for a checkpoint at epoch `upto`: its records of epochs `1..=upto`
+/// when they run without a gap up to `upto` (the longest such run ending at `upto`); empty, with
+/// a note on stdout (unless `quiet`), when the file is missing, unreadable or malformed, or does
+/// not reach `upto`.
+fn read_history(path: &std::path::Path, upto: usize, quiet: bool) -> Vec<EpochRecord> {
+    if upto == 0 {
+        return Vec::new();
+    }
+    let note = |why: &str| {
+        if !quiet {
+            println!("no training history up to epoch {upto}: {} {why}; the plot shows the epochs of this run", path.display());
+        }
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            note("not found");
+            return Vec::new();
+        }
+        Err(e) => {
+            note(&format!("unreadable ({e})"));
+            return Vec::new();
+        }
+    };
+    let parsed = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| {
+        v.get("epochs")?
+            .as_array()?
+            .iter()
+            .map(|e| {
+                // a non-finite value is written as null
+                let f = |k: &str| match e.get(k)? {
+                    serde_json::Value::Null => Some(f64::NAN),
+                    x => x.as_f64(),
+                };
+                Some(EpochRecord {
+                    epoch: e.get("epoch")?.as_u64()? as usize,
+                    train_loss: f("train_loss")?,
+                    train_accuracy: f("train_accuracy")?,
+                    test_accuracy: f("test_accuracy")?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+    });
+    let Some(mut all) = parsed else {
+        note("is malformed");
+        return Vec::new();
+    };
+    all.retain(|h| (1..=upto).contains(&h.epoch));
+    all.sort_by_key(|h| h.epoch);
+    all.dedup_by_key(|h| h.epoch);
+    // the run of consecutive epochs ending at `upto`
+    let mut keep = 0;
+    while keep < all.len() && all[all.len() - 1 - keep].epoch == upto - keep {
+        keep += 1;
+    }
+    if keep == 0 {
+        note(&format!("does not reach epoch {upto}"));
+    }
+    all.split_off(all.len() - keep)
 }

@@ -220,17 +220,203 @@ mod plots {
     }
 
     /// Bounding box (x0, y0, x1, y1) of the pixels that differ between two images, and their
-    /// count, checking that they are dark in `a`.
+    /// count, checking that they are dark in `a`. The raster's title strip (the top
+    /// `RASTER_TITLE_PX` rows, which states the spike count) is left out.
     fn diff_box(a: &[u8], b: &[u8], w: u32) -> (u32, u32, u32, u32, usize) {
         let (mut x0, mut y0, mut x1, mut y1, mut n) = (u32::MAX, u32::MAX, 0, 0, 0);
         for (k, (pa, pb)) in a.chunks_exact(3).zip(b.chunks_exact(3)).enumerate() {
-            if pa != pb {
+            let (x, y) = (k as u32 % w, k as u32 / w);
+            if pa != pb && y >= RASTER_TITLE_PX {
                 assert!(pa.iter().map(|&v| v as u32).sum::<u32>() < 150, "a spike pixel is dark: {pa:?}");
-                let (x, y) = (k as u32 % w, k as u32 / w);
                 (x0, y0, x1, y1, n) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y), n + 1);
             }
         }
         (x0, y0, x1, y1, n)
+    }
+
+    /// Whether an SVG written by plotters has a text element reading exactly `t`.
+    fn has_text(svg: &str, t: &str) -> bool {
+        svg.contains(&format!(">\n{t}\n</text>"))
+    }
+
+    /// The title strip of a raster figure, pixels.
+    const RASTER_TITLE_PX: u32 = 40;
+
+    /// The pixels (x, y) that differ between two images below the title strip.
+    fn changed(a: &[u8], b: &[u8], w: u32) -> Vec<(u32, u32)> {
+        a.chunks_exact(3)
+            .zip(b.chunks_exact(3))
+            .enumerate()
+            .map(|(k, (pa, pb))| (k as u32 % w, k as u32 / w, pa != pb))
+            .filter(|&(_, y, d)| d && y >= RASTER_TITLE_PX)
+            .map(|(x, y, _)| (x, y))
+            .collect()
+    }
+
+    /// A small deterministic generator (64-bit LCG, high bits).
+    struct Lcg(u64);
+    impl Lcg {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((self.0 >> 33) % n as u64) as usize
+        }
+    }
+
+    fn png_of(bins: &plot::RasterBins, path: &std::path::Path) -> (u32, u32, Vec<u8>) {
+        bins.draw(path, "counting").unwrap();
+        decode_png(&std::fs::read(path).unwrap())
+    }
+
+    #[test]
+    fn raster_of_n_spikes_in_distinct_pixels_darkens_n_pixels() {
+        let dir = TempDir::new("raster-count");
+        let (pw, ph) = plot::RasterBins::PLOT_PX;
+        // as many steps and neurons as plot pixels: one bin = one pixel
+        let mut bins = plot::RasterBins::new(pw, 0.1, &[("E", ph)]).unwrap();
+        assert_eq!(bins.grid(), (pw, ph));
+        let (_, _, empty) = png_of(&bins, &dir.path("empty.png"));
+        let mut rng = Lcg(7);
+        let mut seen = std::collections::HashSet::new();
+        // the four corners, then random distinct cells
+        for c in [(0, 0), (pw - 1, 0), (0, ph - 1), (pw - 1, ph - 1)] {
+            seen.insert(c);
+        }
+        while seen.len() < 5000 {
+            seen.insert((rng.below(pw), rng.below(ph)));
+        }
+        for &(t, i) in &seen {
+            bins.add(0, t, i).unwrap();
+        }
+        assert_eq!((bins.spikes(), bins.occupied(), bins.max_count()), (5000, 5000, 1));
+        let (w, h, img) = png_of(&bins, &dir.path("n.png"));
+        assert_eq!((w, h), (1000, 600));
+        let px = changed(&img, &empty, w);
+        assert_eq!(px.len(), 5000, "N spikes in N distinct pixels darken exactly N pixels");
+        // the corners span the plot area exactly; every spike is at its own pixel, in black
+        let (x0, y0) = (px.iter().map(|p| p.0).min().unwrap(), px.iter().map(|p| p.1).min().unwrap());
+        let (x1, y1) = (px.iter().map(|p| p.0).max().unwrap(), px.iter().map(|p| p.1).max().unwrap());
+        assert_eq!(((x1 - x0 + 1) as usize, (y1 - y0 + 1) as usize), (pw, ph));
+        for &(t, i) in &seen {
+            let (x, y) = (x0 as usize + t, y1 as usize - i); // neuron 0 at the bottom
+            assert_eq!(&img[3 * (y * w as usize + x)..][..3], &[0, 0, 0], "spike ({t}, {i}) at pixel ({x}, {y})");
+        }
+    }
+
+    #[test]
+    fn coba_sized_raster_shows_every_spike_by_population() {
+        // the COBA shape: 10 000 steps × (3200 E + 800 I), ~65 000 E spikes: more steps and neurons
+        // than pixels, each pixel a bin of ~12 steps × ~8 neurons
+        let dir = TempDir::new("raster-coba");
+        let (steps, ne, ni) = (10_000, 3200, 800);
+        let mut bins = plot::RasterBins::new(steps, 0.1, &[("E", ne), ("I", ni)]).unwrap();
+        let (pw, ph) = plot::RasterBins::PLOT_PX;
+        assert_eq!(bins.grid(), (pw, ph));
+        let (_, _, empty) = png_of(&bins, &dir.path("empty.png"));
+        let mut rng = Lcg(42);
+        let mut cells = std::collections::HashMap::new(); // (col, row from the bottom) -> population
+        for (pop, n, count, first) in [(0, ne, 65_485, 0), (1, ni, 20_000, ne)] {
+            for _ in 0..count {
+                let (t, i) = (rng.below(steps), rng.below(n));
+                bins.add(pop, t, i).unwrap();
+                cells.insert((t * pw / steps, (first + i) * ph / (ne + ni)), pop);
+            }
+        }
+        assert_eq!(bins.spikes(), 85_485);
+        assert_eq!(bins.occupied(), cells.len());
+        assert!(cells.len() > 50_000, "spikes spread over {} pixels", cells.len());
+        let (w, _, img) = png_of(&bins, &dir.path("coba.png"));
+        let px = changed(&img, &empty, w);
+        assert_eq!(px.len(), cells.len(), "one darkened pixel per occupied bin");
+        // E (bottom 80%) in blue, I (top 20%) in red, never white
+        let (x0, y1) = (px.iter().map(|p| p.0).min().unwrap(), px.iter().map(|p| p.1).max().unwrap());
+        let (mut blue, mut red) = (0, 0);
+        for (&(c, r), &pop) in &cells {
+            let (x, y) = (x0 as usize + c, y1 as usize - r);
+            let p = &img[3 * (y * w as usize + x)..][..3];
+            assert_ne!(p, &[255, 255, 255]);
+            // a row straddling E and I takes the colour of its middle neuron
+            if r != ne * ph / (ne + ni) {
+                if pop == 0 {
+                    assert!(p[2] > p[0], "E is blue: {p:?}");
+                    blue += 1;
+                } else {
+                    assert!(p[0] > p[2], "I is red: {p:?}");
+                    red += 1;
+                }
+            }
+        }
+        assert!(blue > 40_000 && red > 10_000, "{blue} E and {red} I pixels");
+        let svg = dir.path("coba.svg");
+        bins.draw(&svg, "COBA").unwrap();
+        let s = std::fs::read_to_string(&svg).unwrap();
+        for label in ["time (ms)", "neuron", "85485 spikes"] {
+            assert!(s.contains(label), "svg has {label}");
+        }
+        assert!(has_text(&s, "E") && has_text(&s, "I"), "the populations are named");
+    }
+
+    #[test]
+    fn dense_raster_counts_like_the_events_and_shades_by_density() {
+        let dir = TempDir::new("raster-dense");
+        // plot::raster on a dense record: the same pixels as the events
+        let (steps, n) = (2000, 1000);
+        let mut s = vec![0.0f32; steps * n];
+        let mut rng = Lcg(3);
+        let mut bins = plot::RasterBins::new(steps, 0.5, &[("", n)]).unwrap();
+        for _ in 0..30_000 {
+            let (t, i) = (rng.below(steps), rng.below(n));
+            if s[t * n + i] == 0.0 {
+                s[t * n + i] = 1.0;
+                bins.add(0, t, i).unwrap();
+            }
+        }
+        let empty = vec![0.0f32; steps * n];
+        plot::raster(dir.path("e.png"), &empty, steps, n, 0.5, "counting").unwrap();
+        plot::raster(dir.path("d.png"), &s, steps, n, 0.5, "counting").unwrap();
+        let (w, _, e) = decode_png(&std::fs::read(dir.path("e.png")).unwrap());
+        let (_, _, d) = decode_png(&std::fs::read(dir.path("d.png")).unwrap());
+        let (_, _, b) = png_of(&bins, &dir.path("b.png"));
+        assert_eq!(changed(&d, &e, w).len(), bins.occupied());
+        assert!(changed(&d, &b, w).is_empty(), "dense and event-fed rasters draw the same pixels");
+
+        // density: one bin with 1 spike, one with 9: both visible, the fuller darker
+        let mut bins = plot::RasterBins::new(20, 1.0, &[("N", 10)]).unwrap();
+        bins.add(0, 2, 2).unwrap();
+        for _ in 0..9 {
+            bins.add(0, 15, 7).unwrap();
+        }
+        assert_eq!((bins.spikes(), bins.max_count(), bins.occupied()), (10, 9, 2));
+        let (_, _, img) = png_of(&bins, &dir.path("shade.png"));
+        let (_, _, none) = png_of(&plot::RasterBins::new(20, 1.0, &[("N", 10)]).unwrap(), &dir.path("none.png"));
+        let px = changed(&img, &none, w);
+        let mut levels: Vec<u8> = px.iter().map(|&(x, y)| img[3 * (y * w + x) as usize]).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        assert_eq!(levels.len(), 2, "two shades: {levels:?}");
+        assert_eq!(levels[0], 0, "the fullest bin in black");
+        assert!((100..220).contains(&levels[1]), "a single spike is gray, clearly not white: {}", levels[1]);
+    }
+
+    #[test]
+    fn raster_bins_errors_are_typed() {
+        let mut b = plot::RasterBins::new(10, 0.1, &[("E", 4), ("I", 2)]).unwrap();
+        for (pop, step, i) in [(2, 0, 0), (0, 10, 0), (1, 0, 2)] {
+            let e = b.add(pop, step, i).unwrap_err();
+            assert!(matches!(e, SomataError::ShapeMismatch { .. }), "{e}");
+        }
+        assert!(b.add_indices(1, 3, &[0, 5]).is_err());
+        assert!(matches!(b.add_dense_row(0, 0, &[1.0; 3]), Err(SomataError::ShapeMismatch { .. })));
+        assert!(matches!(b.add_dense(1, &[0.0; 19]), Err(SomataError::ShapeMismatch { .. })));
+        assert_eq!(b.spikes(), 0, "nothing added on error");
+        b.add_dense_row(0, 9, &[0.0, 1.0, 0.0, 2.0]).unwrap();
+        b.add_indices(1, 0, &[1, 1]).unwrap();
+        assert_eq!(b.spikes(), 4);
+        assert!(matches!(plot::RasterBins::new(10, f64::NAN, &[]), Err(SomataError::InvalidDt(_))));
+        // no neurons or no steps: an empty, labelled plot
+        let dir = TempDir::new("raster-empty");
+        plot::RasterBins::new(0, 0.1, &[("E", 0)]).unwrap().draw(dir.path("z.svg"), "").unwrap();
+        assert!(std::fs::read_to_string(dir.path("z.svg")).unwrap().contains("time (ms)"));
+        assert!(matches!(b.draw(dir.path("z.gif"), ""), Err(SomataError::Format(_))));
     }
 
     #[test]
@@ -267,10 +453,13 @@ mod plots {
     fn svg_traces_rate_and_curves() {
         let dir = TempDir::new("svg");
         let v: Vec<f32> = (0..200).flat_map(|i| [-65.0 + (i as f32 * 0.1).sin(), -60.0 + i as f32 * 0.01]).collect();
-        plot::traces(dir.path("v.svg"), &v, 0.1, &["V[0]", "V[1]"]).unwrap();
+        plot::traces(dir.path("v.svg"), &v, 0.1, &["V[0]", "V[1]"], "V (mV)").unwrap();
         let s = std::fs::read_to_string(dir.path("v.svg")).unwrap();
-        assert!(s.contains("<svg") && s.contains("V[0]") && s.contains("time (ms)"), "svg with the legend and axis labels");
-        plot::traces(dir.path("v.png"), &v, 0.1, &["V[0]", "V[1]"]).unwrap();
+        assert!(
+            s.contains("<svg") && s.contains("V[0]") && s.contains("time (ms)") && s.contains("V (mV)"),
+            "svg with the legend and axis labels"
+        );
+        plot::traces(dir.path("v.png"), &v, 0.1, &["V[0]", "V[1]"], "V (mV)").unwrap();
         let (w, h, _) = decode_png(&std::fs::read(dir.path("v.png")).unwrap());
         assert_eq!((w, h), (1000, 600));
 
@@ -285,6 +474,11 @@ mod plots {
         assert_eq!((w, h), (900, 440));
         assert!(rgb.chunks_exact(3).any(|p| p != [255, 255, 255]), "something is drawn");
         plot::curves(dir.path("empty.svg"), &[("loss", &[][..])]).unwrap();
+        // a resumed run: epochs 11..=14 on the x axis, the series name as the y label
+        plot::curves_from(dir.path("resumed.svg"), 11, &[("test accuracy (%)", &acc[..])]).unwrap();
+        let s = std::fs::read_to_string(dir.path("resumed.svg")).unwrap();
+        assert!(has_text(&s, "11") && has_text(&s, "14") && !has_text(&s, "1") && !has_text(&s, "15"), "epochs 11 to 14");
+        assert_eq!(s.matches("test accuracy (%)").count(), 2, "title and y label");
         plot::curves(dir.path("none.svg"), &[]).unwrap();
         assert!(!dir.path("train.png.tmp").exists());
     }
@@ -297,8 +491,8 @@ mod plots {
         assert!(matches!(plot::rate(dir.path("noext"), &[1.0], 0.1), Err(SomataError::Format(_))));
         assert!(matches!(plot::raster(dir.path("r.png"), &[0.0; 5], 2, 2, 0.1, ""), Err(SomataError::ShapeMismatch { .. })));
         assert!(matches!(plot::raster(dir.path("r.png"), &[0.0; 4], 2, 2, 0.0, ""), Err(SomataError::InvalidDt(_))));
-        assert!(matches!(plot::traces(dir.path("t.png"), &[0.0; 5], 0.1, &["a", "b"]), Err(SomataError::ShapeMismatch { .. })));
-        assert!(matches!(plot::traces(dir.path("t.png"), &[0.0; 4], 0.1, &[]), Err(SomataError::ShapeMismatch { .. })));
+        assert!(matches!(plot::traces(dir.path("t.png"), &[0.0; 5], 0.1, &["a", "b"], "x (1)"), Err(SomataError::ShapeMismatch { .. })));
+        assert!(matches!(plot::traces(dir.path("t.png"), &[0.0; 4], 0.1, &[], "x (1)"), Err(SomataError::ShapeMismatch { .. })));
         assert!(matches!(plot::curves(dir.path("no/such/dir/c.png"), &[("x", &[1.0][..])]), Err(SomataError::Io(_))));
         assert!(!dir.path("r.png").exists(), "nothing written on error");
     }
