@@ -23,14 +23,16 @@ fn main() -> somata::Result<()> {
     for (name, rate) in s.names.iter().zip(&s.rates_hz) {
         println!("{name}: {rate:.1} Hz");
     }
-    // one raster of all 4000 neurons: E's columns then I's, per step
-    let ((se, ne), (si, ni)) = (net.monitor_data("E")?, net.monitor_data("I")?);
-    let mut all = Vec::with_capacity(steps * (ne + ni));
-    for k in 0..steps {
-        all.extend_from_slice(&se[k * ne..(k + 1) * ne]);
-        all.extend_from_slice(&si[k * ni..(k + 1) * ni]);
+    // one raster of all 4000 neurons, E and I in their own colours, from the spike events
+    let mut bins = somata::plot::RasterBins::new(steps, net.clock().dt_ms(), &[("E", net.size(e)), ("I", net.size(i))])?;
+    for (k, mon) in ["E", "I"].into_iter().enumerate() {
+        for &[step, j] in net.spike_events(mon)? {
+            if step >= 0 {
+                bins.add(k, step as usize, j as usize)?;
+            }
+        }
     }
-    somata::plot::raster(&out, &all, steps, ne + ni, net.clock().dt_ms(), "COBA-HH: E (0–3199), I (3200–3999)")?;
+    bins.draw(&out, "COBA-HH")?;
     println!("wrote {out}");
     Ok(())
 }

@@ -101,6 +101,9 @@ fn tag(err: SomataError, line: usize, col: usize) -> SomataError {
             SomataError::DimensionMismatch { what: format!("{what} ({at})"), expected, got }
         }
         SomataError::InvalidInitializer(s) => SomataError::InvalidInitializer(format!("{at}: {s}")),
+        SomataError::TooLarge { what, bytes, total, available, text } => {
+            SomataError::TooLarge { what, bytes, total, available, text: format!("{text} ({at})") }
+        }
         other => SomataError::Format(format!("{at}: {other}")),
     }
 }
