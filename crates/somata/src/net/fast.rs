@@ -85,13 +85,16 @@ struct MonPlan {
     dense: bool,
     /// Spike events: one list of flat `(step, neuron)` pairs per thread, and the mask of the
     /// recorded neurons (`None`: all).
-    events: Option<(Vec<Slot<Vec<i64>>>, Option<Vec<bool>>)>,
+    events: Option<EventPlan>,
     /// The first value of this run's first sample.
     data: SyncPtr<f32>,
     /// Per thread: `(column, neuron)` of the recorded neurons it owns (`None`: every neuron,
     /// column = neuron).
     owned: Option<Vec<Vec<(u32, u32)>>>,
 }
+
+/// Per-thread spike event lists (flat `(step, neuron)` pairs) and the mask of recorded neurons.
+type EventPlan = (Vec<Slot<Vec<i64>>>, Option<Vec<bool>>);
 
 /// A value written by one thread at a time, with barriers in between; on cache lines of its own
 /// (a spike list's length changes with every spike, and two threads' lists must not share a

@@ -1465,7 +1465,9 @@ impl Network {
     /// events of step −1. An error for a monitor that keeps no events or streams them.
     pub fn spike_events(&self, name: &str) -> Result<&[[i64; 2]]> {
         let m = self.monitor(name)?;
-        if !m.events && !(m.var == Var::Spike && m.format == MonitorFormat::Auto && !m.dense) {
+        // an auto spike monitor before its first run keeps events (none yet)
+        let unresolved_spikes = m.var == Var::Spike && m.format == MonitorFormat::Auto && !m.dense;
+        if !(m.events || unresolved_spikes) {
             return Err(SomataError::Format(format!("monitor `{name}` keeps no spike events (format dense, or not a spike monitor)")));
         }
         if let Some(f) = m.files.as_ref().and_then(|f| f.events.as_ref()) {
@@ -1597,8 +1599,7 @@ impl Network {
                 let rest: Vec<usize> = (0..n).filter(|&p| !done[p]).collect();
                 let mut cur = rest[0];
                 let mut path = vec![cur];
-                loop {
-                    let Some(&(a, _, _)) = links.iter().find(|(a, b, _)| *b == cur && !done[*a]) else { break };
+                while let Some(&(a, _, _)) = links.iter().find(|(a, b, _)| *b == cur && !done[*a]) {
                     if let Some(k) = path.iter().position(|&x| x == a) {
                         path = path[k..].to_vec();
                         break;
