@@ -15,6 +15,7 @@ mod gradients;
 mod inputs;
 mod io_plot;
 mod models;
+mod net_bptt;
 mod net_delays;
 mod network;
 mod new_user;
