@@ -27,7 +27,7 @@ const STEPS: usize = 30;
 const BATCH: usize = 64;
 const N_E: usize = 80;
 const N_I: usize = 20;
-const EPOCHS: usize = 8;
+const EPOCHS: usize = 15;
 
 fn lif(n: usize) -> Result<NeuronLayer<Lif, f32>> {
     Lif::builder(n)
