@@ -19,7 +19,7 @@ use somata::nn::{Dale, NetProj, NetReadout, Source, SpikingNetwork, SynKind};
 use somata::prelude::*;
 use somata::units::{dim, Dim};
 
-/// A LIF whose spike is a smooth sigmoid (forward too), written as a user would.
+/// A LIF whose spike is a smooth sigmoid of V (forward too), written as a user would.
 #[derive(Debug, Clone, Copy, Default)]
 struct SmoothLif;
 
@@ -39,7 +39,9 @@ impl NeuronModel for SmoothLif {
     }
     fn step<S: Scalar>(&self, c: &Step<'_, S>, s: &mut [S], x: S) -> S {
         let (tau, v_th, k) = (c.p[0], c.p[1], c.p[2]);
-        let soft = |v: S| S::lit(1.0) / (S::lit(1.0) + (-(k * (v - v_th))).exp());
+        // the logistic function σ(k·(v − V_th)) as ½(1 + tanh(k·(v − V_th)/2)): no overflow
+        // of e^x in f32 far below threshold
+        let soft = |v: S| S::lit(0.5) * (S::lit(1.0) + (S::lit(0.5) * k * (v - v_th)).tanh());
         let v = s[0] - v_th * soft(s[0]);
         let v = c.ee(v, |v| (-v + x) / tau);
         s[0] = v;
