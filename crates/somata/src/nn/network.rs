@@ -1027,13 +1027,13 @@ impl<T: Real> SpikingNetwork<T> {
         }
         let mut gtau_run: Vec<[f64; 2]> = vec![[0.0; 2]; self.projs.len()];
         for t in (0..steps).rev() {
-            for k in 0..self.pops.len() {
-                let bn = batch * self.pops[k].n();
+            for (k, (pop, gsk)) in self.pops.iter_mut().zip(&gs).enumerate() {
+                let bn = batch * pop.n();
                 let gstate = match out_state {
                     Some(j) if k == ko => Some((j, &gy[t * bno..(t + 1) * bno])),
                     _ => None,
                 };
-                self.pops[k].back_step(t, &gs[k][t * bn..(t + 1) * bn], gstate)?;
+                pop.back_step(t, &gsk[t * bn..(t + 1) * bn], gstate)?;
             }
             for (pi, p) in self.projs.iter_mut().enumerate() {
                 let bn = batch * p.n_dst;
@@ -1062,8 +1062,8 @@ impl<T: Real> SpikingNetwork<T> {
                             *a += l * sd;
                         }
                     }
-                    for j in 0..ns {
-                        p.lam[j * bn + e] = acc[j];
+                    for (j, &a) in acc.iter().enumerate().take(ns) {
+                        p.lam[j * bn + e] = a;
                     }
                     p.gx[e] = acc[2];
                     gtau_run[pi][0] += acc[3].to_f64();

@@ -268,14 +268,9 @@ fn zero_sg() -> LeakyRelu {
 /// recurrent self-projection, delays, sparse connectivity and Dale's law.
 fn builtin_net<M: NeuronModel + Default>(out_params: &[(&str, f64)], train: &[&str]) -> SpikingNetwork<f64> {
     let mut net = SpikingNetwork::<f64>::new(3);
-    let lif = LayerBuilder::<Lif, f64>::new(Lif::default(), 5)
-        .set_raw("tau", 6.0)
-        .spk_fun(zero_sg())
-        .spk_reset(SpikeReset::Soft)
-        .build()
-        .unwrap();
+    let lif = LayerBuilder::<Lif, f64>::new(Lif, 5).set_raw("tau", 6.0).spk_fun(zero_sg()).spk_reset(SpikeReset::Soft).build().unwrap();
     let e = net.add_pop(lif, "E").unwrap();
-    let lifref = LayerBuilder::<LifRef, f64>::new(LifRef::default(), 3)
+    let lifref = LayerBuilder::<LifRef, f64>::new(LifRef, 3)
         .set_raw("tau", 5.0)
         .set_raw("tau_ref", 1.0)
         .spk_fun(zero_sg())
