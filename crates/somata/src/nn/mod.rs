@@ -40,6 +40,7 @@ pub mod checkpoint;
 mod layers;
 mod loss;
 pub(crate) mod mat;
+mod network;
 mod readout;
 mod recurrent;
 mod seq;
@@ -47,6 +48,7 @@ pub mod train;
 
 pub use layers::{Linear, Neurons};
 pub use loss::{Loss, RateReg, Reduce};
+pub use network::{Dale, NetParam, NetPop, NetProj, NetProjId, NetReadout, Source, SpikingNetwork, SynKind};
 pub use readout::{LeakyMembraneReadout, LeakyRateReadout};
 pub use recurrent::Recurrent;
 pub use seq::Sequential;

@@ -17,6 +17,7 @@ mod guards;
 mod inputs;
 mod io_plot;
 mod models;
+mod net_bptt;
 mod net_delays;
 mod net_record;
 mod network;
