@@ -112,7 +112,7 @@ check_finite = true
 name = "A"
 model = "LIFRef"
 size = 6
-params = { V_th = "-50 mV", tau = { unit = "ms", values = [10, 12, 14, 16, 18, 20] } }
+params = { V_th = "-50 mV", V_reset = "-60 mV", V_rest = "-60 mV", tau = { unit = "ms", values = [10, 12, 14, 16, 18, 20] } }
 init = { V = { uniform = ["-70 mV", "-45 mV"] } }
 spk_reset = "soft"
 
