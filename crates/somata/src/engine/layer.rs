@@ -777,9 +777,25 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         if batch == Some(0) {
             return Err(SomataError::ShapeMismatch { what: "batch size".into(), expected: vec![1], got: vec![0] });
         }
+        let bn = self.n.saturating_mul(batch.unwrap_or(1));
+        let ns = M::STATES.len();
+        // the states (f64 while they are initialised, then T) and the layer's buffers: a layer
+        // larger than the machine's available memory is refused before anything is allocated
+        let bytes = (bn as u64).saturating_mul(ns as u64 * (8 + std::mem::size_of::<T>() as u64) + 16);
+        if bytes > 64 << 20 {
+            crate::net::MemoryBudget::new().take(
+                &format!(
+                    "layer `{}` ({} {} neurons{} × {ns} states)",
+                    self.name,
+                    self.n,
+                    M::NAME,
+                    batch.map_or(String::new(), |b| format!(" × batch {b}"))
+                ),
+                bytes,
+            )?;
+        }
         self.batch = batch;
         let bn = self.num_elements();
-        let ns = M::STATES.len();
         let mut vals = vec![0.0f64; ns * bn];
         let mut explicit = vec![false; ns];
         for (j, spec) in M::STATES.iter().enumerate() {

@@ -1957,7 +1957,21 @@ fn update_pop(p: &mut PopEntry, clock: &Clock, check_finite: bool) -> Result<()>
                 }
             }
             // the clock's dt in f64, as a generator run on its own gets it
-            ExtInput::Generator(f) => f(step, clock.dt_ms(), &mut p.i),
+            ExtInput::Generator(f) => {
+                f(step, clock.dt_ms(), &mut p.i);
+                // constant and per-step inputs are checked when added; a generator, here
+                if let Some(j) = p.i.iter().position(|v| !v.is_finite()) {
+                    return Err(SomataError::NonFiniteInput {
+                        layer: p.name.clone(),
+                        model: p.pop.model_name().into(),
+                        what: "external input (a generator)".into(),
+                        step,
+                        batch: 0,
+                        neuron: j,
+                        value: format!("{}", p.i[j]),
+                    });
+                }
+            }
         }
     }
     if !p.last_ext.is_empty() {

@@ -473,3 +473,19 @@ fn a_population_too_large_for_memory_is_refused_naming_it() {
     assert!(matches!(e, somata::SomataError::TooLarge { .. }), "{s}");
     assert!(s.contains("population `E`") && s.contains("TB") && !s.contains('\n'), "{s}");
 }
+
+/// A layer too large for the machine is refused when its state would be allocated, from the
+/// Rust API as from a file; a generator that emits NaN stops the network with the population,
+/// step and neuron named.
+#[test]
+fn api_layers_too_large_and_nan_generators_are_typed_errors() {
+    let r = Lif::builder(100_000_000_000).build().and_then(|mut l| l.init_state(None));
+    let e = r.unwrap_err();
+    assert!(matches!(e, somata::SomataError::TooLarge { .. }), "{e}");
+    assert!(e.to_string().contains("100000000000 LIF neurons"), "{e}");
+    let mut net = Network::new(0.1 * ms).unwrap();
+    let p = net.add(Lif::builder(3).build().unwrap(), "P").unwrap();
+    net.input(p, ExtInput::Generator(Box::new(|step, _, out: &mut [f32]| out[2] += if step == 4 { f32::NAN } else { 0.1 }))).unwrap();
+    let e = net.run(10).unwrap_err().to_string();
+    assert!(e.contains("`P`") && e.contains("step 4") && e.contains("neuron 2") && e.contains("NaN"), "{e}");
+}
