@@ -26,6 +26,41 @@ pub enum Init {
     Values(Vec<f64>),
 }
 
+/// An initializer together with the dimension of its values, from typed quantities
+/// ([`Init::constant_q`], [`Init::normal_q`], [`Init::uniform_q`]);
+/// [`LayerBuilder::init_with`](crate::engine::LayerBuilder::init_with) checks the dimension
+/// against the state's, so `-55.0 * mS` for `V` is an error, not a silent number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedInit {
+    /// The initializer, canonical units.
+    pub init: Init,
+    /// The dimension of its values.
+    pub dim: crate::units::Dim,
+}
+
+impl Init {
+    /// Every element `v` (`Init::constant_q(-55.0 * mV)`).
+    ///
+    /// ```
+    /// use somata::prelude::*;
+    /// let lif = Lif::builder(2).init_with("V", Init::normal_q(-55.0 * mV, 2.0 * mV)).build().unwrap();
+    /// let bad = Lif::builder(2).init_with("V", Init::constant_q(-55.0 * mS)).build();
+    /// assert!(bad.unwrap_err().to_string().contains("voltage"));
+    /// # let _ = lif;
+    /// ```
+    pub fn constant_q<D: crate::units::Dimension>(v: crate::units::Quantity<D>) -> TypedInit {
+        TypedInit { init: Init::Constant(v.canonical()), dim: D::DIM }
+    }
+    /// Normal with `mean` and `std` of one dimension.
+    pub fn normal_q<D: crate::units::Dimension>(mean: crate::units::Quantity<D>, std: crate::units::Quantity<D>) -> TypedInit {
+        TypedInit { init: Init::Normal { mean: mean.canonical(), std: std.canonical() }, dim: D::DIM }
+    }
+    /// Uniform on `[low, high)` of one dimension.
+    pub fn uniform_q<D: crate::units::Dimension>(low: crate::units::Quantity<D>, high: crate::units::Quantity<D>) -> TypedInit {
+        TypedInit { init: Init::Uniform { low: low.canonical(), high: high.canonical() }, dim: D::DIM }
+    }
+}
+
 /// A small, fast, seedable generator (xoshiro256** seeded by SplitMix64).
 ///
 /// ```

@@ -300,6 +300,23 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
         }
     }
 
+    /// Initializer of a state from typed quantities ([`Init::constant_q`], [`Init::normal_q`],
+    /// [`Init::uniform_q`]): its dimension is checked against the state's (a mismatch is a
+    /// [`SomataError::DimensionMismatch`] at `build`).
+    pub fn init_with(self, state: &str, init: crate::init::TypedInit) -> Self {
+        if let Some(sp) = M::STATES.iter().find(|s| s.name == state || s.init_param == Some(state)) {
+            if sp.dim != init.dim {
+                let e = SomataError::DimensionMismatch {
+                    what: format!("initial {}.{}", M::NAME, sp.name),
+                    expected: sp.dim.describe(),
+                    got: init.dim.describe(),
+                };
+                return self.fail(e);
+            }
+        }
+        self.init(state, init.init)
+    }
+
     /// Per-neuron initial values of a state from typed quantities (`N` values):
     /// `.init_q("V", &[-65.0 * mV, -60.0 * mV])`. The dimension is checked against the state's.
     pub fn init_q<D: Dimension>(self, state: &str, values: &[Quantity<D>]) -> Self {

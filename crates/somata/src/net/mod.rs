@@ -54,7 +54,7 @@
 //! use somata::net::{Conn, Network, Output, ProjKind, Projection};
 //! let mut net = Network::new(0.1 * ms).unwrap();
 //! let lif = LifRef::builder(100).v_rest(-60.0 * mV).v_th(-50.0 * mV).v_reset(-60.0 * mV)
-//!     .tau(20.0 * ms).tau_ref(5.0 * ms).init("V", Init::Constant(-55.0)).build().unwrap();
+//!     .tau(20.0 * ms).tau_ref(5.0 * ms).init_with("V", Init::constant_q(-55.0 * mV)).build().unwrap();
 //! let e = net.add(lif, "E").unwrap();
 //! let syn = somata::synapse::by_name("Expon").unwrap();   // tau = 8 ms by default
 //! net.connect(Projection::new(e, e, Conn::fixed_prob(100, 100, 0.1, 0.6 * siemens, 1).unwrap(),
@@ -431,7 +431,7 @@ pub enum GapKind {
 /// use somata::net::{GapJunction, Network};
 /// let mut net = Network::new(0.1 * ms).unwrap();
 /// let lif = Lif::builder(2).v_rest(-65.0 * mV).v_th(0.0 * mV).v_reset(-65.0 * mV).tau(10.0 * ms)
-///     .r(100.0 * Mohm).init("V", Init::Values(vec![-50.0, -70.0])).build().unwrap();
+///     .r(100.0 * Mohm).init_q("V", &[-50.0 * mV, -70.0 * mV]).build().unwrap();
 /// let p = net.add(lif, "P").unwrap();
 /// // neuron 0 ↔ neuron 1 through 5 nS: R·g = 0.5, so ΔV decays 1 + 2·R·g = 2 times faster
 /// net.gap_junction(GapJunction::symmetric(p, p, vec![(0, 1)], 5.0 * nS)).unwrap();

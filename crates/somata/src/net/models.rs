@@ -47,7 +47,7 @@ fn lif_pops(net: &mut Network, c: &EiConfig, v_rest: f64, v_std: f64) -> Result<
             .tau(20.0 * ms)
             .tau_ref(5.0 * ms)
             .r(1.0 * ohm)
-            .init("V", Init::Normal { mean: -55.0, std: v_std })
+            .init_with("V", Init::normal_q(-55.0 * crate::units::mV, v_std * crate::units::mV))
             .seed(seed)
             .build()
     };
@@ -140,7 +140,7 @@ pub fn coba_hh(c: &EiConfig) -> Result<Network> {
     let mut net = Network::new(0.1 * ms)?;
     let mk = |n: usize, seed: u64| {
         TraubHh::builder(n)
-            .init("V", Init::Normal { mean: -65.0, std: 5.0 })
+            .init_with("V", Init::normal_q(-65.0 * crate::units::mV, 5.0 * crate::units::mV))
             .init("m", Init::Constant(0.0))
             .init("h", Init::Constant(0.0))
             .init("n", Init::Constant(0.0))
