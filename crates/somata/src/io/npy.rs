@@ -247,7 +247,7 @@ pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<NpyArray> {
 }
 
 /// The text after `'key':` in a Python dict literal, up to the next top-level `,` or `}`.
-fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     let pats = [format!("'{key}'"), format!("\"{key}\"")];
     let at = pats.iter().find_map(|p| header.find(p.as_str()).map(|i| i + p.len()))?;
     let rest = header[at..].trim_start().strip_prefix(':')?;

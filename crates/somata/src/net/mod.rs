@@ -97,7 +97,7 @@ crate::synapse::multiversion!(coba_acc(i: &mut [f32], g: &mut [f32], gk: &[f32],
 crate::synapse::multiversion!(expon_coba(g: &mut [f32], x: &mut [f32], i: &mut [f32], gs: &mut [f32], c: [f32; 4]) {
     let [k, dt, tau, e] = c;
     for (((g, x), i), gs) in g.iter_mut().zip(x.iter_mut()).zip(i.iter_mut()).zip(gs.iter_mut()) {
-        let gn = k.mul_add(dt * (-*g / tau), *g) + *x;
+        let gn = crate::synapse::expon_step(*g, *x, k, dt, tau);
         *g = gn;
         *x = 0.0;
         *i += gn * e;
@@ -107,7 +107,7 @@ crate::synapse::multiversion!(expon_coba(g: &mut [f32], x: &mut [f32], i: &mut [
 crate::synapse::multiversion!(expon_cuba(g: &mut [f32], x: &mut [f32], i: &mut [f32], c: [f32; 4]) {
     let [k, dt, tau, s] = c;
     for ((g, x), i) in g.iter_mut().zip(x.iter_mut()).zip(i.iter_mut()) {
-        let gn = k.mul_add(dt * (-*g / tau), *g) + *x;
+        let gn = crate::synapse::expon_step(*g, *x, k, dt, tau);
         *g = gn;
         *x = 0.0;
         *i += gn * s;

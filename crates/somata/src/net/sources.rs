@@ -329,24 +329,8 @@ fn read_csv(text: &str, path: &Path, n: usize) -> Result<SpikeEvents> {
     })
 }
 
-/// The text after `'key':` in the header dict, up to the next top-level `,` or `}`.
-fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let pat = format!("'{key}'");
-    let at = header.find(pat.as_str())? + pat.len();
-    let rest = header[at..].trim_start().strip_prefix(':')?;
-    let mut depth = 0i32;
-    for (i, c) in rest.char_indices() {
-        match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            ',' | '}' if depth == 0 => return Some(&rest[..i]),
-            _ => {}
-        }
-    }
-    None
-}
-
 fn read_npy(bytes: &[u8], path: &Path, n: usize) -> Result<SpikeEvents> {
+    use crate::io::npy::dict_value;
     // the integer dtypes are read here; floats by io::npy
     let bad = |m: &str| file_err(path, m);
     if bytes.len() < 10 {

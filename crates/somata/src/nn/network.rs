@@ -7,6 +7,7 @@ use crate::engine::{Gradients, NeuronLayer, ParamGrad, ParamValue, Tape};
 use crate::error::{Result, SomataError};
 use crate::init::Rng;
 use crate::net::Output;
+use crate::synapse::{alpha_step, expon_step};
 
 /// A population of a [`SpikingNetwork`] (its index, in the order of [`SpikingNetwork::add_pop`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -153,27 +154,27 @@ fn syn_consts<S: Scalar>(kind: &SynKind, tau: &[S], dt: S) -> SynK<S> {
 }
 
 /// One synapse step of one element, the single definition both passes use: updates the state
-/// `y` (`[g]`, `[g_rise, g_decay]` or `[g, h]`) with the input `x` and returns the output `g`.
-/// In `f32` it is bit for bit [`crate::synapse::Expon`], `DualExpon` and `Alpha`'s update.
+/// `y` (`[g]`, `[g_rise, g_decay]` or `[g, h]`) with the input `x` and returns the output `g`,
+/// through the synapse modules' own element steps (`expon_step`, `alpha_step` of
+/// `synapse/linear.rs`), so in `f32` it is [`crate::synapse::Expon`], `DualExpon` and `Alpha`'s
+/// update.
 #[inline(always)]
 fn syn_step<S: Scalar>(kind: &SynKind, k: &SynK<S>, y: &mut [S; 2], x: S) -> S {
     match kind {
         SynKind::None => x,
         SynKind::Expon { .. } => {
-            y[0] = k.e1.mul_add(k.dt * (-y[0] / k.t1), y[0]) + x;
+            y[0] = expon_step(y[0], x, k.e1, k.dt, k.t1);
             y[0]
         }
         SynKind::DualExpon { .. } => {
-            y[0] = k.e1.mul_add(k.dt * (-y[0] / k.t1), y[0]) + x;
-            y[1] = k.e2.mul_add(k.dt * (-y[1] / k.t2), y[1]) + x;
+            y[0] = expon_step(y[0], x, k.e1, k.dt, k.t1);
+            y[1] = expon_step(y[1], x, k.e2, k.dt, k.t2);
             k.scale * (y[1] - y[0])
         }
         SynKind::Alpha { .. } => {
-            let h_old = y[1];
-            let h_new = k.e1.mul_add(k.dt * (-h_old / k.t1), h_old);
-            y[0] = k.e1.mul_add(k.dt * ((-y[0] + h_old) / k.t1), y[0]);
-            y[1] = h_new + x;
-            y[0]
+            let [g, h] = y;
+            alpha_step(g, h, x, k.e1, k.dt, k.t1);
+            *g
         }
     }
 }

@@ -9,6 +9,25 @@ const MS: f64 = 1e-3; // 1 mS in canonical S
 
 const G_MS: SynState = SynState { name: "g", dim: Dim::CONDUCTANCE, unit: "mS", scale: MS };
 
+/// One Expon step of one synapse, the single definition of the linear kernels' decay: the
+/// modules' loops below, the network's fused Expon + COBA/CUBA pass and the trainable network's
+/// dual-number pass ([`crate::nn::SpikingNetwork`]) all call it. `g ← g + e·dt·(−g/τ) + x` with
+/// `e = exprel(−dt/τ)` (exponential Euler: `g·e^(−dt/τ) + x`).
+#[inline(always)]
+pub(crate) fn expon_step<S: Scalar>(g: S, x: S, e: S, dt: S, tau: S) -> S {
+    e.mul_add(dt * (-g / tau), g) + x
+}
+
+/// One Alpha step of one synapse (BrainPy's order: `h` decays, `g` integrates with the **old**
+/// `h`, then `h` takes the input `x`); `e = exprel(−dt/τ)`.
+#[inline(always)]
+pub(crate) fn alpha_step<S: Scalar>(g: &mut S, h: &mut S, x: S, e: S, dt: S, tau: S) {
+    let h_old = *h;
+    let h_new = e.mul_add(dt * (-h_old / tau), h_old);
+    *g = e.mul_add(dt * ((-*g + h_old) / tau), *g);
+    *h = h_new + x;
+}
+
 fn check_len(n: usize, input: &[f32]) {
     assert_eq!(input.len(), n, "synapse update: input has {} values, the population {}", input.len(), n);
 }
@@ -81,7 +100,7 @@ impl Synapse for Expon {
         let e = (dt * (-1.0 / tau)).exprel();
         multiversion!(expon_loop(g: &mut [f32], input: &[f32], e: f32, dt: f32, tau: f32) {
             for (g, &x) in g.iter_mut().zip(input) {
-                *g = e.mul_add(dt * (-*g / tau), *g) + x;
+                *g = expon_step(*g, x, e, dt, tau);
             }
         });
         expon_loop(&mut self.g, input, e, dt, tau);
@@ -230,8 +249,8 @@ impl Synapse for DualExpon {
         multiversion!(dual_loop(rise: &mut [f32], decay: &mut [f32], out: &mut [f32], input: &[f32], k: [f32; 6]) {
             let [er, ed, tr, td, dt, scale] = k;
             for (((r, d), o), &x) in rise.iter_mut().zip(decay.iter_mut()).zip(out.iter_mut()).zip(input) {
-                *r = er.mul_add(dt * (-*r / tr), *r) + x;
-                *d = ed.mul_add(dt * (-*d / td), *d) + x;
+                *r = expon_step(*r, x, er, dt, tr);
+                *d = expon_step(*d, x, ed, dt, td);
                 *o = scale * (*d - *r);
             }
         });
@@ -317,10 +336,7 @@ impl Synapse for Alpha {
         let e = (dt * (-1.0 / tau)).exprel();
         multiversion!(alpha_loop(g: &mut [f32], h: &mut [f32], input: &[f32], e: f32, dt: f32, tau: f32) {
             for ((g, h), &x) in g.iter_mut().zip(h.iter_mut()).zip(input) {
-                let h_old = *h;
-                let h_new = e.mul_add(dt * (-h_old / tau), h_old);
-                *g = e.mul_add(dt * ((-*g + h_old) / tau), *g);
-                *h = h_new + x;
+                alpha_step(g, h, x, e, dt, tau);
             }
         });
         alpha_loop(&mut self.g, &mut self.h, input, e, dt, tau);

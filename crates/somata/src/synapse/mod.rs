@@ -56,6 +56,7 @@ mod linear;
 mod stp;
 
 pub use kinetic::{Ampa, BioNmda};
+pub(crate) use linear::{alpha_step, expon_step};
 pub use linear::{Alpha, DualExpon, Expon};
 pub use stp::{Std, Stp};
 
