@@ -57,6 +57,10 @@ pub struct GateTable {
     /// `coef[f][k][slot]`: coefficient of `u^(COEFS − 1 − k)` (Horner order) of function `f` on
     /// the interval whose centre `c` (in units of `WIDTH`) has `c mod 32 == slot`.
     pub(crate) coef: [[[f32; SLOTS]; COEFS]; FUNCS],
+    /// The same coefficients by interval: `rows[slot][k][f]` (`f < FUNCS`, the two last lanes
+    /// 0), so that one 8-lane load holds coefficient `k` of all six functions of one interval
+    /// (the AVX2 and scalar lookups, which read one interval per element).
+    pub(crate) rows: [[[f32; 8]; COEFS]; SLOTS],
     /// Covered range, open at both ends: `lo < V < hi` (mV).
     pub(crate) lo: f32,
     pub(crate) hi: f32,
@@ -137,13 +141,14 @@ impl GateTable {
         let want_lo = ((prefer_lo / WIDTH) + 0.5).ceil() as i32;
         let start = want_lo.min(run_hi - (SLOTS as i32 - 1)).max(run_lo);
         let end = (start + SLOTS as i32 - 1).min(run_hi);
-        let mut t = GateTable { coef: [[[0.0; SLOTS]; COEFS]; FUNCS], lo: 0.0, hi: 0.0 };
+        let mut t = GateTable { coef: [[[0.0; SLOTS]; COEFS]; FUNCS], rows: [[[0.0; 8]; COEFS]; SLOTS], lo: 0.0, hi: 0.0 };
         for (c, poly) in &fits[first..=last] {
             if (start..=end).contains(c) {
                 let slot = c.rem_euclid(SLOTS as i32) as usize;
-                for (rows, p) in t.coef.iter_mut().zip(poly) {
-                    for (row, &ck) in rows.iter_mut().zip(p) {
+                for (f, (rows, p)) in t.coef.iter_mut().zip(poly).enumerate() {
+                    for (k, (row, &ck)) in rows.iter_mut().zip(p).enumerate() {
                         row[slot] = ck;
+                        t.rows[slot][k][f] = ck;
                     }
                 }
             }
@@ -173,11 +178,27 @@ impl GateTable {
         if !self.covers(v) {
             return None;
         }
+        Some(self.eval_unchecked(v))
+    }
+
+    /// [`GateTable::eval`] without the range check (any finite `v` reads some interval; the
+    /// caller uses the result only where [`GateTable::covers`] holds): the scalar kernels'
+    /// lookup, by the same operations as the vector kernels'.
+    #[inline(always)]
+    pub fn eval_unchecked(&self, v: f32) -> [f32; FUNCS] {
         let x = v * INV_WIDTH;
         let r = x.round_ties_even();
+        // `as i32` saturates (NaN gives 0); the slot is in range for any v
         let slot = (r as i32).rem_euclid(SLOTS as i32) as usize;
         let u = x - r;
-        Some(std::array::from_fn(|f| horner(|k| self.coef[f][k][slot], u)))
+        let row = &self.rows[slot];
+        let mut acc = row[0];
+        for c in &row[1..] {
+            for f in 0..FUNCS {
+                acc[f] = acc[f].mul_add(u, c[f]);
+            }
+        }
+        [acc[0], acc[1], acc[2], acc[3], acc[4], acc[5]]
     }
 }
 
@@ -338,9 +359,10 @@ mod tests {
         }
     }
 
-    /// On every vector back end this CPU has that reads tables (AVX-512), `tabulated` gives
-    /// `eval`'s bits on covered lanes and the exact branch on the others, with all lanes
-    /// covered, none, and mixed (NaN included); AVX2 evaluates the exact branch everywhere.
+    /// On every vector back end this CPU has (AVX-512: coefficients by `vpermt2ps`; AVX2: one
+    /// interval row per lane and a transpose), `tabulated` gives `eval`'s bits on covered lanes
+    /// and the exact branch on the others, with all lanes covered, none, and mixed (NaN
+    /// included); so does plain `f32`.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn vector_lookup_equals_scalar_bit_for_bit() {
@@ -359,6 +381,11 @@ mod tests {
             mixed[7 * i + 3] = *o;
         }
         let outside = outside.repeat(MAX_LANES);
+        for &v in vs.iter().chain(&mixed).chain(&outside) {
+            let got = crate::dynamics::Scalar::tabulated(v, &t, |f| f, || [-7.0f32; FUNCS]);
+            let want = t.eval(v).unwrap_or([-7.0; FUNCS]);
+            assert_eq!(got.map(f32::to_bits), want.map(f32::to_bits), "f32 at {v}");
+        }
         for b in available().into_iter().filter(|&b| b != Backend::Scalar) {
             for set in [&vs, &mixed, &outside] {
                 for chunk in set.chunks(b.lanes()) {
@@ -366,7 +393,7 @@ mod tests {
                     x[..chunk.len()].copy_from_slice(chunk);
                     let got = with_vector(b, Lookup(&t, &x)).unwrap();
                     for (l, &v) in x[..b.lanes()].iter().enumerate() {
-                        let want = if b == Backend::Avx512 { t.eval(v).unwrap_or([-7.0; FUNCS]) } else { [-7.0; FUNCS] };
+                        let want = t.eval(v).unwrap_or([-7.0; FUNCS]);
                         for f in 0..FUNCS {
                             assert_eq!(got[f][l].to_bits(), want[f].to_bits(), "{b}: f{f} at {v}");
                         }

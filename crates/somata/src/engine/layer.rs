@@ -353,10 +353,10 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
         self.spk_reset = r;
         self
     }
-    /// Whether the AVX-512 kernel may take the model's gates from a [`GateTable`] (default
-    /// `true`; only the HH family has one, see [`crate::dynamics::table`]). With `false` every
-    /// kernel evaluates BrainPy's formulas each step, and the layer gives the same bits on every
-    /// x86-64 CPU.
+    /// Whether the vector kernels (AVX-512, AVX2) may take the model's gates from a
+    /// [`GateTable`] (default `true`; only HH has one, see [`crate::dynamics::table`]); the
+    /// scalar loop evaluates the formulas. With `false` every kernel evaluates BrainPy's
+    /// formulas each step, and the layer gives the same bits on every CPU.
     ///
     /// ```
     /// use somata::prelude::*;
@@ -652,7 +652,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
     pub fn model(&self) -> &M {
         &self.model
     }
-    /// Whether the AVX-512 kernel may use the model's [`GateTable`] ([`LayerBuilder::gate_tables`]).
+    /// Whether the vector kernels may use the model's [`GateTable`] ([`LayerBuilder::gate_tables`]).
     pub fn gate_tables(&self) -> bool {
         self.gate_tables
     }
@@ -1040,8 +1040,9 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
 
     pub(crate) fn prepare(&self, clock: &Clock) -> Prepared<T> {
         let mut p = Prepared::new(&self.model, &self.params, self.n, T::from_f64(clock.dt_ms()), |_, v| T::from_f64(v));
-        // only the AVX-512 vector kernel reads tables (and it requires shared parameters)
-        if self.gate_tables && self.backend == Backend::Avx512 && self.uses_vector_kernel() {
+        // the vector kernels read tables (they require shared parameters); the scalar loop
+        // evaluates the formulas, which the compiler vectorises
+        if self.gate_tables && self.backend != Backend::Scalar && self.uses_vector_kernel() {
             p.table = self.table_cache.get(&self.model, &self.params, clock.dt_ms());
         }
         p

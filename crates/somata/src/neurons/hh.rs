@@ -231,12 +231,13 @@ fn gate<S: Scalar>(c: &Step<'_, S>, x: S, alpha: S, beta: S, phi: S) -> S {
 /// old V; then m, h, n with rates at the old V. States: `V` (mV), `m`, `h`, `n`. Input: µA.
 ///
 /// **Gate tables.** With V held over the step, each gate's exponential-Euler step is
-/// `x + (B(V) + E(V)·x)`, `E = e^z − 1`, `B = dt·α·exprel(z)`, `z = −dt(α + β)`. On the AVX-512
-/// kernel these six functions come from a [`GateTable`] fitted for the run's `dt` (degree-5
+/// `x + (B(V) + E(V)·x)`, `E = e^z − 1`, `B = dt·α·exprel(z)`, `z = −dt(α + β)`. On the vector
+/// kernels (AVX-512 and AVX2, bit for bit alike) these six functions come from a [`GateTable`] fitted for the run's `dt` (degree-5
 /// pieces on 8 mV, each checked to 2^-21 relative against f64; −116…+140 mV at dt = 0.1 ms, the
 /// formulas outside): one step is within 1.4e-7 of f64 where the formulas in f32 are within
-/// 2.3e-7, and HH runs 1.6× faster. `gate_tables(false)` on the builder evaluates BrainPy's
-/// formulas every step on every kernel (then the layer gives the same bits on every CPU).
+/// 2.3e-7, and HH runs 1.6× faster on AVX-512, 1.4× on AVX2. The scalar loop evaluates the
+/// formulas. `gate_tables(false)` on the builder evaluates BrainPy's formulas every step on
+/// every kernel (then the layer gives the same bits on every CPU).
 ///
 /// ```
 /// use somata::prelude::*;

@@ -4,8 +4,10 @@
 //! What AVX-512 does in one instruction is done here by the same arithmetic fastmath's scalar
 //! code performs, so the bits are the same: `y·2^n` as `(y·2)·2^(n−1)` with the power built in
 //! the exponent field, `x − round(x)` by `vroundps` and a subtraction (exact), a 32-entry table
-//! by four `vpermps` and three `vblendvps` on bits 3 and 4 of the index.
+//! by four `vpermps` and three `vblendvps` on bits 3 and 4 of the index; gate tables by one
+//! interval row per lane ([`Isa::table_rows`]).
 
+use super::super::table::{GateTable, COEFS, FUNCS, SLOTS};
 use super::vector::Isa;
 use std::arch::x86_64::*;
 
@@ -21,7 +23,8 @@ unsafe impl Isa for Avx2 {
     type K = __m256;
     const W: usize = 8;
     const BACKEND: super::Backend = super::Backend::Avx2;
-    const GATE_TABLES: bool = false;
+    const GATE_TABLES: bool = true;
+    const ROW_LOOKUP: bool = true;
 
     #[inline(always)]
     fn splat(v: f32) -> __m256 {
@@ -192,6 +195,62 @@ unsafe impl Isa for Avx2 {
     #[inline(always)]
     fn reduce_frac(x: __m256) -> __m256 {
         unsafe { _mm256_sub_ps(x, _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x)) }
+    }
+    /// Each lane's interval row (`rows[slot][k]`: coefficient `k` of the six functions, one
+    /// aligned load) times its own `u`, by six fused multiply-adds per lane with `u` broadcast,
+    /// then an 8×8 transpose (22 shuffles) from lanes-by-function to functions-by-lane: about
+    /// 80 instructions per register where a per-coefficient select from 32 entries takes seven
+    /// (`vpermps` ×4, `vblendvps` ×3) for each of 36 coefficients.
+    #[inline(always)]
+    fn table_rows(t: &GateTable, idx: __m256i, u: __m256) -> [__m256; FUNCS] {
+        // SAFETY: `slot < SLOTS` by the mask; `rows` rows are 32-byte aligned (the table is
+        // 64-byte aligned and a row of 8 f32 is 32 bytes).
+        unsafe {
+            // each lane's row offset in f32 (a row is COEFS·8 of them), so that the address is
+            // one scaled-index operand
+            const ROW: i32 = (COEFS * 8) as i32;
+            let mut offs = [0i32; 8];
+            let mut us = [0f32; 8];
+            let slot = _mm256_and_si256(idx, _mm256_set1_epi32(SLOTS as i32 - 1));
+            _mm256_storeu_si256(offs.as_mut_ptr() as *mut __m256i, _mm256_mullo_epi32(slot, _mm256_set1_epi32(ROW)));
+            _mm256_storeu_ps(us.as_mut_ptr(), u);
+            let base = t.rows.as_ptr() as *const f32;
+            let mut r = [_mm256_setzero_ps(); 8];
+            for l in 0..8 {
+                let row = base.add(offs[l] as usize);
+                let ul = _mm256_set1_ps(us[l]);
+                let mut acc = _mm256_load_ps(row);
+                for k in 1..COEFS {
+                    acc = _mm256_fmadd_ps(acc, ul, _mm256_load_ps(row.add(8 * k)));
+                }
+                r[l] = acc;
+            }
+            // transpose: r[l][f] → out[f][l]
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            [
+                _mm256_permute2f128_ps::<0x20>(s0, s4),
+                _mm256_permute2f128_ps::<0x20>(s1, s5),
+                _mm256_permute2f128_ps::<0x20>(s2, s6),
+                _mm256_permute2f128_ps::<0x20>(s3, s7),
+                _mm256_permute2f128_ps::<0x31>(s0, s4),
+                _mm256_permute2f128_ps::<0x31>(s1, s5),
+            ]
+        }
     }
     #[inline(always)]
     fn permute32(row: &[f32; 32], idx: __m256i) -> __m256 {

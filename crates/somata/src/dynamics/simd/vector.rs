@@ -62,9 +62,7 @@ pub unsafe trait Isa: Copy + Send + Sync + 'static {
     /// The [`super::Backend`] this is.
     const BACKEND: super::Backend;
     /// Whether [`Scalar::tabulated`] reads gate tables on this instruction set (AVX-512: one
-    /// `vpermt2ps` per coefficient; AVX2 needs seven instructions per coefficient, slower than
-    /// BrainPy's formulas: measured HH 116 against 99 ms, so it evaluates the formulas and
-    /// gives the scalar kernel's bits).
+    /// `vpermt2ps` per coefficient; AVX2: one interval's row per lane, [`Isa::table_rows`]).
     const GATE_TABLES: bool;
 
     /// All lanes `v`.
@@ -168,6 +166,24 @@ pub unsafe trait Isa: Copy + Send + Sync + 'static {
     fn reduce_frac(x: Self::F) -> Self::F;
     /// `row[idx mod 32]` on every lane (`row` 64-byte aligned).
     fn permute32(row: &[f32; 32], idx: Self::I) -> Self::F;
+    /// Whether [`Isa::table_rows`] looks up gate tables (one interval's row per lane) instead
+    /// of [`Isa::permute32`] per coefficient.
+    const ROW_LOOKUP: bool = false;
+    /// The six functions of `t` on one register: lane `l` evaluates interval `idx[l] mod 32` at
+    /// `u[l]` by Horner with fused multiply-adds ([`GateTable::eval_unchecked`]'s operations).
+    /// Only called where [`Isa::ROW_LOOKUP`] is true.
+    #[inline(always)]
+    fn table_rows(t: &GateTable, idx: Self::I, u: Self::F) -> [Self::F; FUNCS] {
+        let mut out = [Self::splat(0.0); FUNCS];
+        for (o, rows) in out.iter_mut().zip(&t.coef) {
+            let mut acc = Self::permute32(&rows[0], idx);
+            for row in &rows[1..] {
+                acc = Self::fma(acc, u, Self::permute32(row, idx));
+            }
+            *o = acc;
+        }
+        out
+    }
     /// Every lane of every register has `|x| < c` (false for NaN lanes).
     #[inline(always)]
     fn all_abs_lt(x: &[Self::F], c: f32) -> bool {
@@ -620,6 +636,20 @@ impl<I: Isa, const R: usize> Vf<I, R> {
             #[inline(always)]
             |i| I::round_to_int(x.0[i]),
         );
+        if I::ROW_LOOKUP {
+            // uninitialised, as below: zero-filling the output cost a store per register
+            let mut out = std::mem::MaybeUninit::<[Self; FUNCS]>::uninit();
+            let p = out.as_mut_ptr() as *mut I::F;
+            for (r, (&i, &ur)) in idx.iter().zip(&u.0).enumerate() {
+                let f = I::table_rows(t, i, ur);
+                for (k, v) in f.into_iter().enumerate() {
+                    // SAFETY: `[Self; FUNCS]` is `FUNCS·R` registers (`Vf` is transparent)
+                    unsafe { p.add(k * R + r).write(v) };
+                }
+            }
+            // SAFETY: every register was written above
+            return unsafe { out.assume_init() };
+        }
         // A loop: `array::from_fn`'s wrapper closure of a body this size is not inlined (and
         // would run without the kernel's target features); the six written out in a row were
         // 50% slower (LLVM hoists all 72 loop-invariant table loads and spills them). The
