@@ -166,14 +166,15 @@ pub trait Scalar:
         let _ = (a, b, fast);
         general()
     }
-    /// On `f32` and the vector scalars, `from_table(f)` (`f` the six functions of `t` at `self`,
+    /// On the vector scalars, `from_table(f)` (`f` the six functions of `t` at `self`,
     /// [`GateTable::eval_unchecked`]'s operations) on the lanes `t` covers and `exact()` on the
-    /// others, each evaluated only if some lane needs it; on `f64` and dual numbers (BPTT)
-    /// `exact()`. The engine hands tables to the vector kernels only: a plain scalar loop with
-    /// table look-ups does not vectorise (measured: HH's scalar kernel 10× slower), while the
+    /// others, each evaluated only if some lane needs it; on every other scalar (plain `f32`,
+    /// `f64`, dual numbers for BPTT) `exact()`. A plain scalar loop with table look-ups does not
+    /// vectorise (measured twice: HH's scalar kernel 10× and, with one row per interval, 3.6×
+    /// slower, even with the table absent, since the loop then holds both branches), while the
     /// vector kernels select coefficients in registers (AVX-512: `vpermt2ps`; AVX2: one row per
-    /// lane and a transpose); see [`GateTable`] for the accuracy this trades. Closures must be `#[inline(always)]`, as those
-    /// of [`Scalar::select_lt_with`].
+    /// lane and a transpose); see [`GateTable`] for the accuracy this trades. Closures must be
+    /// `#[inline(always)]`, as those of [`Scalar::select_lt_with`].
     #[inline(always)]
     fn tabulated<const N: usize>(
         self,
@@ -209,21 +210,9 @@ pub trait Real: Scalar<Real = Self> + PartialOrd + Default + std::fmt::Display +
 }
 
 macro_rules! impl_real {
-    ($t:ident, $exp:path, $expm1:path, $exprel:path, $recip:path, $tanh:path, $cosh:path, $sinh:path, $tab:path) => {
+    ($t:ident, $exp:path, $expm1:path, $exprel:path, $recip:path, $tanh:path, $cosh:path, $sinh:path) => {
         impl Scalar for $t {
             type Real = $t;
-            #[inline(always)]
-            fn tabulated<const N: usize>(
-                self,
-                t: &GateTable,
-                from_table: impl FnOnce([Self; FUNCS]) -> [Self; N],
-                exact: impl FnOnce() -> [Self; N],
-            ) -> [Self; N] {
-                match $tab(self, t) {
-                    Some(f) => from_table(f),
-                    None => exact(),
-                }
-            }
             #[inline(always)]
             fn cst(v: $t) -> $t {
                 v
@@ -309,19 +298,6 @@ macro_rules! impl_real {
     };
 }
 
-/// The f32 lookup of [`Scalar::tabulated`]: the vector kernels' operations on one element, so the
-/// scalar loop gives their bits.
-#[inline(always)]
-fn table_f32(v: f32, t: &GateTable) -> Option<[f32; FUNCS]> {
-    t.covers(v).then(|| t.eval_unchecked(v))
-}
-
-/// f64 layers evaluate the formulas (the tables hold f32 coefficients).
-#[inline(always)]
-fn table_none(_: f64, _: &GateTable) -> Option<[f64; FUNCS]> {
-    None
-}
-
 impl_real!(
     f32,
     super::fastmath::exp,
@@ -330,10 +306,9 @@ impl_real!(
     super::fastmath::recip,
     super::fastmath::tanh,
     super::fastmath::cosh,
-    super::fastmath::sinh,
-    table_f32
+    super::fastmath::sinh
 );
-impl_real!(f64, f64::exp, f64::exp_m1, exprel_f64, recip_f64, f64::tanh, f64::cosh, f64::sinh, table_none);
+impl_real!(f64, f64::exp, f64::exp_m1, exprel_f64, recip_f64, f64::tanh, f64::cosh, f64::sinh);
 
 #[inline(always)]
 fn recip_f64(x: f64) -> f64 {

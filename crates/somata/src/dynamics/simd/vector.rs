@@ -640,12 +640,25 @@ impl<I: Isa, const R: usize> Vf<I, R> {
             // uninitialised, as below: zero-filling the output cost a store per register
             let mut out = std::mem::MaybeUninit::<[Self; FUNCS]>::uninit();
             let p = out.as_mut_ptr() as *mut I::F;
-            for (r, (&i, &ur)) in idx.iter().zip(&u.0).enumerate() {
-                let f = I::table_rows(t, i, ur);
+            #[inline(always)]
+            fn put<F: Copy>(p: *mut F, r: usize, regs: usize, f: [F; FUNCS]) {
                 for (k, v) in f.into_iter().enumerate() {
-                    // SAFETY: `[Self; FUNCS]` is `FUNCS·R` registers (`Vf` is transparent)
-                    unsafe { p.add(k * R + r).write(v) };
+                    // SAFETY: `[Vf; FUNCS]` is `FUNCS·regs` registers (`Vf` is transparent)
+                    unsafe { p.add(k * regs + r).write(v) };
                 }
+            }
+            // written out for up to four registers (a loop over them was not unrolled: its
+            // outputs went through the stack; HH 13–17% slower)
+            assert!(R <= 4, "row look-ups are written out for at most four registers");
+            put(p, 0, R, I::table_rows(t, idx[0], u.0[0]));
+            if R > 1 {
+                put(p, 1, R, I::table_rows(t, idx[1 % R], u.0[1 % R]));
+            }
+            if R > 2 {
+                put(p, 2, R, I::table_rows(t, idx[2 % R], u.0[2 % R]));
+            }
+            if R > 3 {
+                put(p, 3, R, I::table_rows(t, idx[3 % R], u.0[3 % R]));
             }
             // SAFETY: every register was written above
             return unsafe { out.assume_init() };
