@@ -122,11 +122,12 @@ fn write_out(
     let mut mons = Map::new();
     let mut rasters = vec![];
     for m in net.monitor_info() {
-        if plot && m.var == Var::Spike.name() {
-            if let Some(ev) = m.files.iter().find(|f| f.to_string_lossy().ends_with(".events.npy")) {
-                let id = net.pop_id(&m.population).map_err(|e| e.to_string())?;
-                rasters.push((m.name.clone(), m.population.clone(), net.size(id), ev.clone()));
-            }
+        if plot
+            && m.var == Var::Spike.name()
+            && let Some(ev) = m.files.iter().find(|f| f.to_string_lossy().ends_with(".events.npy"))
+        {
+            let id = net.pop_id(&m.population).map_err(|e| e.to_string())?;
+            rasters.push((m.name.clone(), m.population.clone(), net.size(id), ev.clone()));
         }
         let files: Vec<String> =
             m.files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).collect();

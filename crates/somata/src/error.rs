@@ -46,7 +46,9 @@ pub enum SomataError {
     },
     /// An update at a step the layer has already run (the clock rule): the clock was not
     /// advanced, or went back without `reset_state`.
-    #[error("layer `{layer}` was already updated at step {last} and is asked to update at step {step}: call clock.advance() once per step (update never advances the clock), or reset_state() to start over")]
+    #[error(
+        "layer `{layer}` was already updated at step {last} and is asked to update at step {step}: call clock.advance() once per step (update never advances the clock), or reset_state() to start over"
+    )]
     ClockNotAdvanced {
         /// The layer's name.
         layer: String,
@@ -133,7 +135,9 @@ pub enum SomataError {
     },
     /// A NaN or infinite input value, refused before the layer's state is touched: fed to the
     /// kernel it would turn `V` into NaN for good (the neuron would never spike again).
-    #[error("non-finite input to layer `{layer}` ({model}): {what} is {value} at step {step}, batch row {batch}, neuron {neuron}; the state was left unchanged (a NaN or infinite input would make it NaN for good)")]
+    #[error(
+        "non-finite input to layer `{layer}` ({model}): {what} is {value} at step {step}, batch row {batch}, neuron {neuron}; the state was left unchanged (a NaN or infinite input would make it NaN for good)"
+    )]
     NonFiniteInput {
         /// The layer's name.
         layer: String,
@@ -153,7 +157,9 @@ pub enum SomataError {
     /// A checkpoint whose stored hyper-parameter (a neuron model's `tau`, `V_th`, ..., a
     /// readout's `tau`, the network's `dt`) differs from the network it is loaded into: the
     /// weights were trained for another model and would compute something else.
-    #[error("checkpoint {path}: {layer} has {name} = {stored} in the checkpoint but {given} in the network it is loaded into (canonical units: ms, mV, ...); build the network with the checkpoint's value")]
+    #[error(
+        "checkpoint {path}: {layer} has {name} = {stored} in the checkpoint but {given} in the network it is loaded into (canonical units: ms, mV, ...); build the network with the checkpoint's value"
+    )]
     HyperParameterMismatch {
         /// The checkpoint file.
         path: String,

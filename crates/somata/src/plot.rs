@@ -391,7 +391,7 @@ impl RasterBins {
                     what: "raster spike: population index".into(),
                     expected: vec![self.pops.len()],
                     got: vec![pop],
-                })
+                });
             }
         };
         if spikes.len() != self.steps.saturating_mul(size) {

@@ -363,7 +363,7 @@ impl Div<Quantity<dim::G>> for Quantity<dim::Cap> {
 }
 
 macro_rules! unit_consts {
-    ($($(#[$m:meta])* $name:ident : $ty:ident = $v:expr;)*) => {$(
+    ($($(#[$m:meta])* $name:ident : $ty:ident = $v:expr_2021;)*) => {$(
         $(#[$m])* pub const $name: $ty = Quantity($v, PhantomData);
     )*};
 }
@@ -585,10 +585,11 @@ fn base_symbol(sym: &str) -> Option<Unit> {
 }
 
 fn symbol(sym: &str) -> Option<Unit> {
-    if let Ok(v) = sym.parse::<f64>() {
-        if v.is_finite() && v != 0.0 {
-            return Some(Unit { dim: Dim::ONE, scale: v });
-        }
+    if let Ok(v) = sym.parse::<f64>()
+        && v.is_finite()
+        && v != 0.0
+    {
+        return Some(Unit { dim: Dim::ONE, scale: v });
     }
     if let Some(u) = base_symbol(sym) {
         return Some(u);

@@ -66,11 +66,11 @@ fn a_killed_run_keeps_valid_files() {
     let mut rows = 0;
     while t.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(200));
-        if let Ok(ev) = somata::io::npy_stream::read_i64_pairs(&f) {
-            if !ev.is_empty() {
-                rows = ev.len();
-                break;
-            }
+        if let Ok(ev) = somata::io::npy_stream::read_i64_pairs(&f)
+            && !ev.is_empty()
+        {
+            rows = ev.len();
+            break;
         }
     }
     child.kill().unwrap();

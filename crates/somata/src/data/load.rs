@@ -125,14 +125,14 @@ pub fn parse_spike_csv(events_text: &str, events_source: &str, labels: Option<(&
     }
     let (label_rows, lsrc) = match (section, labels) {
         (Some(_), Some((_, lsrc))) => {
-            return Err(SomataError::Format(format!("{src}: has a `sample,label` section and labels were also given in {lsrc}: use one")))
+            return Err(SomataError::Format(format!("{src}: has a `sample,label` section and labels were also given in {lsrc}: use one")));
         }
         (Some(sec), None) => (sec, src.to_string()),
         (None, Some((ltext, lsrc))) => (parse_label_file(ltext, lsrc)?, lsrc.to_string()),
         (None, None) => {
             return Err(SomataError::Format(format!(
                 "{src}: no labels: add a `sample,label` section after the events or give a labels file"
-            )))
+            )));
         }
     };
     // every sample 0..n exactly once

@@ -246,7 +246,7 @@ const fn const_str_eq(a: &str, b: &str) -> bool {
 /// ```
 #[macro_export]
 macro_rules! param {
-    ($c:expr, $name:literal) => {
+    ($c:expr_2021, $name:literal) => {
         $c.p[$crate::dynamics::ParamAt::<
             Self,
             { $crate::dynamics::name_word($name, 0) },

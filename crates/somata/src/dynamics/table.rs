@@ -315,15 +315,19 @@ mod tests {
         let row = Row(std::array::from_fn(|i| 1.5 + i as f32));
         #[target_feature(enable = "avx2,fma")]
         unsafe fn on_avx2(row: &[f32; 32], idx: [i32; 8]) -> [f32; 8] {
-            use std::arch::x86_64::*;
-            let v = <Avx2 as Isa>::permute32(row, _mm256_loadu_si256(idx.as_ptr() as *const __m256i));
-            std::mem::transmute::<__m256, [f32; 8]>(v)
+            unsafe {
+                use std::arch::x86_64::*;
+                let v = <Avx2 as Isa>::permute32(row, _mm256_loadu_si256(idx.as_ptr() as *const __m256i));
+                std::mem::transmute::<__m256, [f32; 8]>(v)
+            }
         }
         #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
         unsafe fn on_avx512(row: &[f32; 32], idx: [i32; 16]) -> [f32; 16] {
-            use std::arch::x86_64::*;
-            let v = <Avx512 as Isa>::permute32(row, _mm512_loadu_si512(idx.as_ptr() as *const __m512i));
-            std::mem::transmute::<__m512, [f32; 16]>(v)
+            unsafe {
+                use std::arch::x86_64::*;
+                let v = <Avx512 as Isa>::permute32(row, _mm512_loadu_si512(idx.as_ptr() as *const __m512i));
+                std::mem::transmute::<__m512, [f32; 16]>(v)
+            }
         }
         let idx: Vec<i32> = (-64..64).collect();
         if Backend::Avx2.supported() {

@@ -248,14 +248,14 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         trainable: &[&str],
         out: &mut Gradients<T>,
     ) -> Result<()> {
-        if let Some(gst) = grad_states {
-            if gst.len() != tape.steps * tape.ns * tape.bn {
-                return Err(SomataError::ShapeMismatch {
-                    what: "grad_states".into(),
-                    expected: vec![tape.steps, tape.ns, tape.bn],
-                    got: vec![gst.len()],
-                });
-            }
+        if let Some(gst) = grad_states
+            && gst.len() != tape.steps * tape.ns * tape.bn
+        {
+            return Err(SomataError::ShapeMismatch {
+                what: "grad_states".into(),
+                expected: vec![tape.steps, tape.ns, tape.bn],
+                got: vec![gst.len()],
+            });
         }
         if tape.bn != self.num_elements() || tape.ns != M::STATES.len() {
             return Err(SomataError::ShapeMismatch {
@@ -476,14 +476,14 @@ unsafe fn back_chunk_avx2<M: NeuronModel, T: Real, const D: usize>(j: &BackJob<'
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
 unsafe fn back_chunk_vector_avx512<M: NeuronModel, const D: usize>(j: &BackJob<'_, M, f32, D>, ci: usize) -> Vec<Vec<f64>> {
-    back_chunk_vector::<M, D, crate::dynamics::simd::F32x64>(j, ci)
+    unsafe { back_chunk_vector::<M, D, crate::dynamics::simd::F32x64>(j, ci) }
 }
 
 /// [`back_chunk_vector`] on [`crate::dynamics::simd::F32x16`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn back_chunk_vector_avx2<M: NeuronModel, const D: usize>(j: &BackJob<'_, M, f32, D>, ci: usize) -> Vec<Vec<f64>> {
-    back_chunk_vector::<M, D, crate::dynamics::simd::F32x16>(j, ci)
+    unsafe { back_chunk_vector::<M, D, crate::dynamics::simd::F32x16>(j, ci) }
 }
 
 /// [`back_chunk`] on a vector's lanes at a time: the model's step evaluated once on
@@ -498,84 +498,86 @@ unsafe fn back_chunk_vector<M: NeuronModel, const D: usize, V: crate::dynamics::
     j: &BackJob<'_, M, f32, D>,
     ci: usize,
 ) -> Vec<Vec<f64>> {
-    use crate::dynamics::{MAX_HOIST, MAX_PARAMS};
-    let vl = V::LANES;
-    let ns = M::STATES.len();
-    let (tape, layer) = (j.tape, j.layer);
-    let bn = tape.bn;
-    let base = ci * j.cl;
-    let len = j.cl.min(bn - base);
-    let lift = |x: &Dual<f32, D>| Dual::<V, D> { v: V::splat(x.v), d: std::array::from_fn(|k| V::splat(x.d[k])) };
-    let p: [Dual<V, D>; MAX_PARAMS] = std::array::from_fn(|i| lift(&j.prep.p_of(0)[i]));
-    let h: [Dual<V, D>; MAX_HOIST] = std::array::from_fn(|i| lift(&j.prep.h_of(0)[i]));
-    let mut lam = vec![0.0f32; ns * len];
-    let mut gp: Vec<Vec<f64>> = (0..j.ntr).map(|_| vec![0.0; 1]).collect();
-    let zero = V::splat(0.0);
-    let traj = tape.traj.as_ptr();
-    let lp = lam.as_mut_ptr();
-    for k in (0..tape.steps).rev() {
-        let t: f32 = tape.clock.t_at(tape.clock.step() + k as u64);
-        let c = Step {
-            p: &p,
-            h: &h,
-            dt: Dual::constant(V::splat(j.dt)),
-            t: Dual::constant(V::splat(t)),
-            reset: layer.spk_reset,
-            sg: &layer.spk_fun,
-            table: None,
-        };
-        let xrow = tape.x.as_ptr().add(k * tape.stride + base);
-        let grow = j.gs.as_ptr().add(k * bn + base);
-        let mut row = [zero; D];
-        let mut row_tail = [0.0f64; D];
-        let mut e = 0;
-        while e < len {
-            let n = vl.min(len - e);
-            let g = base + e;
-            let mut s = [Dual::<V, D>::constant(zero); MAX_STATES];
-            for i in 0..ns {
-                s[i] = Dual::var(V::load(traj.add((k * ns + i) * bn + g), n), i);
-            }
-            let xd = Dual::var(V::load(xrow.add(e), n), ns);
-            let spk = layer.model.step(&c, &mut s[..ns], xd);
-            let gsk = V::load(grow.add(e), n);
-            let mut acc: [V; D] = std::array::from_fn(|d| gsk * spk.d[d]);
-            for i in 0..ns {
-                let li = lp.add(i * len + e);
-                let mut l = V::load(li, n);
-                if let Some(gst) = j.gst {
-                    l += V::load(gst.as_ptr().add((k * ns + i) * bn + g), n);
+    unsafe {
+        use crate::dynamics::{MAX_HOIST, MAX_PARAMS};
+        let vl = V::LANES;
+        let ns = M::STATES.len();
+        let (tape, layer) = (j.tape, j.layer);
+        let bn = tape.bn;
+        let base = ci * j.cl;
+        let len = j.cl.min(bn - base);
+        let lift = |x: &Dual<f32, D>| Dual::<V, D> { v: V::splat(x.v), d: std::array::from_fn(|k| V::splat(x.d[k])) };
+        let p: [Dual<V, D>; MAX_PARAMS] = std::array::from_fn(|i| lift(&j.prep.p_of(0)[i]));
+        let h: [Dual<V, D>; MAX_HOIST] = std::array::from_fn(|i| lift(&j.prep.h_of(0)[i]));
+        let mut lam = vec![0.0f32; ns * len];
+        let mut gp: Vec<Vec<f64>> = (0..j.ntr).map(|_| vec![0.0; 1]).collect();
+        let zero = V::splat(0.0);
+        let traj = tape.traj.as_ptr();
+        let lp = lam.as_mut_ptr();
+        for k in (0..tape.steps).rev() {
+            let t: f32 = tape.clock.t_at(tape.clock.step() + k as u64);
+            let c = Step {
+                p: &p,
+                h: &h,
+                dt: Dual::constant(V::splat(j.dt)),
+                t: Dual::constant(V::splat(t)),
+                reset: layer.spk_reset,
+                sg: &layer.spk_fun,
+                table: None,
+            };
+            let xrow = tape.x.as_ptr().add(k * tape.stride + base);
+            let grow = j.gs.as_ptr().add(k * bn + base);
+            let mut row = [zero; D];
+            let mut row_tail = [0.0f64; D];
+            let mut e = 0;
+            while e < len {
+                let n = vl.min(len - e);
+                let g = base + e;
+                let mut s = [Dual::<V, D>::constant(zero); MAX_STATES];
+                for i in 0..ns {
+                    s[i] = Dual::var(V::load(traj.add((k * ns + i) * bn + g), n), i);
                 }
-                for d in 0..D {
-                    acc[d] += l * s[i].d[d];
+                let xd = Dual::var(V::load(xrow.add(e), n), ns);
+                let spk = layer.model.step(&c, &mut s[..ns], xd);
+                let gsk = V::load(grow.add(e), n);
+                let mut acc: [V; D] = std::array::from_fn(|d| gsk * spk.d[d]);
+                for i in 0..ns {
+                    let li = lp.add(i * len + e);
+                    let mut l = V::load(li, n);
+                    if let Some(gst) = j.gst {
+                        l += V::load(gst.as_ptr().add((k * ns + i) * bn + g), n);
+                    }
+                    for d in 0..D {
+                        acc[d] += l * s[i].d[d];
+                    }
                 }
-            }
-            for i in 0..ns {
-                acc[i].store(lp.add(i * len + e), n);
-            }
-            acc[ns].store(j.gxp.at(k * bn + g), n);
-            if n == vl {
-                for q in 0..j.ntr {
-                    row[q] += acc[j.po + q];
+                for i in 0..ns {
+                    acc[i].store(lp.add(i * len + e), n);
                 }
-            } else {
-                for q in 0..j.ntr {
-                    row_tail[q] += acc[j.po + q].lanes()[..n].iter().map(|&v| v as f64).sum::<f64>();
+                acc[ns].store(j.gxp.at(k * bn + g), n);
+                if n == vl {
+                    for q in 0..j.ntr {
+                        row[q] += acc[j.po + q];
+                    }
+                } else {
+                    for q in 0..j.ntr {
+                        row_tail[q] += acc[j.po + q].lanes()[..n].iter().map(|&v| v as f64).sum::<f64>();
+                    }
                 }
+                e += n;
             }
-            e += n;
+            for q in 0..j.ntr {
+                gp[q][0] += row[q].lanes().iter().map(|&v| v as f64).sum::<f64>() + row_tail[q];
+            }
         }
-        for q in 0..j.ntr {
-            gp[q][0] += row[q].lanes().iter().map(|&v| v as f64).sum::<f64>() + row_tail[q];
+        for i in 0..ns {
+            for e in 0..len {
+                // SAFETY: disjoint per chunk.
+                *j.g0p.at(i * bn + base + e) = lam[i * len + e];
+            }
         }
+        gp
     }
-    for i in 0..ns {
-        for e in 0..len {
-            // SAFETY: disjoint per chunk.
-            *j.g0p.at(i * bn + base + e) = lam[i * len + e];
-        }
-    }
-    gp
 }
 
 /// The reverse pass over one chunk of elements, all steps, time-outer and element-inner.

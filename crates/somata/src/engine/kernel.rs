@@ -124,7 +124,7 @@ impl<T: Copy> States<T> {
     /// `j < ns`, `g < bn`.
     #[inline(always)]
     pub unsafe fn get(&self, j: usize, g: usize) -> T {
-        *self.ptr.add(j * self.bn + g)
+        unsafe { *self.ptr.add(j * self.bn + g) }
     }
     /// The `ns` states of element `g`.
     ///
@@ -135,7 +135,7 @@ impl<T: Copy> States<T> {
     where
         T: Default,
     {
-        std::array::from_fn(|j| if j < self.ns { self.get(j, g) } else { T::default() })
+        unsafe { std::array::from_fn(|j| if j < self.ns { self.get(j, g) } else { T::default() }) }
     }
 }
 
@@ -170,9 +170,11 @@ impl<T: Real> Sink<T> for CountSink {
         Some(self.0 .0)
     }
     unsafe fn put_block(&self, _k: usize, g: usize, spk: &[T], _st: States<T>) {
-        let c = std::slice::from_raw_parts_mut(self.0 .0.add(g), spk.len());
-        for (c, &s) in c.iter_mut().zip(spk) {
-            *c += (s > T::ZERO) as u32;
+        unsafe {
+            let c = std::slice::from_raw_parts_mut(self.0 .0.add(g), spk.len());
+            for (c, &s) in c.iter_mut().zip(spk) {
+                *c += (s > T::ZERO) as u32;
+            }
         }
     }
 }
@@ -191,28 +193,30 @@ pub(crate) struct RecSink<T> {
 }
 impl<T: Real> Sink<T> for RecSink<T> {
     unsafe fn put_block(&self, k: usize, g: usize, spk: &[T], st: States<T>) {
-        CountSink(self.counts).put_block(k, g, spk, st);
-        let n = spk.len();
-        if let Some(r) = self.raster {
-            let row = std::slice::from_raw_parts_mut(r.0.add(k * self.bn + g), n);
-            for (r, &s) in row.iter_mut().zip(spk) {
-                *r = (s > T::ZERO) as u8;
+        unsafe {
+            CountSink(self.counts).put_block(k, g, spk, st);
+            let n = spk.len();
+            if let Some(r) = self.raster {
+                let row = std::slice::from_raw_parts_mut(r.0.add(k * self.bn + g), n);
+                for (r, &s) in row.iter_mut().zip(spk) {
+                    *r = (s > T::ZERO) as u8;
+                }
             }
-        }
-        if let Some(o) = self.states {
-            for j in 0..self.ns {
-                std::ptr::copy_nonoverlapping(st.ptr.add(j * st.bn + g), o.0.add((k * self.ns + j) * self.bn + g), n);
+            if let Some(o) = self.states {
+                for j in 0..self.ns {
+                    std::ptr::copy_nonoverlapping(st.ptr.add(j * st.bn + g), o.0.add((k * self.ns + j) * self.bn + g), n);
+                }
             }
-        }
-        if let Some(m) = &self.mon {
-            for l in 0..n {
-                m.put(k, g + l, &st.of(g + l)[..self.ns]);
+            if let Some(m) = &self.mon {
+                for l in 0..n {
+                    m.put(k, g + l, &st.of(g + l)[..self.ns]);
+                }
             }
-        }
-        if let Some((first, var)) = self.bad {
-            for l in 0..n {
-                if *first.0.add(g + l) == u32::MAX {
-                    if let Some(j) = (0..self.ns).position(|j| !st.get(j, g + l).finite()) {
+            if let Some((first, var)) = self.bad {
+                for l in 0..n {
+                    if *first.0.add(g + l) == u32::MAX
+                        && let Some(j) = (0..self.ns).position(|j| !st.get(j, g + l).finite())
+                    {
                         *first.0.add(g + l) = k as u32;
                         *var.0.add(g + l) = j as u8;
                     }
@@ -236,10 +240,12 @@ impl<T: Real> Sink<T> for TapeSink<T> {
         (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()).then_some((self.traj.0 as *mut f32, self.spikes.0 as *mut f32))
     }
     unsafe fn put_block(&self, k: usize, g: usize, spk: &[T], st: States<T>) {
-        let n = spk.len();
-        std::ptr::copy_nonoverlapping(spk.as_ptr(), self.spikes.0.add(k * self.bn + g), n);
-        for j in 0..self.ns {
-            std::ptr::copy_nonoverlapping(st.ptr.add(j * st.bn + g), self.traj.0.add(((k + 1) * self.ns + j) * self.bn + g), n);
+        unsafe {
+            let n = spk.len();
+            std::ptr::copy_nonoverlapping(spk.as_ptr(), self.spikes.0.add(k * self.bn + g), n);
+            for j in 0..self.ns {
+                std::ptr::copy_nonoverlapping(st.ptr.add(j * st.bn + g), self.traj.0.add(((k + 1) * self.ns + j) * self.bn + g), n);
+            }
         }
     }
 }
@@ -273,101 +279,103 @@ const BLOCKED_STATES: usize = 5;
 
 #[inline(always)]
 unsafe fn chunk_generic<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &dyn Sink<T>, base: usize, len: usize) {
-    let ns = M::STATES.len();
-    let dt = T::from_f64(r.clock.dt_ms());
-    let t0 = r.clock.step();
-    let st = States { ptr: r.state.0 as *const T, bn: r.bn, ns };
-    let mut loc = [[T::ZERO; BLOCK]; MAX_STATES];
-    let mut spk = [T::ZERO; SINK_BLOCK];
-    for k in 0..r.steps {
-        let t: T = r.clock.t_at(t0 + k as u64);
-        let xrow = &r.xs.data[k * r.xs.stride + base..][..len];
-        // blocks of SINK_BLOCK elements: the spikes of a block go to a local buffer, handed to
-        // the sink once the block's states are written back
-        let mut e0 = 0;
-        while e0 < len {
-            let n = SINK_BLOCK.min(len - e0);
-            let xb = &xrow[e0..e0 + n];
-            // the block's state arrays (slices of exactly n: no bounds checks in the loops)
-            let vars: [&mut [T]; MAX_STATES] = std::array::from_fn(|j| {
-                if j < ns {
-                    std::slice::from_raw_parts_mut(r.state.0.add(j * r.bn + base + e0), n)
-                } else {
-                    &mut [][..]
-                }
-            });
-            let spk = &mut spk[..n];
-            if r.prep.shared && ns >= BLOCKED_STATES {
-                // Models with many state arrays: the compiler does not vectorise a loop over that
-                // many separate arrays (its run-time alias checks exceed their budget), so each
-                // block of elements is copied into local arrays, stepped there and copied back.
-                // (The gather-step-scatter body is written out in each of the three loops on
-                // purpose: one shared generic helper, measured 2026-11-26, kept LIF and HH at
-                // their speed but stopped the compiler vectorising this blocked loop, GifRef
-                // 67 → 134 ms.)
-                let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
-                let mut b0 = 0;
-                while b0 < n {
-                    let m = BLOCK.min(n - b0);
-                    for j in 0..ns {
-                        loc[j][..m].copy_from_slice(&vars[j][b0..b0 + m]);
+    unsafe {
+        let ns = M::STATES.len();
+        let dt = T::from_f64(r.clock.dt_ms());
+        let t0 = r.clock.step();
+        let st = States { ptr: r.state.0 as *const T, bn: r.bn, ns };
+        let mut loc = [[T::ZERO; BLOCK]; MAX_STATES];
+        let mut spk = [T::ZERO; SINK_BLOCK];
+        for k in 0..r.steps {
+            let t: T = r.clock.t_at(t0 + k as u64);
+            let xrow = &r.xs.data[k * r.xs.stride + base..][..len];
+            // blocks of SINK_BLOCK elements: the spikes of a block go to a local buffer, handed to
+            // the sink once the block's states are written back
+            let mut e0 = 0;
+            while e0 < len {
+                let n = SINK_BLOCK.min(len - e0);
+                let xb = &xrow[e0..e0 + n];
+                // the block's state arrays (slices of exactly n: no bounds checks in the loops)
+                let vars: [&mut [T]; MAX_STATES] = std::array::from_fn(|j| {
+                    if j < ns {
+                        std::slice::from_raw_parts_mut(r.state.0.add(j * r.bn + base + e0), n)
+                    } else {
+                        &mut [][..]
                     }
-                    let (xs, sp) = (&xb[b0..b0 + m], &mut spk[b0..b0 + m]);
-                    for e in 0..m {
+                });
+                let spk = &mut spk[..n];
+                if r.prep.shared && ns >= BLOCKED_STATES {
+                    // Models with many state arrays: the compiler does not vectorise a loop over that
+                    // many separate arrays (its run-time alias checks exceed their budget), so each
+                    // block of elements is copied into local arrays, stepped there and copied back.
+                    // (The gather-step-scatter body is written out in each of the three loops on
+                    // purpose: one shared generic helper, measured 2026-11-26, kept LIF and HH at
+                    // their speed but stopped the compiler vectorising this blocked loop, GifRef
+                    // 67 → 134 ms.)
+                    let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
+                    let mut b0 = 0;
+                    while b0 < n {
+                        let m = BLOCK.min(n - b0);
+                        for j in 0..ns {
+                            loc[j][..m].copy_from_slice(&vars[j][b0..b0 + m]);
+                        }
+                        let (xs, sp) = (&xb[b0..b0 + m], &mut spk[b0..b0 + m]);
+                        for e in 0..m {
+                            let mut s = [T::ZERO; MAX_STATES];
+                            for j in 0..ns {
+                                s[j] = loc[j][e];
+                            }
+                            sp[e] = r.model.step(&c, &mut s[..ns], xs[e]);
+                            for j in 0..ns {
+                                loc[j][e] = s[j];
+                            }
+                        }
+                        for j in 0..ns {
+                            vars[j][b0..b0 + m].copy_from_slice(&loc[j][..m]);
+                        }
+                        b0 += m;
+                    }
+                } else if r.prep.shared {
+                    let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
+                    for e in 0..n {
                         let mut s = [T::ZERO; MAX_STATES];
                         for j in 0..ns {
-                            s[j] = loc[j][e];
+                            s[j] = vars[j][e];
                         }
-                        sp[e] = r.model.step(&c, &mut s[..ns], xs[e]);
+                        spk[e] = r.model.step(&c, &mut s[..ns], xb[e]);
                         for j in 0..ns {
-                            loc[j][e] = s[j];
+                            vars[j][e] = s[j];
                         }
                     }
-                    for j in 0..ns {
-                        vars[j][b0..b0 + m].copy_from_slice(&loc[j][..m]);
-                    }
-                    b0 += m;
-                }
-            } else if r.prep.shared {
-                let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
-                for e in 0..n {
-                    let mut s = [T::ZERO; MAX_STATES];
-                    for j in 0..ns {
-                        s[j] = vars[j][e];
-                    }
-                    spk[e] = r.model.step(&c, &mut s[..ns], xb[e]);
-                    for j in 0..ns {
-                        vars[j][e] = s[j];
-                    }
-                }
-            } else {
-                let mut nidx = (base + e0) % r.n;
-                for e in 0..n {
-                    let c = Step {
-                        p: r.prep.p_of(nidx),
-                        h: r.prep.h_of(nidx),
-                        dt,
-                        t,
-                        reset: r.reset,
-                        sg: r.sg,
-                        table: r.prep.table.as_deref(),
-                    };
-                    let mut s = [T::ZERO; MAX_STATES];
-                    for j in 0..ns {
-                        s[j] = vars[j][e];
-                    }
-                    spk[e] = r.model.step(&c, &mut s[..ns], xb[e]);
-                    for j in 0..ns {
-                        vars[j][e] = s[j];
-                    }
-                    nidx += 1;
-                    if nidx == r.n {
-                        nidx = 0;
+                } else {
+                    let mut nidx = (base + e0) % r.n;
+                    for e in 0..n {
+                        let c = Step {
+                            p: r.prep.p_of(nidx),
+                            h: r.prep.h_of(nidx),
+                            dt,
+                            t,
+                            reset: r.reset,
+                            sg: r.sg,
+                            table: r.prep.table.as_deref(),
+                        };
+                        let mut s = [T::ZERO; MAX_STATES];
+                        for j in 0..ns {
+                            s[j] = vars[j][e];
+                        }
+                        spk[e] = r.model.step(&c, &mut s[..ns], xb[e]);
+                        for j in 0..ns {
+                            vars[j][e] = s[j];
+                        }
+                        nidx += 1;
+                        if nidx == r.n {
+                            nidx = 0;
+                        }
                     }
                 }
+                sink.put_block(k, base + e0, spk, st);
+                e0 += n;
             }
-            sink.put_block(k, base + e0, spk, st);
-            e0 += n;
         }
     }
 }
@@ -381,21 +389,21 @@ unsafe fn chunk_generic<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &d
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn chunk_avx2<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &dyn Sink<T>, base: usize, len: usize) {
-    chunk_generic(r, sink, base, len)
+    unsafe { chunk_generic(r, sink, base, len) }
 }
 
 /// [`chunk_vector`] on [`crate::dynamics::simd::F32x64`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
 unsafe fn chunk_vector_avx512<M: NeuronModel>(r: &RunSpec<'_, M, f32>, sink: &dyn Sink<f32>, base: usize, len: usize) {
-    chunk_vector::<M, crate::dynamics::simd::F32x64>(r, sink, base, len)
+    unsafe { chunk_vector::<M, crate::dynamics::simd::F32x64>(r, sink, base, len) }
 }
 
 /// [`chunk_vector`] on [`crate::dynamics::simd::F32x16`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn chunk_vector_avx2<M: NeuronModel>(r: &RunSpec<'_, M, f32>, sink: &dyn Sink<f32>, base: usize, len: usize) {
-    chunk_vector::<M, crate::dynamics::simd::F32x16>(r, sink, base, len)
+    unsafe { chunk_vector::<M, crate::dynamics::simd::F32x16>(r, sink, base, len) }
 }
 
 /// `V::LANES` elements per model evaluation, on a vector type of [`crate::dynamics::simd`]
@@ -404,24 +412,26 @@ unsafe fn chunk_vector_avx2<M: NeuronModel>(r: &RunSpec<'_, M, f32>, sink: &dyn 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn chunk_vector<M: NeuronModel, V: VecF32>(r: &RunSpec<'_, M, f32>, sink: &dyn Sink<f32>, base: usize, len: usize) {
-    let p: [V; MAX_PARAMS] = std::array::from_fn(|i| V::splat(r.prep.p[0][i]));
-    let h: [V; MAX_HOIST] = std::array::from_fn(|i| V::splat(r.prep.h[0][i]));
-    let dt = V::splat(r.clock.dt_ms() as f32);
-    let t0 = r.clock.step();
-    let x = r.xs.data.as_ptr();
-    let full = len / V::LANES * V::LANES;
-    let counts = sink.counts_only();
-    // (a tape sink of an f32 run: the vector kernels are f32 only)
-    let tape = sink.tape();
-    for k in 0..r.steps {
-        let t: f32 = r.clock.t_at(t0 + k as u64);
-        let c = Step { p: &p, h: &h, dt, t: V::splat(t), reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
-        let xrow = x.add(k * r.xs.stride + base);
-        for e in (0..full).step_by(V::LANES) {
-            lanes_block(r, sink, (counts, tape), &c, k, base + e, xrow.add(e), V::LANES);
-        }
-        if full < len {
-            lanes_block(r, sink, (counts, tape), &c, k, base + full, xrow.add(full), len - full);
+    unsafe {
+        let p: [V; MAX_PARAMS] = std::array::from_fn(|i| V::splat(r.prep.p[0][i]));
+        let h: [V; MAX_HOIST] = std::array::from_fn(|i| V::splat(r.prep.h[0][i]));
+        let dt = V::splat(r.clock.dt_ms() as f32);
+        let t0 = r.clock.step();
+        let x = r.xs.data.as_ptr();
+        let full = len / V::LANES * V::LANES;
+        let counts = sink.counts_only();
+        // (a tape sink of an f32 run: the vector kernels are f32 only)
+        let tape = sink.tape();
+        for k in 0..r.steps {
+            let t: f32 = r.clock.t_at(t0 + k as u64);
+            let c = Step { p: &p, h: &h, dt, t: V::splat(t), reset: r.reset, sg: r.sg, table: r.prep.table.as_deref() };
+            let xrow = x.add(k * r.xs.stride + base);
+            for e in (0..full).step_by(V::LANES) {
+                lanes_block(r, sink, (counts, tape), &c, k, base + e, xrow.add(e), V::LANES);
+            }
+            if full < len {
+                lanes_block(r, sink, (counts, tape), &c, k, base + full, xrow.add(full), len - full);
+            }
         }
     }
 }
@@ -444,25 +454,27 @@ unsafe fn lanes_block<M: NeuronModel, V: VecF32>(
     x: *const f32,
     n: usize,
 ) {
-    let ns = M::STATES.len();
-    let st = r.state.0;
-    let mut s = [V::splat(0.0); MAX_STATES];
-    for j in 0..ns {
-        s[j] = V::load(st.add(j * r.bn + g), n);
-    }
-    let spk = r.model.step(c, &mut s[..ns], V::load(x, n));
-    for j in 0..ns {
-        s[j].store(st.add(j * r.bn + g), n);
-    }
-    match (counts, tape) {
-        (Some(cnt), _) => spk.add_counts(cnt.add(g), n),
-        (None, Some((traj, spikes))) => {
-            for j in 0..ns {
-                s[j].store(traj.add(((k + 1) * ns + j) * r.bn + g), n);
-            }
-            spk.store(spikes.add(k * r.bn + g), n);
+    unsafe {
+        let ns = M::STATES.len();
+        let st = r.state.0;
+        let mut s = [V::splat(0.0); MAX_STATES];
+        for j in 0..ns {
+            s[j] = V::load(st.add(j * r.bn + g), n);
         }
-        (None, None) => sink.put_block(k, g, &spk.lanes()[..n], States { ptr: st as *const f32, bn: r.bn, ns }),
+        let spk = r.model.step(c, &mut s[..ns], V::load(x, n));
+        for j in 0..ns {
+            s[j].store(st.add(j * r.bn + g), n);
+        }
+        match (counts, tape) {
+            (Some(cnt), _) => spk.add_counts(cnt.add(g), n),
+            (None, Some((traj, spikes))) => {
+                for j in 0..ns {
+                    s[j].store(traj.add(((k + 1) * ns + j) * r.bn + g), n);
+                }
+                spk.store(spikes.add(k * r.bn + g), n);
+            }
+            (None, None) => sink.put_block(k, g, &spk.lanes()[..n], States { ptr: st as *const f32, bn: r.bn, ns }),
+        }
     }
 }
 
@@ -486,23 +498,25 @@ fn vector_ok<T: Real>(model: bool, shared: bool, b: Backend) -> bool {
 
 #[inline]
 unsafe fn chunk<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &dyn Sink<T>, base: usize, len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if uses_vector_kernel::<M, T>(r.prep.shared, r.backend) {
-            // SAFETY: T is f32 (checked by `uses_vector_kernel`), so the casts only rename the type.
-            let r32 = &*(r as *const RunSpec<'_, M, T> as *const RunSpec<'_, M, f32>);
-            let sink32 = std::mem::transmute::<&dyn Sink<T>, &dyn Sink<f32>>(sink);
-            match r.backend {
-                Backend::Avx512 => return chunk_vector_avx512(r32, sink32, base, len),
-                Backend::Avx2 => return chunk_vector_avx2(r32, sink32, base, len),
-                Backend::Scalar => {}
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if uses_vector_kernel::<M, T>(r.prep.shared, r.backend) {
+                // SAFETY: T is f32 (checked by `uses_vector_kernel`), so the casts only rename the type.
+                let r32 = &*(r as *const RunSpec<'_, M, T> as *const RunSpec<'_, M, f32>);
+                let sink32 = std::mem::transmute::<&dyn Sink<T>, &dyn Sink<f32>>(sink);
+                match r.backend {
+                    Backend::Avx512 => return chunk_vector_avx512(r32, sink32, base, len),
+                    Backend::Avx2 => return chunk_vector_avx2(r32, sink32, base, len),
+                    Backend::Scalar => {}
+                }
+            }
+            if scalar_loop_avx2(r.backend) {
+                return chunk_avx2(r, sink, base, len);
             }
         }
-        if scalar_loop_avx2(r.backend) {
-            return chunk_avx2(r, sink, base, len);
-        }
+        chunk_generic(r, sink, base, len)
     }
-    chunk_generic(r, sink, base, len)
 }
 
 /// Whether back end `b` runs the scalar loops in their AVX2 + FMA copy (the vector back ends,
@@ -576,50 +590,54 @@ pub(crate) struct DriveSpec<'a, M, T> {
 
 #[inline(always)]
 unsafe fn drive_generic<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
-    use crate::dynamics::Cond;
-    let ns = M::STATES.len();
-    let len = r.len;
-    let vars: [&mut [T]; MAX_STATES] =
-        std::array::from_fn(|j| if j < ns { std::slice::from_raw_parts_mut(r.state.0.add(j * r.bn + r.base), len) } else { &mut [][..] });
-    let dt = T::from_f64(r.clock.dt_ms());
-    let t: T = r.clock.t_at(r.clock.step());
-    let i = &i[..len];
-    let spk = &mut spk[..len];
-    macro_rules! body {
-        ($c:expr, $e:expr, $x:expr) => {{
-            let mut s = [T::ZERO; MAX_STATES];
-            for j in 0..ns {
-                s[j] = vars[j][$e];
-            }
-            spk[$e] = r.model.step_drive($c, &mut s[..ns], $x);
-            for j in 0..ns {
-                vars[j][$e] = s[j];
-            }
-        }};
-    }
-    let table = r.prep.table.as_deref();
-    if r.prep.shared {
-        let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table };
-        match g {
-            None => {
-                for e in 0..len {
-                    body!(&c, e, i[e]);
+    unsafe {
+        use crate::dynamics::Cond;
+        let ns = M::STATES.len();
+        let len = r.len;
+        let vars: [&mut [T]; MAX_STATES] =
+            std::array::from_fn(
+                |j| if j < ns { std::slice::from_raw_parts_mut(r.state.0.add(j * r.bn + r.base), len) } else { &mut [][..] },
+            );
+        let dt = T::from_f64(r.clock.dt_ms());
+        let t: T = r.clock.t_at(r.clock.step());
+        let i = &i[..len];
+        let spk = &mut spk[..len];
+        macro_rules! body {
+            ($c:expr_2021, $e:expr_2021, $x:expr_2021) => {{
+                let mut s = [T::ZERO; MAX_STATES];
+                for j in 0..ns {
+                    s[j] = vars[j][$e];
                 }
-            }
-            Some(g) => {
-                let g = &g[..len];
-                for e in 0..len {
-                    body!(&c, e, Cond { i: i[e], g: g[e] });
+                spk[$e] = r.model.step_drive($c, &mut s[..ns], $x);
+                for j in 0..ns {
+                    vars[j][$e] = s[j];
                 }
-            }
+            }};
         }
-    } else {
-        for e in 0..len {
-            let nidx = (r.base + e) % r.n;
-            let c = Step { p: r.prep.p_of(nidx), h: r.prep.h_of(nidx), dt, t, reset: r.reset, sg: r.sg, table };
+        let table = r.prep.table.as_deref();
+        if r.prep.shared {
+            let c = Step { p: r.prep.p_of(0), h: r.prep.h_of(0), dt, t, reset: r.reset, sg: r.sg, table };
             match g {
-                None => body!(&c, e, i[e]),
-                Some(g) => body!(&c, e, Cond { i: i[e], g: g[e] }),
+                None => {
+                    for e in 0..len {
+                        body!(&c, e, i[e]);
+                    }
+                }
+                Some(g) => {
+                    let g = &g[..len];
+                    for e in 0..len {
+                        body!(&c, e, Cond { i: i[e], g: g[e] });
+                    }
+                }
+            }
+        } else {
+            for e in 0..len {
+                let nidx = (r.base + e) % r.n;
+                let c = Step { p: r.prep.p_of(nidx), h: r.prep.h_of(nidx), dt, t, reset: r.reset, sg: r.sg, table };
+                match g {
+                    None => body!(&c, e, i[e]),
+                    Some(g) => body!(&c, e, Cond { i: i[e], g: g[e] }),
+                }
             }
         }
     }
@@ -628,21 +646,21 @@ unsafe fn drive_generic<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn drive_avx2<M: NeuronModel, T: Real>(r: &DriveSpec<'_, M, T>, i: &[T], g: Option<&[T]>, spk: &mut [T]) {
-    drive_generic(r, i, g, spk)
+    unsafe { drive_generic(r, i, g, spk) }
 }
 
 /// [`drive_vector`] on [`crate::dynamics::simd::F32x64`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
 unsafe fn drive_vector_avx512<M: NeuronModel>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) {
-    drive_vector::<M, crate::dynamics::simd::F32x64>(r, i, g, spk)
+    unsafe { drive_vector::<M, crate::dynamics::simd::F32x64>(r, i, g, spk) }
 }
 
 /// [`drive_vector`] on [`crate::dynamics::simd::F32x16`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn drive_vector_avx2<M: NeuronModel>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) {
-    drive_vector::<M, crate::dynamics::simd::F32x16>(r, i, g, spk)
+    unsafe { drive_vector::<M, crate::dynamics::simd::F32x16>(r, i, g, spk) }
 }
 
 /// The vector form of [`drive_generic`] (models with [`NeuronModel::VECTOR_DRIVE`], shared
@@ -651,38 +669,40 @@ unsafe fn drive_vector_avx2<M: NeuronModel>(r: &DriveSpec<'_, M, f32>, i: &[f32]
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
 unsafe fn drive_vector<M: NeuronModel, V: VecF32>(r: &DriveSpec<'_, M, f32>, i: &[f32], g: Option<&[f32]>, spk: &mut [f32]) {
-    use crate::dynamics::Cond;
-    let p: [V; MAX_PARAMS] = std::array::from_fn(|k| V::splat(r.prep.p[0][k]));
-    let h: [V; MAX_HOIST] = std::array::from_fn(|k| V::splat(r.prep.h[0][k]));
-    let t: f32 = r.clock.t_at(r.clock.step());
-    let c = Step {
-        p: &p,
-        h: &h,
-        dt: V::splat(r.clock.dt_ms() as f32),
-        t: V::splat(t),
-        reset: r.reset,
-        sg: r.sg,
-        table: r.prep.table.as_deref(),
-    };
-    let ns = M::STATES.len();
-    let mut e = 0;
-    let st = r.state.0.add(r.base);
-    while e < r.len {
-        let n = V::LANES.min(r.len - e);
-        let mut s = [V::splat(0.0); MAX_STATES];
-        for j in 0..ns {
-            s[j] = V::load(st.add(j * r.bn + e), n);
-        }
-        let x = V::load(i.as_ptr().add(e), n);
-        let out = match g {
-            None => r.model.step_drive(&c, &mut s[..ns], x),
-            Some(g) => r.model.step_drive(&c, &mut s[..ns], Cond { i: x, g: V::load(g.as_ptr().add(e), n) }),
+    unsafe {
+        use crate::dynamics::Cond;
+        let p: [V; MAX_PARAMS] = std::array::from_fn(|k| V::splat(r.prep.p[0][k]));
+        let h: [V; MAX_HOIST] = std::array::from_fn(|k| V::splat(r.prep.h[0][k]));
+        let t: f32 = r.clock.t_at(r.clock.step());
+        let c = Step {
+            p: &p,
+            h: &h,
+            dt: V::splat(r.clock.dt_ms() as f32),
+            t: V::splat(t),
+            reset: r.reset,
+            sg: r.sg,
+            table: r.prep.table.as_deref(),
         };
-        for j in 0..ns {
-            s[j].store(st.add(j * r.bn + e), n);
+        let ns = M::STATES.len();
+        let mut e = 0;
+        let st = r.state.0.add(r.base);
+        while e < r.len {
+            let n = V::LANES.min(r.len - e);
+            let mut s = [V::splat(0.0); MAX_STATES];
+            for j in 0..ns {
+                s[j] = V::load(st.add(j * r.bn + e), n);
+            }
+            let x = V::load(i.as_ptr().add(e), n);
+            let out = match g {
+                None => r.model.step_drive(&c, &mut s[..ns], x),
+                Some(g) => r.model.step_drive(&c, &mut s[..ns], Cond { i: x, g: V::load(g.as_ptr().add(e), n) }),
+            };
+            for j in 0..ns {
+                s[j].store(st.add(j * r.bn + e), n);
+            }
+            out.store(spk.as_mut_ptr().add(e), n);
+            e += V::LANES;
         }
-        out.store(spk.as_mut_ptr().add(e), n);
-        e += V::LANES;
     }
 }
 

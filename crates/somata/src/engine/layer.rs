@@ -304,15 +304,15 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
     /// [`Init::uniform_q`]): its dimension is checked against the state's (a mismatch is a
     /// [`SomataError::DimensionMismatch`] at `build`).
     pub fn init_with(self, state: &str, init: crate::init::TypedInit) -> Self {
-        if let Some(sp) = M::STATES.iter().find(|s| s.name == state || s.init_param == Some(state)) {
-            if sp.dim != init.dim {
-                let e = SomataError::DimensionMismatch {
-                    what: format!("initial {}.{}", M::NAME, sp.name),
-                    expected: sp.dim.describe(),
-                    got: init.dim.describe(),
-                };
-                return self.fail(e);
-            }
+        if let Some(sp) = M::STATES.iter().find(|s| s.name == state || s.init_param == Some(state))
+            && sp.dim != init.dim
+        {
+            let e = SomataError::DimensionMismatch {
+                what: format!("initial {}.{}", M::NAME, sp.name),
+                expected: sp.dim.describe(),
+                got: init.dim.describe(),
+            };
+            return self.fail(e);
         }
         self.init(state, init.init)
     }
@@ -320,15 +320,15 @@ impl<M: NeuronModel, T: Real> LayerBuilder<M, T> {
     /// Per-neuron initial values of a state from typed quantities (`N` values):
     /// `.init_q("V", &[-65.0 * mV, -60.0 * mV])`. The dimension is checked against the state's.
     pub fn init_q<D: Dimension>(self, state: &str, values: &[Quantity<D>]) -> Self {
-        if let Some(sp) = M::STATES.iter().find(|s| s.name == state || s.init_param == Some(state)) {
-            if sp.dim != D::DIM {
-                let e = SomataError::DimensionMismatch {
-                    what: format!("initial {}.{}", M::NAME, sp.name),
-                    expected: sp.dim.describe(),
-                    got: D::DIM.describe(),
-                };
-                return self.fail(e);
-            }
+        if let Some(sp) = M::STATES.iter().find(|s| s.name == state || s.init_param == Some(state))
+            && sp.dim != D::DIM
+        {
+            let e = SomataError::DimensionMismatch {
+                what: format!("initial {}.{}", M::NAME, sp.name),
+                expected: sp.dim.describe(),
+                got: D::DIM.describe(),
+            };
+            return self.fail(e);
         }
         self.init(state, Init::Values(Quantity::canonical_slice(values).to_vec()))
     }
@@ -992,7 +992,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
 
     /// A raw number in the model's input unit, as the canonical value the kernels read.
     #[inline]
-    fn raw(&self) -> impl Fn(T) -> T {
+    fn raw(&self) -> impl Fn(T) -> T + use<M, T> {
         let scale = self.input_scale;
         move |v: T| if scale == 1.0 { v } else { T::from_f64(v.to_f64() * scale) }
     }
@@ -1090,10 +1090,10 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         // (measured: coba-40k 1184 → 2155 ms with the 32,000-neuron population in two chunks)
         kernel::drive(&spec(0, bn), i, g, spk);
         self.last_step = Some(clock.step());
-        if self.check_finite {
-            if let Some(e) = self.first_non_finite(clock.step()) {
-                return Err(e);
-            }
+        if self.check_finite
+            && let Some(e) = self.first_non_finite(clock.step())
+        {
+            return Err(e);
         }
         Ok(())
     }
@@ -1203,10 +1203,10 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         }
         self.xbuf = xb;
         self.last_step = Some(clock.step());
-        if self.check_finite {
-            if let Some(e) = self.first_non_finite(clock.step()) {
-                return Err(e);
-            }
+        if self.check_finite
+            && let Some(e) = self.first_non_finite(clock.step())
+        {
+            return Err(e);
         }
         Ok(ArrayD::from_shape_vec(IxDyn(&self.state_shape()), out).expect("spike shape"))
     }
@@ -1333,10 +1333,10 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
             self.last_step = Some(start + steps as u64 - 1);
         }
         clock.set_step(start + steps as u64);
-        if self.check_finite {
-            if let Some(e) = divergence {
-                return Err(e);
-            }
+        if self.check_finite
+            && let Some(e) = divergence
+        {
+            return Err(e);
         }
         let monitors = mon.into_traces::<M, T>(mon_data, self.batch);
         Ok(RunOutput {
@@ -1386,7 +1386,9 @@ pub(crate) fn run_spec<'a, M: NeuronModel, T: Real>(
 struct OutSink<T>(SyncPtr<T>);
 impl<T: Real> Sink<T> for OutSink<T> {
     unsafe fn put_block(&self, _k: usize, g: usize, spk: &[T], _st: kernel::States<T>) {
-        std::ptr::copy_nonoverlapping(spk.as_ptr(), self.0 .0.add(g), spk.len());
+        unsafe {
+            std::ptr::copy_nonoverlapping(spk.as_ptr(), self.0 .0.add(g), spk.len());
+        }
     }
 }
 

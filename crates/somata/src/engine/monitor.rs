@@ -401,16 +401,18 @@ impl<T: Copy> MonSink<T> {
     /// `g` below the layer's element count and `k` within the run; one writer per element.
     #[inline(always)]
     pub(crate) unsafe fn put(&self, k: usize, g: usize, s: &[T]) {
-        if k < self.k0 || !(k - self.k0).is_multiple_of(self.every) {
-            return;
-        }
-        let c = *self.slot.0.add(g);
-        if c == u32::MAX {
-            return;
-        }
-        let r = (k - self.k0) / self.every;
-        for vi in 0..self.nv {
-            *self.data.0.add((r * self.nv + vi) * self.ncols + c as usize) = s[self.vars[vi] as usize];
+        unsafe {
+            if k < self.k0 || !(k - self.k0).is_multiple_of(self.every) {
+                return;
+            }
+            let c = *self.slot.0.add(g);
+            if c == u32::MAX {
+                return;
+            }
+            let r = (k - self.k0) / self.every;
+            for vi in 0..self.nv {
+                *self.data.0.add((r * self.nv + vi) * self.ncols + c as usize) = s[self.vars[vi] as usize];
+            }
         }
     }
 }

@@ -392,15 +392,15 @@ fn binomial_inversion(n: u64, q: f64, rng: &mut Rng) -> u64 {
 }
 
 fn check_targets(n: usize, indices: Option<&[usize]>, refractory: Option<&[bool]>) -> Result<()> {
-    if let Some(idx) = indices {
-        if let Some(&i) = idx.iter().find(|&&i| i >= n) {
-            return Err(SomataError::param("poisson_input", "indices", i as f64, format!("index out of range for a target of {n}")));
-        }
+    if let Some(idx) = indices
+        && let Some(&i) = idx.iter().find(|&&i| i >= n)
+    {
+        return Err(SomataError::param("poisson_input", "indices", i as f64, format!("index out of range for a target of {n}")));
     }
-    if let Some(r) = refractory {
-        if r.len() != n {
-            return Err(SomataError::ShapeMismatch { what: "poisson_input refractory mask".into(), expected: vec![n], got: vec![r.len()] });
-        }
+    if let Some(r) = refractory
+        && r.len() != n
+    {
+        return Err(SomataError::ShapeMismatch { what: "poisson_input refractory mask".into(), expected: vec![n], got: vec![r.len()] });
     }
     Ok(())
 }

@@ -235,11 +235,11 @@ fn surrogate_of(sg: &Value) -> Result<Surrogate> {
     let name = sg.get("name").and_then(Value::as_str).ok_or_else(|| fmt_err("missing `surrogate.name`"))?;
     let name = name.split('(').next().unwrap_or(name);
     let mut sp = Vec::new();
-    if let Some(p) = sg.get("params") {
-        if !p.is_null() {
-            for (k, v) in p.as_object().ok_or_else(|| fmt_err("`surrogate.params` must be an object"))? {
-                sp.push((k.clone(), num(v)?));
-            }
+    if let Some(p) = sg.get("params")
+        && !p.is_null()
+    {
+        for (k, v) in p.as_object().ok_or_else(|| fmt_err("`surrogate.params` must be an object"))? {
+            sp.push((k.clone(), num(v)?));
         }
     }
     Surrogate::from_name(name, &sp)

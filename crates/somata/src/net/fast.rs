@@ -127,7 +127,7 @@ struct Barrier {
 impl Barrier {
     /// Wait for every thread; `false` when a thread panicked (the others stop too).
     fn wait(&self) -> bool {
-        let gen = self.generation.0.load(Ordering::Acquire);
+        let r#gen = self.generation.0.load(Ordering::Acquire);
         if self.count.0.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
             self.count.0.store(0, Ordering::Relaxed);
             self.generation.0.fetch_add(1, Ordering::Release);
@@ -137,7 +137,7 @@ impl Barrier {
         // vCPUs (likely pause-loop exiting: the hypervisor deschedules the waiting vCPU, and the
         // next step starts microseconds late). After about 100 µs it yields.
         let mut spins = 0u32;
-        while self.generation.0.load(Ordering::Acquire) == gen {
+        while self.generation.0.load(Ordering::Acquire) == r#gen {
             if self.abort.load(Ordering::Relaxed) {
                 return false;
             }
@@ -326,7 +326,7 @@ impl Network {
                 pops[m.pop]
                     .ranges
                     .iter()
-                    .map(|r| ix.iter().enumerate().filter(|(_, &j)| r.contains(&j)).map(|(c, &j)| (c as u32, j as u32)).collect())
+                    .map(|r| ix.iter().enumerate().filter(|&(_, &j)| r.contains(&j)).map(|(c, &j)| (c as u32, j as u32)).collect())
                     .collect()
             });
             let events = m.events.then(|| ((0..threads).map(|_| Slot(UnsafeCell::new(Vec::new()))).collect(), m.mask.clone()));
@@ -544,10 +544,10 @@ fn worker(ctx: &Ctx<'_>, t: usize, steps: usize, mut progress: Option<&mut dyn F
                 }
             }
         }
-        if let Some(p) = progress.as_mut() {
-            if (k + 1) % 1000 == 0 {
-                p(k + 1);
-            }
+        if let Some(p) = progress.as_mut()
+            && (k + 1) % 1000 == 0
+        {
+            p(k + 1);
         }
         if ctx.threads > 1 && !ctx.barrier.wait() {
             break;

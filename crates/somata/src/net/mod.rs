@@ -1199,21 +1199,21 @@ impl Network {
                     what: format!("constant input of {}", self.pops[p.0].name),
                     expected: vec![n],
                     got: vec![v.len()],
-                })
+                });
             }
             ExtInput::PerStep { data, steps } if data.len() != steps * n => {
                 return Err(SomataError::ShapeMismatch {
                     what: format!("per-step input of {}", self.pops[p.0].name),
                     expected: vec![*steps, n],
                     got: vec![data.len()],
-                })
+                });
             }
             _ => {}
         }
-        if let ExtInput::Constant(v) | ExtInput::PerStep { data: v, .. } = &x {
-            if let Some(bad) = v.iter().find(|v| !v.is_finite()) {
-                return Err(SomataError::param("input", "value", *bad as f64, "must be finite"));
-            }
+        if let ExtInput::Constant(v) | ExtInput::PerStep { data: v, .. } = &x
+            && let Some(bad) = v.iter().find(|v| !v.is_finite())
+        {
+            return Err(SomataError::param("input", "value", *bad as f64, "must be finite"));
         }
         self.pops[p.0].inputs.push(x);
         Ok(())
@@ -1275,14 +1275,14 @@ impl Network {
                 self.pops[p.0].name
             )));
         }
-        if let Some(ix) = &neurons {
-            if let Some(bad) = ix.iter().find(|&&i| i >= n) {
-                return Err(SomataError::ShapeMismatch {
-                    what: format!("monitor {name}: neuron index {bad}"),
-                    expected: vec![n],
-                    got: vec![*bad],
-                });
-            }
+        if let Some(ix) = &neurons
+            && let Some(bad) = ix.iter().find(|&&i| i >= n)
+        {
+            return Err(SomataError::ShapeMismatch {
+                what: format!("monitor {name}: neuron index {bad}"),
+                expected: vec![n],
+                got: vec![*bad],
+            });
         }
         match src {
             Src::ChanI(c) => {
@@ -1387,7 +1387,7 @@ impl Network {
                     (None, Some(_), Some(_)) => {
                         return Err(SomataError::Format(format!(
                             "monitor {mname}: both the STP module and the synapse of projection `{proj}` have a state `{st}`: write `stp.{st}@{proj}` or `syn.{st}@{proj}`"
-                        )))
+                        )));
                     }
                     (None | Some(true), Some(k), _) => Src::Stp(q, k),
                     (None | Some(false), _, Some(src)) => src,
@@ -1399,10 +1399,10 @@ impl Network {
                         if let Some(s) = &pr.pre_syn {
                             known.extend(s.states().iter().map(|x| x.name.to_string()));
                         }
-                        if let Target::Channel(c) = &pr.target {
-                            if let Some(s) = &self.pops[pr.post].channels[*c].syn {
-                                known.extend(s.states().iter().map(|x| x.name.to_string()));
-                            }
+                        if let Target::Channel(c) = &pr.target
+                            && let Some(s) = &self.pops[pr.post].channels[*c].syn
+                        {
+                            known.extend(s.states().iter().map(|x| x.name.to_string()));
                         }
                         known.extend(["g".to_string(), "I".to_string()]);
                         return Err(SomataError::Format(format!(
@@ -1609,7 +1609,7 @@ impl Network {
                 }
                 path.reverse();
                 // start at the earliest-added population of the cycle
-                let k = path.iter().enumerate().min_by_key(|(_, &p)| p).map_or(0, |(k, _)| k);
+                let k = path.iter().enumerate().min_by_key(|&(_, &p)| p).map_or(0, |(k, _)| k);
                 path.rotate_left(k);
                 let names: Vec<String> = path.iter().chain(path.first()).map(|&p| format!("`{}`", self.pops[p].name)).collect();
                 let projs: Vec<String> = path

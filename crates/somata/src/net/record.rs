@@ -189,15 +189,15 @@ impl Monitor {
         }
         let dense = if self.dense { Some(NpyStream::create(dir.join(format!("{}.npy", self.name)), "<f4", self.cols)?) } else { None };
         let events = if self.events { Some(NpyStream::create(dir.join(format!("{}.events.npy", self.name)), "<i8", 2)?) } else { None };
-        if let Some(d) = &dense {
-            if self.samples > 0 {
-                return Err(SomataError::Format(format!(
-                    "monitor `{}`: {} samples were taken before recording to {} began",
-                    self.name,
-                    self.samples,
-                    d.path().display()
-                )));
-            }
+        if let Some(d) = &dense
+            && self.samples > 0
+        {
+            return Err(SomataError::Format(format!(
+                "monitor `{}`: {} samples were taken before recording to {} began",
+                self.name,
+                self.samples,
+                d.path().display()
+            )));
         }
         self.files = Some(Files { dense, events });
         Ok(())
@@ -337,21 +337,21 @@ impl MemoryBudget {
     /// Take `bytes` for `what`, or refuse.
     pub fn take(&mut self, what: &str, bytes: u64) -> Result<()> {
         let total = self.used.saturating_add(bytes);
-        if let Some(limit) = self.limit {
-            if total > limit {
-                return Err(SomataError::TooLarge {
-                    what: what.to_string(),
-                    bytes,
-                    total,
-                    available: limit,
-                    text: format!(
-                        "{what} needs {} ({bytes} bytes; {} in all so far) but this machine has {} available",
-                        human_bytes(bytes),
-                        human_bytes(total),
-                        human_bytes(limit)
-                    ),
-                });
-            }
+        if let Some(limit) = self.limit
+            && total > limit
+        {
+            return Err(SomataError::TooLarge {
+                what: what.to_string(),
+                bytes,
+                total,
+                available: limit,
+                text: format!(
+                    "{what} needs {} ({bytes} bytes; {} in all so far) but this machine has {} available",
+                    human_bytes(bytes),
+                    human_bytes(total),
+                    human_bytes(limit)
+                ),
+            });
         }
         self.used = total;
         Ok(())

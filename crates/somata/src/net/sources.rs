@@ -111,7 +111,7 @@ macro_rules! source_common {
 /// ```
 #[derive(Debug, Clone)]
 pub struct PoissonSource {
-    gen: PoissonSpike,
+    r#gen: PoissonSpike,
     spike: Vec<f32>,
 }
 
@@ -120,18 +120,18 @@ impl PoissonSource {
     /// that is negative, NaN or infinite ([`SomataError::InvalidParameter`]), another number of
     /// rates ([`SomataError::ShapeMismatch`]).
     pub fn new(n: usize, rates_hz: &[f64], seed: u64) -> Result<PoissonSource> {
-        Ok(PoissonSource { gen: PoissonSpike::new(n, rates_hz, seed)?, spike: vec![0.0; n] })
+        Ok(PoissonSource { r#gen: PoissonSpike::new(n, rates_hz, seed)?, spike: vec![0.0; n] })
     }
     /// The rates, Hz (one shared, or one per neuron).
     pub fn rates_hz(&self) -> &[f64] {
-        self.gen.freqs()
+        self.r#gen.freqs()
     }
 }
 
 impl Population for PoissonSource {
     source_common!("PoissonSpike");
     fn init(&mut self) -> Result<()> {
-        self.gen.reset();
+        self.r#gen.reset();
         self.spike.fill(0.0);
         Ok(())
     }
@@ -139,7 +139,7 @@ impl Population for PoissonSource {
         Ok(())
     }
     fn step(&mut self, clock: &Clock, _i: &[f32], _g: Option<&[f32]>, spk: &mut [f32]) -> Result<()> {
-        self.gen.fill(clock.step(), clock.dt_ms(), spk)?;
+        self.r#gen.fill(clock.step(), clock.dt_ms(), spk)?;
         self.spike.copy_from_slice(spk);
         Ok(())
     }
@@ -165,7 +165,7 @@ impl Population for PoissonSource {
 /// ```
 #[derive(Debug, Clone)]
 pub struct SpikeTimeSource {
-    gen: SpikeTime,
+    r#gen: SpikeTime,
     spike: Vec<f32>,
 }
 
@@ -177,7 +177,7 @@ impl SpikeTimeSource {
         if let Some(&t) = times_ms.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
             return Err(SomataError::param("SpikeTime", "times", t, "must be finite and >= 0 ms"));
         }
-        Ok(SpikeTimeSource { gen: SpikeTime::new(n, indices, times_ms, &[], rounding)?, spike: vec![0.0; n] })
+        Ok(SpikeTimeSource { r#gen: SpikeTime::new(n, indices, times_ms, &[], rounding)?, spike: vec![0.0; n] })
     }
     /// The events of a spike file with times ([`read_spike_file`]: a float `.npy` or a CSV
     /// `time_ms,neuron`) for `n` neurons. A file of steps is refused: replay it with
@@ -202,10 +202,10 @@ impl Population for SpikeTimeSource {
     }
     fn prepare(&mut self, clock: &Clock) -> Result<()> {
         // builds the step table for this dt now, not at the first step
-        self.gen.n_steps(clock.dt_ms()).map(|_| ())
+        self.r#gen.n_steps(clock.dt_ms()).map(|_| ())
     }
     fn step(&mut self, clock: &Clock, _i: &[f32], _g: Option<&[f32]>, spk: &mut [f32]) -> Result<()> {
-        self.gen.fill(clock.step(), clock.dt_ms(), spk)?;
+        self.r#gen.fill(clock.step(), clock.dt_ms(), spk)?;
         self.spike.copy_from_slice(spk);
         Ok(())
     }

@@ -210,27 +210,27 @@ fn locate(root: &Node, msg: &str, err: &SomataError, culprit: impl FnOnce() -> O
             if !boundary {
                 continue;
             }
-            if let Some((p, n)) = resolve(root, key, msg, i + section.len()) {
-                if best.as_ref().is_none_or(|b| p.depth > b.0.depth) {
-                    best = Some((p, n));
-                }
+            if let Some((p, n)) = resolve(root, key, msg, i + section.len())
+                && best.as_ref().is_none_or(|b| p.depth > b.0.depth)
+            {
+                best = Some((p, n));
             }
         }
     }
     // top-level keys: `network file: dt = ...`, `network file: steps: ...`, `top level`
-    if best.is_none() {
-        if let Some(r) = msg.split("network file: ").nth(1) {
-            let end = r.find(|c: char| !key_chars(c)).unwrap_or(r.len());
-            if let Some((k, v)) = table(root).and_then(|t| t.iter().find(|(k, _)| k.get_ref() == &r[..end])) {
-                best = Some((Place { span: k.span(), node: v, depth: 1 }, None));
-            }
+    if best.is_none()
+        && let Some(r) = msg.split("network file: ").nth(1)
+    {
+        let end = r.find(|c: char| !key_chars(c)).unwrap_or(r.len());
+        if let Some((k, v)) = table(root).and_then(|t| t.iter().find(|(k, _)| k.get_ref() == &r[..end])) {
+            best = Some((Place { span: k.span(), node: v, depth: 1 }, None));
         }
     }
     // a path to a value: its key
-    if let Some((p, _)) = &best {
-        if !matches!(p.node.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
-            return Some(p.span.clone());
-        }
+    if let Some((p, _)) = &best
+        && !matches!(p.node.get_ref(), DeValue::Table(_) | DeValue::Array(_))
+    {
+        return Some(p.span.clone());
     }
     let tokens = tokens(msg, err);
     let culprit = if best.is_none() { culprit() } else { None };

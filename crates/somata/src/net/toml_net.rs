@@ -812,7 +812,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
         };
         match (delay, syn_delays) {
             (Some(_), Some(_)) => {
-                return Err(err(&path, "give `delay` (global or per presynaptic neuron) or per-synapse delays in `conn`, not both"))
+                return Err(err(&path, "give `delay` (global or per presynaptic neuron) or per-synapse delays in `conn`, not both"));
             }
             (Some(d), None) => proj = proj.delays(d),
             (None, Some(d)) => proj = proj.delays(Delay::PerSynapse(d)),
@@ -931,7 +931,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                 return Err(err(
                     &format!("{path}.type"),
                     format!("unknown input type `{other}` (constant, per_step, poisson, section, step, ramp, sinusoidal, ou, wiener)"),
-                ))
+                ));
             }
         };
         net.input(target, x)?;

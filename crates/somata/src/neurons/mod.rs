@@ -42,7 +42,7 @@ pub(crate) use setters;
 /// Bind a model's parameters to names, in the order of its `PARAMS` table:
 /// `unpack!(c.p; r, tau, v_th)` is `let r = c.p[0]; let tau = c.p[1]; let v_th = c.p[2];`.
 macro_rules! unpack {
-    ($p:expr; $($name:ident),+ $(,)?) => {
+    ($p:expr_2021; $($name:ident),+ $(,)?) => {
         let mut _i = 0usize;
         $( let $name = $p[_i]; #[allow(unused_assignments)] { _i += 1; } )+
     };

@@ -252,10 +252,10 @@ impl Checkpoint {
             stored,
             given,
         };
-        if let Some(dt) = hp.get("dt_ms").and_then(|v| v.as_f64()) {
-            if !same(dt, net.dt_ms()) {
-                return Err(mismatch("the network".into(), "dt (ms)".into(), dt, net.dt_ms()));
-            }
+        if let Some(dt) = hp.get("dt_ms").and_then(|v| v.as_f64())
+            && !same(dt, net.dt_ms())
+        {
+            return Err(mismatch("the network".into(), "dt (ms)".into(), dt, net.dt_ms()));
         }
         let mut missing = Vec::new();
         for (k, l) in net.layers().iter().enumerate() {
@@ -306,7 +306,7 @@ impl Checkpoint {
             match self.tensors.get(name) {
                 None => return Err(bad(format!("tensor `{name}` is missing"))),
                 Some(v) if v.len() != p.len() => {
-                    return Err(bad(format!("tensor `{name}` has {} values, the network's has {}", v.len(), p.len())))
+                    return Err(bad(format!("tensor `{name}` has {} values, the network's has {}", v.len(), p.len())));
                 }
                 Some(_) => {}
             }

@@ -88,10 +88,10 @@ impl Linear {
                 got: vec![w.len()],
             });
         }
-        if let Some(b) = &b {
-            if b.len() != n_out {
-                return Err(SomataError::ShapeMismatch { what: "Linear bias".into(), expected: vec![n_out], got: vec![b.len()] });
-            }
+        if let Some(b) = &b
+            && b.len() != n_out
+        {
+            return Err(SomataError::ShapeMismatch { what: "Linear bias".into(), expected: vec![n_out], got: vec![b.len()] });
         }
         Ok(Linear { w, b, n_in, n_out, gw: vec![0.0; n_in * n_out], gb: vec![0.0; n_out], x: None, events: None, pool: BufPool::default() })
     }

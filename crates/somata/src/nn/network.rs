@@ -662,14 +662,14 @@ impl<T: Real> SpikingNetwork<T> {
     /// Choose the output: `readout` of population `pop`.
     pub fn output(&mut self, pop: NetPop, readout: NetReadout) -> Result<()> {
         let k = self.pop_index(pop)?;
-        if let NetReadout::State(s) = &readout {
-            if self.pops[k].state_index(s).is_none() {
-                return Err(SomataError::UnknownState {
-                    model: self.pops[k].model_name().into(),
-                    name: s.clone(),
-                    known: String::from("see the model's STATES"),
-                });
-            }
+        if let NetReadout::State(s) = &readout
+            && self.pops[k].state_index(s).is_none()
+        {
+            return Err(SomataError::UnknownState {
+                model: self.pops[k].model_name().into(),
+                name: s.clone(),
+                known: String::from("see the model's STATES"),
+            });
         }
         self.out = Some((k, readout));
         Ok(())

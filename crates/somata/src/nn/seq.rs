@@ -133,10 +133,10 @@ impl Sequential {
             }
             let next = self.layers[k].backward(cur, true)?.expect("input gradient asked for");
             // the gradient layer k + 1 returned is consumed: back to that layer's spares
-            if let Some(done) = own.replace(next) {
-                if k + 1 < n {
-                    self.layers[k + 1].recycle(done.data);
-                }
+            if let Some(done) = own.replace(next)
+                && k + 1 < n
+            {
+                self.layers[k + 1].recycle(done.data);
             }
         }
         Ok(Some(own.unwrap_or_else(|| g.clone())))

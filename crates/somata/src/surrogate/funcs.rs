@@ -33,7 +33,7 @@ pub fn erf(x: f64) -> f64 {
 }
 
 macro_rules! surrogate {
-    ($(#[$m:meta])* $name:ident { $($p:ident : $t:ty = $d:expr),* } $(check $chk:expr)?;
+    ($(#[$m:meta])* $name:ident { $($p:ident : $t:ty = $d:expr_2021),* } $(check $chk:expr_2021)?;
      grad($sg:ident, $x:ident) $g:block
      $(fun($sf:ident, $y:ident) $f:block)?) => {
         $(#[$m])*

@@ -106,14 +106,14 @@ pub fn compare_neuron(d: &Value, case: &Value, got: &Value) -> Result<(), String
             let mut end = s;
             let mut why = "end".to_string();
             for t in 0..s {
-                if let (Some(tr), Some(l)) = (tau_ref, lst) {
-                    if t > 0 {
-                        let last = g(l, t - 1);
-                        if last.is_finite() && last > -1e6 && ((t as f64 * dt - last) - tr).abs() < 1e-3 * tr.max(1.0) {
-                            end = t;
-                            why = "refractory-release tie".into();
-                            break;
-                        }
+                if let (Some(tr), Some(l)) = (tau_ref, lst)
+                    && t > 0
+                {
+                    let last = g(l, t - 1);
+                    if last.is_finite() && last > -1e6 && ((t as f64 * dt - last) - tr).abs() < 1e-3 * tr.max(1.0) {
+                        end = t;
+                        why = "refractory-release tie".into();
+                        break;
                     }
                 }
                 if states.iter().any(|&k| !g(k, t).is_finite()) {

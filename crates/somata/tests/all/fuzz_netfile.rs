@@ -469,10 +469,10 @@ fn unit_spans(text: &str) -> Vec<(usize, usize)> {
     let mut parts = text.match_indices('"').map(|(i, _)| i);
     while let (Some(a), Some(b)) = (parts.next(), parts.next()) {
         let s = &text[a + 1..b];
-        if let Some(sp) = s.find(' ') {
-            if s[..sp].parse::<f64>().is_ok() {
-                out.push((a + 1 + sp + 1, b));
-            }
+        if let Some(sp) = s.find(' ')
+            && s[..sp].parse::<f64>().is_ok()
+        {
+            out.push((a + 1 + sp + 1, b));
         }
     }
     out

@@ -330,7 +330,7 @@ fn spike_events_match_the_dense_record_on_both_runners() {
         let ev = net.spike_events("E").unwrap().to_vec();
         let (dense, n) = net.monitor_data("E").unwrap();
         let from_dense: Vec<[i64; 2]> =
-            dense.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(k, _)| [(k / n) as i64, (k % n) as i64]).collect();
+            dense.iter().enumerate().filter(|&(_, &v)| v != 0.0).map(|(k, _)| [(k / n) as i64, (k % n) as i64]).collect();
         let initial: Vec<[i64; 2]> = ev.iter().filter(|e| e[0] == -1).copied().collect();
         assert_eq!(initial.len() as u64, s.initial_spikes[0]);
         assert_eq!(&ev[initial.len()..], &from_dense[..]);

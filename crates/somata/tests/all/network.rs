@@ -342,11 +342,15 @@ fn bad_network_files_name_the_problem() {
         ("dt = \"0.1 ms\"\nsteps = 10\n[[population]]\nname = \"A\"\nmodel = \"LIFF\"\nsize = 4\n", "LIFF"),
         (&format!("{base}[[projection]]\npre = \"A\"\npost = \"B\"\n"), "no population named `B`"),
         (
-            &format!("{base}[[projection]]\npre = \"A\"\npost = \"A\"\nsynapse = \"Expon\"\noutput = \"CUBA\"\nconn = {{ type = \"fixed_prob\", prob = 2.0, weight = \"1 S\" }}\n"),
+            &format!(
+                "{base}[[projection]]\npre = \"A\"\npost = \"A\"\nsynapse = \"Expon\"\noutput = \"CUBA\"\nconn = {{ type = \"fixed_prob\", prob = 2.0, weight = \"1 S\" }}\n"
+            ),
             "[0, 1]",
         ),
         (
-            &format!("{base}[[projection]]\npre = \"A\"\npost = \"A\"\nsynapse = \"Expon\"\noutput = \"CUBA\"\nconn = {{ type = \"all_to_all\", weight = \"1 mV\" }}\n"),
+            &format!(
+                "{base}[[projection]]\npre = \"A\"\npost = \"A\"\nsynapse = \"Expon\"\noutput = \"CUBA\"\nconn = {{ type = \"all_to_all\", weight = \"1 mV\" }}\n"
+            ),
             "weight",
         ),
         (&format!("{base}colour = 3\n"), "colour"),

@@ -38,7 +38,7 @@ fn write_f64(path: &Path, rows: &[(f64, f64)]) {
 
 /// `(step, neuron)` of every nonzero entry of a `[steps][cols]` spike monitor.
 fn events(data: &[f32], cols: usize) -> Vec<(i64, i64)> {
-    data.iter().enumerate().filter(|(_, &v)| v != 0.0).map(|(k, _)| ((k / cols) as i64, (k % cols) as i64)).collect()
+    data.iter().enumerate().filter(|&(_, &v)| v != 0.0).map(|(k, _)| ((k / cols) as i64, (k % cols) as i64)).collect()
 }
 
 #[test]
@@ -84,7 +84,9 @@ population = "P"
     assert_eq!(f.net.monitor_data("P").unwrap().0, &expect[..]);
     // one shared rate as a string, and as a bare number (Hz)
     for rate in ["\"20 Hz\"", "20", "\"0.02 kHz\""] {
-        let text = format!("dt = 0.1\nsteps = 300\n[[population]]\nname = \"P\"\nmodel = \"PoissonSpike\"\nsize = 40\nrate = {rate}\nseed = 4\n[[monitor]]\nname = \"P\"\npopulation = \"P\"\n");
+        let text = format!(
+            "dt = 0.1\nsteps = 300\n[[population]]\nname = \"P\"\nmodel = \"PoissonSpike\"\nsize = 40\nrate = {rate}\nseed = 4\n[[monitor]]\nname = \"P\"\npopulation = \"P\"\n"
+        );
         let mut f = toml_net::parse(&text, Path::new("."), "t").unwrap();
         f.net.run(f.steps).unwrap();
         let expect = PoissonSpike::new(40, &[20.0], 4).unwrap().generate(300, 0.1).unwrap();
@@ -191,7 +193,9 @@ fn spike_file_replay_round_trips() {
         assert_eq!(f.net.monitor_data("R").unwrap().0, &rec[..], "{file}");
     }
     // the files with times also make a SpikeTime source
-    let text = format!("dt = 0.5\nsteps = {steps}\n[[population]]\nname = \"R\"\nmodel = \"SpikeTime\"\nsize = {n}\nfile = \"P_times.csv\"\n[[monitor]]\nname = \"R\"\npopulation = \"R\"\n");
+    let text = format!(
+        "dt = 0.5\nsteps = {steps}\n[[population]]\nname = \"R\"\nmodel = \"SpikeTime\"\nsize = {n}\nfile = \"P_times.csv\"\n[[monitor]]\nname = \"R\"\npopulation = \"R\"\n"
+    );
     let mut f = toml_net::parse(&text, &dir, "t").unwrap();
     f.net.run(f.steps).unwrap();
     assert_eq!(f.net.monitor_data("R").unwrap().0, &rec[..]);
@@ -284,7 +288,9 @@ fn bad_spike_files_and_sources_are_typed_errors() {
         assert!(e.contains("population `S`") || e.contains("population[0]"), "{e}");
     }
     // a source ignores projections and inputs onto it, and cannot take delta input
-    let text = format!("{head}model = \"SpikeTime\"\ntimes = [1]\nindices = [0]\n[[input]]\ntarget = \"S\"\nvalue = \"5 mA\"\n[[monitor]]\nname = \"S\"\npopulation = \"S\"\n");
+    let text = format!(
+        "{head}model = \"SpikeTime\"\ntimes = [1]\nindices = [0]\n[[input]]\ntarget = \"S\"\nvalue = \"5 mA\"\n[[monitor]]\nname = \"S\"\npopulation = \"S\"\n"
+    );
     let mut f = toml_net::parse(&text, &dir, "t").unwrap();
     assert_eq!(f.net.run(20).unwrap().spikes, [1]);
     let mut net = Network::from_ms(0.1).unwrap();

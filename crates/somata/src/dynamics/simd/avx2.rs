@@ -36,37 +36,45 @@ unsafe impl Isa for Avx2 {
     }
     #[inline(always)]
     unsafe fn load(p: *const f32, n: usize) -> __m256 {
-        if n == 8 {
-            _mm256_loadu_ps(p)
-        } else {
-            // lanes below n: all ones (masked-off lanes are not read and load as 0)
-            let m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            _mm256_maskload_ps(p, m)
+        unsafe {
+            if n == 8 {
+                _mm256_loadu_ps(p)
+            } else {
+                // lanes below n: all ones (masked-off lanes are not read and load as 0)
+                let m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                _mm256_maskload_ps(p, m)
+            }
         }
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: __m256, n: usize) {
-        if n == 8 {
-            _mm256_storeu_ps(p, v)
-        } else {
-            let m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            _mm256_maskstore_ps(p, m, v)
+        unsafe {
+            if n == 8 {
+                _mm256_storeu_ps(p, v)
+            } else {
+                let m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                _mm256_maskstore_ps(p, m, v)
+            }
         }
     }
     #[inline(always)]
     unsafe fn load_i(p: *const i32, n: usize) -> __m256i {
-        if n == 8 {
-            _mm256_loadu_si256(p as *const __m256i)
-        } else {
-            _mm256_maskload_epi32(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))
+        unsafe {
+            if n == 8 {
+                _mm256_loadu_si256(p as *const __m256i)
+            } else {
+                _mm256_maskload_epi32(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))
+            }
         }
     }
     #[inline(always)]
     unsafe fn store_i(p: *mut i32, v: __m256i, n: usize) {
-        if n == 8 {
-            _mm256_storeu_si256(p as *mut __m256i, v)
-        } else {
-            _mm256_maskstore_epi32(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), v)
+        unsafe {
+            if n == 8 {
+                _mm256_storeu_si256(p as *mut __m256i, v)
+            } else {
+                _mm256_maskstore_epi32(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), v)
+            }
         }
     }
     #[inline(always)]

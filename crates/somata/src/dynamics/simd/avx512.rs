@@ -32,34 +32,42 @@ unsafe impl Isa for Avx512 {
     }
     #[inline(always)]
     unsafe fn load(p: *const f32, n: usize) -> __m512 {
-        if n == 16 {
-            _mm512_loadu_ps(p)
-        } else {
-            _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p)
+        unsafe {
+            if n == 16 {
+                _mm512_loadu_ps(p)
+            } else {
+                _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p)
+            }
         }
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: __m512, n: usize) {
-        if n == 16 {
-            _mm512_storeu_ps(p, v)
-        } else {
-            _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, v)
+        unsafe {
+            if n == 16 {
+                _mm512_storeu_ps(p, v)
+            } else {
+                _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, v)
+            }
         }
     }
     #[inline(always)]
     unsafe fn load_i(p: *const i32, n: usize) -> __m512i {
-        if n == 16 {
-            _mm512_loadu_si512(p as *const __m512i)
-        } else {
-            _mm512_maskz_loadu_epi32(((1u32 << n) - 1) as u16, p)
+        unsafe {
+            if n == 16 {
+                _mm512_loadu_si512(p as *const __m512i)
+            } else {
+                _mm512_maskz_loadu_epi32(((1u32 << n) - 1) as u16, p)
+            }
         }
     }
     #[inline(always)]
     unsafe fn store_i(p: *mut i32, v: __m512i, n: usize) {
-        if n == 16 {
-            _mm512_storeu_si512(p as *mut __m512i, v)
-        } else {
-            _mm512_mask_storeu_epi32(p, ((1u32 << n) - 1) as u16, v)
+        unsafe {
+            if n == 16 {
+                _mm512_storeu_si512(p as *mut __m512i, v)
+            } else {
+                _mm512_mask_storeu_epi32(p, ((1u32 << n) - 1) as u16, v)
+            }
         }
     }
     #[inline(always)]

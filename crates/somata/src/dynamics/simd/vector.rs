@@ -254,11 +254,11 @@ impl<I: Isa, const R: usize> VecF32 for Vf<I, R> {
     }
     #[inline(always)]
     unsafe fn load(p: *const f32, n: usize) -> Self {
-        Vf::load(p, n)
+        unsafe { Vf::load(p, n) }
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32, n: usize) {
-        Vf::store(self, p, n)
+        unsafe { Vf::store(self, p, n) }
     }
     #[inline(always)]
     fn lanes(self) -> [f32; MAX_LANES] {
@@ -266,11 +266,13 @@ impl<I: Isa, const R: usize> VecF32 for Vf<I, R> {
     }
     #[inline(always)]
     unsafe fn add_counts(self, c: *mut u32, n: usize) {
-        for i in 0..R {
-            let lo = I::W * i;
-            let m = n.saturating_sub(lo).min(I::W);
-            let p = c.add(lo) as *mut i32;
-            I::store_i(p, I::iadd(I::load_i(p, m), I::cvtt(self.0[i])), m);
+        unsafe {
+            for i in 0..R {
+                let lo = I::W * i;
+                let m = n.saturating_sub(lo).min(I::W);
+                let p = c.add(lo) as *mut i32;
+                I::store_i(p, I::iadd(I::load_i(p, m), I::cvtt(self.0[i])), m);
+            }
         }
     }
 }
@@ -331,13 +333,15 @@ impl<I: Isa, const R: usize> Vf<I, R> {
     /// `p..p + n` must be readable, on a CPU with the instruction set.
     #[inline(always)]
     pub unsafe fn load(p: *const f32, n: usize) -> Self {
-        Vf(std::array::from_fn(
-            #[inline(always)]
-            |i| {
-                let lo = I::W * i;
-                I::load(p.add(lo), n.saturating_sub(lo).min(I::W))
-            },
-        ))
+        unsafe {
+            Vf(std::array::from_fn(
+                #[inline(always)]
+                |i| {
+                    let lo = I::W * i;
+                    I::load(p.add(lo), n.saturating_sub(lo).min(I::W))
+                },
+            ))
+        }
     }
     /// Store the first `n <= LANES` lanes to `p`.
     ///
@@ -345,9 +349,11 @@ impl<I: Isa, const R: usize> Vf<I, R> {
     /// `p..p + n` must be writable, on a CPU with the instruction set.
     #[inline(always)]
     pub unsafe fn store(self, p: *mut f32, n: usize) {
-        for i in 0..R {
-            let lo = I::W * i;
-            I::store(p.add(lo), self.0[i], n.saturating_sub(lo).min(I::W));
+        unsafe {
+            for i in 0..R {
+                let lo = I::W * i;
+                I::store(p.add(lo), self.0[i], n.saturating_sub(lo).min(I::W));
+            }
         }
     }
     /// The lanes, padded with zeros to [`MAX_LANES`].
