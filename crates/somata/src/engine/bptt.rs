@@ -339,6 +339,9 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
         let backend = self.backend();
         // (`vec_fns` is `None` for more than 8 tangents: the scalar pass serves them)
         let vector = !cond && kernel::uses_vector_backward::<M, T>(prep.shared, backend);
+        // (elsewhere than x86-64 only the scalar pass exists)
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (vec_fns, vector);
         let chunk_fn = |ci: usize| -> Vec<Vec<f64>> {
             #[cfg(target_arch = "x86_64")]
             {
@@ -382,6 +385,7 @@ impl<M: NeuronModel, T: Real> NeuronLayer<M, T> {
 /// The vector backward passes of `M` with `D` tangents (f32): named only for D <= 8, so that the
 /// larger forms, rare (many trained parameters) and by far the largest functions of the crate
 /// to compile, are not compiled; the scalar pass serves them.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct VecBack<M: NeuronModel, const D: usize> {
     avx512: VecBackFn<M, D>,
     avx2: VecBackFn<M, D>,

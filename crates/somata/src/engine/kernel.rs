@@ -143,6 +143,7 @@ impl<T: Copy> States<T> {
 /// consecutive elements (after their states were written back), from the thread that owns
 /// them. A trait object in the kernels: one indirect call per block costs nothing next to the
 /// block's steps, and the kernels are compiled once per model instead of once per sink.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the vector kernels' hooks
 pub(crate) trait Sink<T>: Sync {
     /// Elements `g..g + spk.len()` at run step `k`: their spikes, and their states in `st`.
     ///
@@ -251,6 +252,7 @@ impl<T: Real> Sink<T> for TapeSink<T> {
 }
 
 /// Everything a chunk needs besides its element range.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // `backend` picks x86 kernels
 pub(crate) struct RunSpec<'a, M, T> {
     pub model: &'a M,
     pub prep: &'a Prepared<T>,
@@ -572,6 +574,7 @@ fn run_impl<M: NeuronModel, T: Real>(r: &RunSpec<'_, M, T>, sink: &dyn Sink<T>) 
 /// (`I(V) = i − g·V` evaluated inside the membrane equation, [`crate::dynamics::Cond`]); the
 /// spikes go to `spk`. Single-threaded and allocation-free: the network runner calls it once per
 /// population and step.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // `backend` picks x86 kernels
 pub(crate) struct DriveSpec<'a, M, T> {
     pub model: &'a M,
     pub prep: &'a Prepared<T>,
