@@ -3,8 +3,9 @@
 Matched workload: one layer of 4000 neurons with BrainPy's default parameters, 10,000 steps at
 dt = 0.1 ms in float32, a constant per-neuron input spread linearly from 0 (LIF 0..3 mA, HH
 0..20 uA, AdExIF 0..20 mA: what `somata bench` feeds), spike counts only. The loop is one
-`brainstate.transform.for_loop` under `jit` accumulating counts in a state (nothing stacked per step) (XLA fuses the step); compilation is excluded (one
-warm-up call). Prints one line per model in the form of `somata bench`:
+`brainstate.transform.for_loop` under `jit` that accumulates the counts in a state (nothing is
+stacked per step; XLA fuses the step); compilation is excluded (one warm-up call). Prints
+one line per model in the form of `somata bench`:
 
     NAME: <median> ms (min <min> ms, <runs> runs)
 

@@ -75,19 +75,20 @@ impl NpyStream {
     /// Append float32 values (whole rows; dtype `<f4`).
     pub fn append_f32(&mut self, v: &[f32]) -> Result<()> {
         debug_assert_eq!(self.descr, "<f4");
-        let mut bytes = Vec::with_capacity(v.len() * 4);
-        v.iter().for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
-        self.out.write_all(&bytes).map_err(|e| io_err(&self.path, e))?;
-        self.values += v.len() as u64;
-        Ok(())
+        self.append_le(v.iter().map(|x| x.to_le_bytes()), v.len())
     }
     /// Append int64 values (whole rows; dtype `<i8`).
     pub fn append_i64(&mut self, v: &[i64]) -> Result<()> {
         debug_assert_eq!(self.descr, "<i8");
-        let mut bytes = Vec::with_capacity(v.len() * 8);
-        v.iter().for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
-        self.out.write_all(&bytes).map_err(|e| io_err(&self.path, e))?;
-        self.values += v.len() as u64;
+        self.append_le(v.iter().map(|x| x.to_le_bytes()), v.len())
+    }
+    /// `n` values as their little-endian bytes, through the writer's buffer (no copy of the
+    /// whole block: a monitor's block can be hundreds of MiB).
+    fn append_le<const W: usize>(&mut self, bytes: impl Iterator<Item = [u8; W]>, n: usize) -> Result<()> {
+        for b in bytes {
+            self.out.write_all(&b).map_err(|e| io_err(&self.path, e))?;
+        }
+        self.values += n as u64;
         Ok(())
     }
     /// Write the buffered rows and a header naming them: the file is valid from here on.

@@ -527,6 +527,11 @@ struct Channel {
 }
 
 impl Channel {
+    /// A channel without a synapse of its own (align-pre and current projections): `buf` holds
+    /// what the output is given, never shared with another projection.
+    fn direct(out: Output, n_post: usize) -> Channel {
+        Channel { key: String::new(), syn: None, out, buf: vec![0.0; n_post], last_g: vec![0.0; n_post], last_i: vec![] }
+    }
     /// The conductance its output was given at the last step.
     fn conductance(&self) -> &[f32] {
         match &self.syn {
@@ -1030,26 +1035,12 @@ impl Network {
                     )));
                 }
                 syn.init_state(n_pre)?;
-                post.channels.push(Channel {
-                    key: String::new(),
-                    syn: None,
-                    out,
-                    buf: vec![0.0; n_post],
-                    last_g: vec![0.0; n_post],
-                    last_i: vec![],
-                });
+                post.channels.push(Channel::direct(out, n_post));
                 (Target::Channel(post.channels.len() - 1), Some(syn))
             }
             ProjKind::Current { out } => {
                 out.check()?;
-                post.channels.push(Channel {
-                    key: String::new(),
-                    syn: None,
-                    out,
-                    buf: vec![0.0; n_post],
-                    last_g: vec![0.0; n_post],
-                    last_i: vec![],
-                });
+                post.channels.push(Channel::direct(out, n_post));
                 (Target::Channel(post.channels.len() - 1), None)
             }
             ProjKind::Delta { state } => {
