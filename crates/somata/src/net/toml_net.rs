@@ -999,6 +999,27 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
     })
 }
 
+/// Build a network from JSON text with the structure of a network file: the same keys and
+/// values, TOML's tables as JSON objects and its arrays of tables as JSON arrays of objects.
+/// This is what the Python package's dictionaries and `somata.net` objects become. JSON `null`
+/// has no TOML counterpart and is refused; errors name the key, not a line.
+///
+/// ```
+/// let net = somata::net::toml_net::parse_json(
+///     r#"{"dt": "0.1 ms", "steps": 10,
+///         "population": [{"name": "E", "model": "LIF", "size": 4}]}"#,
+///     std::path::Path::new("."),
+///     "json",
+/// )
+/// .unwrap();
+/// assert_eq!((net.steps, net.name.as_str()), (10, "json"));
+/// assert!(somata::net::toml_net::parse_json("[1, 2]", std::path::Path::new("."), "x").is_err());
+/// ```
+pub fn parse_json(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
+    let doc: Table = serde_json::from_str(text).map_err(|e| SomataError::Format(format!("network description (JSON): {e}")))?;
+    parse_inner(&doc, dir, default_name)
+}
+
 /// Read and build a network file.
 pub fn load(path: &Path) -> Result<NetFile> {
     let text = std::fs::read_to_string(path).map_err(|e| SomataError::Io(format!("{}: {e}", path.display())))?;
