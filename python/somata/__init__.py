@@ -16,7 +16,7 @@ and export (``somata.nir``). Values are floats in canonical units (ms, mV, mA, S
 """
 
 from . import _somata, environ, surrogate
-from . import nn  # noqa: F401
+from . import nn, state  # noqa: F401
 from ._somata import __version__
 from .network import GapJunction, Input, Monitor, Network, Population, Projection, Result, description
 from .neurons import MODELS, Neuron, init, model_info, neuron
@@ -52,5 +52,6 @@ __all__ = [
     "neuron",
     "nn",
     "simd",
+    "state",
     "surrogate",
 ] + list(MODELS)

@@ -15,11 +15,25 @@ from ._units import canonical, to_pair
 from .environ import get_dt
 
 
-class Initializer:
-    """A state initializer (braintools.init's ``Constant``, ``Uniform``, ``Normal``)."""
+# set by somata.state: (trace, on update, on get_spike, StateRef) for traced network steps
+_tracer = None
 
-    def __init__(self, kind, *args):
+
+def _tracing():
+    return _tracer is not None and _tracer[0].active
+
+
+class Initializer:
+    """A state initializer (braintools.init's ``Constant``, ``Uniform``, ``Normal``); ``unit``
+    names the unit of bare numbers (``Normal(-55., 2., unit="mV")``, as braintools' ``unit=``)."""
+
+    def __init__(self, kind, *args, unit=None):
         self.kind = kind
+        if unit is not None:
+            from ._units import unit_str
+
+            u = unit if isinstance(unit, str) else unit_str(unit)
+            args = tuple((a, u) if isinstance(a, (int, float)) else a for a in args)
         self.args = tuple(to_pair(a) for a in args)
 
     def as_tuple(self):
@@ -31,19 +45,19 @@ class Initializer:
 
 class _InitNS:
     @staticmethod
-    def Constant(value):
+    def Constant(value, unit=None):
         """Every neuron starts at ``value``."""
-        return Initializer("Constant", value)
+        return Initializer("Constant", value, unit=unit)
 
     @staticmethod
-    def Uniform(low, high):
+    def Uniform(low, high, unit=None):
         """Uniform in ``[low, high)``, per neuron, from the layer's seed."""
-        return Initializer("Uniform", low, high)
+        return Initializer("Uniform", low, high, unit=unit)
 
     @staticmethod
-    def Normal(mean, std):
+    def Normal(mean, std, unit=None):
         """Normal, per neuron, from the layer's seed."""
-        return Initializer("Normal", mean, std)
+        return Initializer("Normal", mean, std, unit=unit)
 
 
 init = _InitNS()
@@ -145,6 +159,8 @@ class Neuron:
     def update(self, x=0.0):
         """One step with input ``x`` (one value, one per neuron, or one per element; floats in
         ``input_unit``, strings or quantities converted); returns the spikes (float32)."""
+        if _tracing():
+            return _tracer[1](self, x)
         xs = canonical(x, self.input_unit, f"input of {self.model}")
         return self._layer.update(np.ascontiguousarray(xs, dtype=np.float64).ravel())
 
@@ -152,44 +168,53 @@ class Neuron:
 
     def get_spike(self):
         """The spikes of the current state (float32)."""
+        if _tracing():
+            return _tracer[2](self)
         return self._layer.get_spike()
 
     # -- whole sequences -----------------------------------------------------------------
     def _seq(self, inputs, steps, duration):
+        """``(flat float64 input, steps, constant)``: with ``steps``/``duration`` the input is
+        held over every step; without, its first axis is time."""
         if duration is not None:
             from ._units import to_ms
 
+            if steps is not None:
+                raise ValueError("give `steps` or `duration`, not both")
             steps = int(round(to_ms(duration, "duration") / self.dt))
         x = canonical(inputs, self.input_unit, f"input of {self.model}")
-        if x.ndim == 0:
-            if steps is None:
-                raise ValueError("a constant input needs `steps` or `duration`")
-            return np.array([float(x)]), int(steps)
-        T = x.shape[0]
-        if steps is not None and int(steps) != T:
-            raise ValueError(f"inputs have {T} steps, `steps` says {steps}")
-        per = x[0].size
         elems = self.num * (self.batch_size or 1)
+        if steps is not None:
+            if x.size not in (1, self.num, elems):
+                raise ValueError(
+                    f"input of {self.model}: a constant input has 1, {self.num} (one per neuron) or {elems} (one per element) values, got shape {x.shape}"
+                )
+            return np.ascontiguousarray(x, dtype=np.float64).ravel(), int(steps), True
+        if x.ndim == 0:
+            raise ValueError("a constant input needs `steps` or `duration`")
+        T = x.shape[0]
+        per = x[0].size
         if per == 1:
             x = np.repeat(x.reshape(T, 1), self.num, axis=1)
         elif per not in (self.num, elems):
             raise ValueError(
                 f"input of {self.model}: each step has {per} values; expected 1, {self.num} (one per neuron) or {elems} (one per element)"
             )
-        return np.ascontiguousarray(x, dtype=np.float64).ravel(), T
+        return np.ascontiguousarray(x, dtype=np.float64).ravel(), T, False
 
-    def run(self, inputs, steps=None, duration=None, record=(), chunk=10000):
+    def run(self, inputs, steps=None, duration=None, record=(), counts=False, chunk=10000):
         """Run a whole sequence from the current state (GIL released, Ctrl-C between chunks).
 
-        ``inputs``: ``[T, ...]`` (one value, one per neuron or one per element each step), or
-        one value for every step with ``steps``/``duration``. ``record``: state names (or
-        ``"*"``). Returns the spikes ``[T, *shape]`` (uint8), or ``(spikes, {state: float32
-        [T, *shape]})`` when ``record`` names states.
+        ``inputs``: ``[T, ...]`` (each step one value, one per neuron or one per element); or,
+        with ``steps`` or ``duration``, one value / one per neuron / one per element held over
+        every step. ``record``: state names (or ``"*"``). Returns the spikes ``[T, *shape]``
+        (uint8), or with ``counts=True`` the spike counts ``[*shape]`` (no raster kept); and
+        ``(spikes, {state: float32 [T, *shape]})`` when ``record`` names states.
         """
-        x, T = self._seq(inputs, steps, duration)
+        x, T, const = self._seq(inputs, steps, duration)
         if isinstance(record, str):
             record = [record]
-        spikes, states = self._layer.run(x, T, list(record), int(chunk))
+        spikes, states = self._layer.run(x, T, list(record), int(chunk), const, not counts)
         return (spikes, states) if record else spikes
 
     def grad(self, inputs, loss_weight, params=(), steps=None):
@@ -197,7 +222,9 @@ class Neuron:
         state (BPTT through the model's exact update): returns a dict with ``spikes``,
         ``input`` (∂L/∂input per canonical input unit) and ``∂L/∂p`` for each name in ``params``
         (per canonical unit), for your own optimiser."""
-        x, T = self._seq(inputs, steps, None)
+        x, T, const = self._seq(inputs, steps, None)
+        if const:
+            x = np.ascontiguousarray(np.broadcast_to(x, (T, x.size) if x.size > 1 else (T, self.num)), dtype=np.float64).ravel()
         w = np.ascontiguousarray(loss_weight, dtype=np.float32).ravel()
         return self._layer.grad(x, T, w, list(params))
 
@@ -207,6 +234,8 @@ class Neuron:
             raise AttributeError(name)
         layer = object.__getattribute__(self, "_layer")
         if name in layer.state_names:
+            if _tracing():
+                return _tracer[3](self, name)
             return layer.get_state(name)
         try:
             v = layer.get_param(name)

@@ -146,7 +146,7 @@ trait DynLayer: Send {
     fn get_spike(&self, clock: &Clock) -> Result<Option<Vec<f32>>>;
     fn state(&self, name: &str) -> Result<Vec<f32>>;
     fn set_state(&mut self, name: &str, v: &[f32]) -> Result<()>;
-    fn run(&mut self, clock: &mut Clock, x: &[f64], steps: usize, opts: &RunOptions) -> Result<RunOutput<f32>>;
+    fn run(&mut self, clock: &mut Clock, x: &[f64], steps: usize, constant: bool, opts: &RunOptions) -> Result<RunOutput<f32>>;
     fn param(&self, name: &str) -> Option<Vec<f64>>;
     fn grad(&mut self, clock: &mut Clock, x: &[f64], steps: usize, w: &[f32], names: &[String]) -> Result<GradOut>;
     fn spk_reset(&self) -> &'static str;
@@ -206,9 +206,9 @@ impl<M: NeuronModel> DynLayer for Dyn<M> {
     fn set_state(&mut self, name: &str, v: &[f32]) -> Result<()> {
         self.0.set_state(name, v)
     }
-    fn run(&mut self, clock: &mut Clock, x: &[f64], steps: usize, opts: &RunOptions) -> Result<RunOutput<f32>> {
-        let seq = if x.len() == 1 {
-            SeqInput::Constant(somata::engine::Input::Quantity(x[0], M::INPUT_DIM), steps)
+    fn run(&mut self, clock: &mut Clock, x: &[f64], steps: usize, constant: bool, opts: &RunOptions) -> Result<RunOutput<f32>> {
+        let seq = if constant || x.len() == 1 {
+            SeqInput::Constant(input_of(x, M::INPUT_DIM), steps)
         } else {
             SeqInput::DenseQ(x, M::INPUT_DIM, steps)
         };
@@ -541,11 +541,14 @@ impl Layer {
     fn get_param(&self, name: &str) -> PyResult<Vec<f64>> {
         self.with(|l| l.param(name)).ok_or_else(|| PyValueError::new_err(format!("no parameter `{name}`")))
     }
-    /// Run `steps` steps over `x` (canonical input unit: one value for all steps, or
-    /// `steps × (N | batch·N)` values flattened), GIL released, in chunks of `chunk` steps
-    /// between which Ctrl-C stops the run. Returns `(spikes uint8 [steps, *shape],
-    /// {state: float32 [steps, *shape]})` with the states in `record` (all with `"*"`).
-    #[pyo3(signature = (x, steps, record=vec![], chunk=10_000))]
+    /// Run `steps` steps (GIL released, in chunks of `chunk` steps between which Ctrl-C stops
+    /// the run) over `x` in the canonical input unit: with `constant`, one value or one per
+    /// neuron or element held over every step; else `steps × (N | batch·N)` values flattened.
+    /// Returns `(spikes, {state: float32 [steps, *shape]})` for the states in `record` (all with
+    /// `"*"`): the spikes as uint8 `[steps, *shape]` with `raster`, else as spike counts
+    /// (uint32 `[*shape]`, no raster kept).
+    #[pyo3(signature = (x, steps, record=vec![], chunk=10_000, constant=false, raster=true))]
+    #[allow(clippy::too_many_arguments)]
     fn run<'py>(
         &self,
         py: Python<'py>,
@@ -553,8 +556,10 @@ impl Layer {
         steps: usize,
         record: Vec<String>,
         chunk: usize,
+        constant: bool,
+        raster: bool,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>)> {
-        let xs = x.as_slice()?.to_vec();
+        let xs = x.as_slice()?;
         let shape = self.shape();
         let bn: usize = shape.iter().product();
         let names = self.state_names();
@@ -570,27 +575,32 @@ impl Layer {
                 })
                 .collect::<PyResult<_>>()?
         };
-        let per_step = if xs.len() == 1 { 0 } else { xs.len() / steps.max(1) };
-        if xs.len() != 1 && per_step * steps != xs.len() {
+        let constant = constant || xs.len() == 1;
+        let per_step = if constant { 0 } else { xs.len() / steps.max(1) };
+        if !constant && per_step * steps != xs.len() {
             return Err(PyValueError::new_err(format!("input: {} values do not divide into {steps} steps", xs.len())));
         }
-        let mut spikes = vec![0u8; steps * bn];
+        let mut spikes = if raster { vec![0u8; steps * bn] } else { vec![] };
+        let mut counts = vec![0u32; bn];
         let mut states: Vec<Vec<f32>> = want.iter().map(|_| vec![0f32; steps * bn]).collect();
-        let opts = RunOptions { record_spikes: true, record_states: !want.is_empty(), ..Default::default() };
+        let opts = RunOptions { record_spikes: raster, record_states: !want.is_empty(), ..Default::default() };
         let ns = names.len();
         let chunk = chunk.max(1);
         let mut done = 0;
         while done < steps {
             let k = chunk.min(steps - done);
-            let xk: &[f64] = if per_step == 0 { &xs } else { &xs[done * per_step..(done + k) * per_step] };
+            let xk: &[f64] = if constant { xs } else { &xs[done * per_step..(done + k) * per_step] };
             let out = py
                 .detach(|| {
                     let mut clock = self.clock.lock().unwrap_or_else(|p| p.into_inner());
-                    self.with(|l| l.run(&mut clock, xk, k, &opts))
+                    self.with(|l| l.run(&mut clock, xk, k, constant, &opts))
                 })
                 .map_err(py_err)?;
             if let Some(s) = &out.spikes {
                 spikes[done * bn..(done + k) * bn].copy_from_slice(s);
+            }
+            for (c, &v) in counts.iter_mut().zip(&out.spike_counts) {
+                *c += v;
             }
             if let Some(st) = &out.states {
                 for (w, &j) in want.iter().enumerate() {
@@ -607,7 +617,11 @@ impl Layer {
         }
         let mut full = vec![steps];
         full.extend(&shape);
-        let sp = PyArray1::from_vec(py, spikes).reshape(full.clone())?.into_any();
+        let sp = if raster {
+            PyArray1::from_vec(py, spikes).reshape(full.clone())?.into_any()
+        } else {
+            PyArray1::from_vec(py, counts).reshape(shape.clone())?.into_any()
+        };
         let d = PyDict::new(py);
         for (w, &j) in want.iter().enumerate() {
             d.set_item(names[j], f32_array(py, std::mem::take(&mut states[w]), &full)?)?;
