@@ -158,15 +158,39 @@ class Sequential:
         B = x.shape[0]
         flat = x if const else np.ascontiguousarray(x.transpose(1, 0, 2))
         y = self._core.forward(flat.ravel(), T, B, const)
+        self._last = (T, B)
         return y.reshape(T, B, self.n_out)
 
-    def backward(self, grad_output):
+    def forward_all(self, x, steps=None):
+        """Every layer's output ``[steps, batch, n_k]`` (a list), keeping what ``backward`` needs:
+        for losses on hidden layers."""
+        x, T, const = self._x(x, steps)
+        B = x.shape[0]
+        flat = x if const else np.ascontiguousarray(x.transpose(1, 0, 2))
+        ys = self._core.forward_all(flat.ravel(), T, B, const)
+        self._last = (T, B)
+        return [y.reshape(T, B, -1) for y in ys]
+
+    def states(self):
+        """The states neuron layers recorded in the last forward pass:
+        ``{(layer, name): [steps, batch, n]}`` (canonical units, e.g. ``V`` in mV)."""
+        T, B = getattr(self, "_last", (None, None))
+        if T is None:
+            return {}
+        return {(k, name): v.reshape(T, B, -1) for k, name, _unit, v in self._core.layer_states()}
+
+    def backward(self, grad_output, extra=None):
         """Backpropagate ``∂L/∂output`` (``[steps, batch, n_out]``) through the last forward:
         accumulates parameter gradients (read them with ``parameters()``), returns
-        ``∂L/∂input`` ``[steps, batch, n_in]``."""
+        ``∂L/∂input`` ``[steps, batch, n_in]``. ``extra``: ``{layer: ∂L/∂y_layer}``, gradients
+        on hidden layers' outputs (a loss on hidden spikes)."""
         g = np.ascontiguousarray(grad_output, dtype=np.float32)
         T, B, _ = g.shape
-        gx = self._core.backward(g.ravel(), T, B)
+        if extra:
+            ex = [(int(k), np.ascontiguousarray(v, dtype=np.float32).ravel()) for k, v in extra.items()]
+            gx = self._core.backward_all(g.ravel(), T, B, ex)
+        else:
+            gx = self._core.backward(g.ravel(), T, B)
         return gx.reshape(T, B, self.n_in)
 
     def loss(self, y, labels, loss="cross_entropy", reduce="mean", target=1.0):

@@ -212,6 +212,58 @@ impl Sequential {
         let data = if gx.constant { gx.to_dense().data } else { gx.data };
         Ok(PyArray1::from_vec(py, data).into_any())
     }
+    /// Run over `x` like `forward` and return every layer's output (flattened
+    /// `[steps, batch, n_k]`), for losses on hidden layers.
+    fn forward_all<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray1<'py, f32>,
+        steps: usize,
+        batch: usize,
+        constant: bool,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let n = self.widths().0;
+        let xs = seq(x.as_slice()?.to_vec(), steps, batch, n, constant)?;
+        let ys = py.detach(|| self.lock().forward_all(&xs)).map_err(py_err)?;
+        Ok(ys.into_iter().map(|y| PyArray1::from_vec(py, if y.constant { y.to_dense().data } else { y.data }).into_any()).collect())
+    }
+    /// Backpropagate `∂L/∂output` after `forward_all`, with extra gradients on hidden layers'
+    /// outputs (`(layer, ∂L/∂y_layer)` pairs, each flattened `[steps, batch, n_layer]`).
+    fn backward_all<'py>(
+        &self,
+        py: Python<'py>,
+        gy: PyReadonlyArray1<'py, f32>,
+        steps: usize,
+        batch: usize,
+        extra: Vec<(usize, PyReadonlyArray1<'py, f32>)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let n_out = self.widths().1;
+        let g = seq(gy.as_slice()?.to_vec(), steps, batch, n_out, false)?;
+        let mut ex: Vec<Option<SeqBuf>> = {
+            let s = self.lock();
+            vec![None; s.layers().len()]
+        };
+        for (k, e) in extra {
+            let widths: Vec<usize> = self.lock().layers().iter().map(|l| l.n_out()).collect();
+            let w = *widths.get(k).ok_or_else(|| PyValueError::new_err(format!("no layer {k}")))?;
+            ex[k] = Some(seq(e.as_slice()?.to_vec(), steps, batch, w, false)?);
+        }
+        let gx = py.detach(|| self.lock().backward_all(&g, ex)).map_err(py_err)?;
+        let data = if gx.constant { gx.to_dense().data } else { gx.data };
+        Ok(PyArray1::from_vec(py, data).into_any())
+    }
+    /// The states each layer recorded in the last forward pass: `[(layer, name, unit,
+    /// values [steps, batch, n] flattened)]` (neuron layers: their states, e.g. `V` in mV).
+    fn layer_states<'py>(&self, py: Python<'py>) -> Vec<(usize, String, &'static str, Bound<'py, PyAny>)> {
+        let s = self.lock();
+        let mut out = vec![];
+        for (k, l) in s.layers().iter().enumerate() {
+            for (name, unit, v) in l.states() {
+                out.push((k, name, unit, PyArray1::from_vec(py, v).into_any()));
+            }
+        }
+        out
+    }
     /// Set every gradient to zero.
     fn zero_grad(&self) {
         self.lock().zero_grad();

@@ -140,3 +140,52 @@ def test_projection_outside_a_trace_is_refused():
     p = bp.AlignPostProj(comm=bp.AllToAll(4, 4, "1 mS"), syn=bp.Expon.desc(4, tau="5 ms"), out=bp.CUBA.desc(), post=n)
     with pytest.raises(TypeError, match="for_loop"):
         p(None)
+
+
+def _lif(p, n, sg, reset):
+    return somata.LIF(n, tau=(p["tau_ms"], "ms"), V_th=(p["V_th_mV"], "mV"), R=(p["R_ohm"], "ohm"),
+                      V_rest=(p["V_rest_mV"], "mV"), V_reset=(p["V_reset_mV"], "mV"), spk_fun=sg, spk_reset=reset)
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_two_layer_network_matches_brainpy_net2_lif(case):
+    """BrainPy's two-layer LIF network (net2_lif.json): spikes, V of both layers, the loss and
+    every gradient, through somata.nn.Sequential's forward_all / backward(extra=...)."""
+    d = golden("net2_lif.json.gz")
+    p, res = d["params"], d["outputs"]["results"][case]
+    W1, b1, W2, b2 = (np.asarray(p[k], dtype=np.float32) for k in ("W1", "b1", "W2", "b2"))
+    sg = res["surrogate"].split("(")[0]
+    net = somata.nn.Sequential(
+        [
+            somata.nn.Linear(10, 8, weight=W1, b=b1),
+            _lif(p["layer1"], 8, sg, res["spk_reset"]),
+            somata.nn.Linear(8, 3, weight=W2, b=b2),
+            _lif(p["layer2"], 3, sg, res["spk_reset"]),
+        ],
+        dt=d["dt_ms"],
+    )
+    x = np.asarray(d["inputs"]["x"], dtype=np.float32)  # [T, B, 10]
+    ys = net.forward_all(x.transpose(1, 0, 2))
+    s1, s2 = ys[1], ys[3]
+    np.testing.assert_array_equal(s1, np.asarray(res["spikes_layer1"], dtype=np.float32))
+    np.testing.assert_array_equal(s2, np.asarray(res["spikes_layer2"], dtype=np.float32))
+    st = net.states()
+    for k, key in ((1, "V_layer1_mV"), (3, "V_layer2_mV")):
+        want = np.asarray(res[key], dtype=np.float32)
+        np.testing.assert_allclose(st[(k, "V")], want, atol=1e-3, rtol=1e-3)
+    loss_w = np.asarray(d["inputs"]["loss_w"], dtype=np.float32)
+    loss = float((s2 * loss_w).sum() + 0.1 * s1.sum())
+    assert abs(loss - res["loss"]) <= 1e-5 + 1e-3 * abs(res["loss"])
+    net.zero_grad()
+    gx = net.backward(np.broadcast_to(loss_w, s2.shape), extra={1: np.full(s1.shape, 0.1, np.float32)})
+    g = net.gradients()
+
+    def close(got, want):
+        want = np.asarray(want, dtype=np.float64)
+        np.testing.assert_allclose(np.asarray(got, dtype=np.float64).reshape(want.shape), want, atol=1e-5, rtol=1e-3)
+
+    close(g["0.W"], res["grad_W1"])
+    close(g["0.b"], res["grad_b1"])
+    close(g["2.W"], res["grad_W2"])
+    close(g["2.b"], res["grad_b2"])
+    close(gx, res["grad_input"])
