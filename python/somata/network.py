@@ -113,6 +113,7 @@ class Network:
                 raise TypeError("give a description dict or keyword arguments, not both")
             _core = _somata.Network.from_json(json.dumps(file_value(description)), os.fspath(dir), name)
         self._core = _core
+        self._warned = 0
 
     @classmethod
     def load(cls, path):
@@ -192,15 +193,21 @@ class Network:
 
         t0 = time.perf_counter()
         try:
-            done, spikes, events, fused, threads_used = self._core.run(int(steps), int(chunk), cb)
+            done, spikes, initial, events, fused, threads_used = self._core.run(int(steps), int(chunk), cb)
         finally:
             if bar is not None:
                 bar.close()
         wall_ms = (time.perf_counter() - t0) * 1e3
         dur_s = done * self.dt / 1e3
         pops = {}
-        for (name, size), s in zip(self._core.populations(), spikes):
-            pops[name] = {"size": size, "spikes": int(s), "rate_hz": s / (size * dur_s) if size and dur_s > 0 else 0.0}
+        for (name, size), s, s0 in zip(self._core.populations(), spikes, initial):
+            # as summary.json: `spikes` includes the initial state's, the rate is the run's
+            pops[name] = {
+                "size": size,
+                "spikes": int(s + s0),
+                "initial_spikes": int(s0),
+                "rate_hz": s / (size * dur_s) if size and dur_s > 0 else 0.0,
+            }
         summary = {
             "name": self.name,
             "dt_ms": self.dt,
@@ -212,21 +219,41 @@ class Network:
             "threads": threads_used,
             "populations": pops,
         }
-        for w in self._core.warnings():
-            import warnings
+        import warnings
 
+        ws = self._core.warnings()
+        for w in ws[self._warned :]:
             warnings.warn(w, stacklevel=2)
+        self._warned = len(ws)
         return Result(self, summary)
 
     # -- monitors and states ----------------------------------------------------------------
+    def _file(self, name, suffix):
+        m = self.monitors().get(name)
+        if m is None:
+            return None
+        for f in m["files"]:
+            if f.endswith(suffix) and (suffix != ".npy" or not f.endswith(".events.npy")):
+                return f
+        return None
+
     def spikes(self, monitor):
         """A spike monitor's events as ``(t, i)``: times in ms and neuron indices (the initial
-        state's spikes at t = −dt)."""
+        state's spikes at t = −dt). A monitor streamed by ``record_to`` is read back from its
+        ``.events.npy`` file."""
+        f = self._file(monitor, ".events.npy")
+        if f is not None:
+            ev = np.load(f).reshape(-1, 2)
+            return ev[:, 0].astype(np.float64) * self.dt, ev[:, 1].astype(np.int64)
         steps, idx = self._core.spike_events(monitor)
         return steps.astype(np.float64) * self.dt, idx
 
     def monitor(self, name):
-        """A dense monitor's samples ``[samples, columns]`` (float32, canonical units)."""
+        """A dense monitor's samples ``[samples, columns]`` (float32, canonical units); read back
+        from its ``.npy`` file when streamed by ``record_to``."""
+        f = self._file(name, ".npy")
+        if f is not None:
+            return np.load(f)
         return self._core.monitor_data(name)
 
     def state(self, population, var):

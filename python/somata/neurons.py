@@ -274,6 +274,8 @@ def model_info(model):
 
 def neuron(model, in_size, **kwargs):
     """A layer of the model named ``model`` (BrainPy's class name)."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model `{model}`; known: {', '.join(MODELS)}")
     return MODELS[model](in_size, **kwargs)
 
 

@@ -12,7 +12,9 @@ reads a NIR voltage as mV, a current as mA and a resistance as ohm (so ``R·I`` 
 the ODE), and a time constant ``tau`` (s) as ``1000·tau`` ms. ``dt`` (ms) is chosen at import:
 NIR does not fix it. Each step integrates the ODE exactly for an input held constant over the
 step (exponential Euler, as BrainPy): for ``τ v̇ = (v_leak − v) + R I``,
-``v ← v_∞ + (v − v_∞)·e^{−dt/τ}`` with ``v_∞ = v_leak + R I``. A spike is emitted when
+``v ← v_∞ + (v − v_∞)·e^{−dt/τ}`` with ``v_∞ = v_leak + R I``. ``method="euler"`` instead
+reproduces forward Euler, ``v ← v + (dt/τ)(v_∞ − v)`` (snnTorch's and Norse's ``β = 1 − dt/τ``),
+exactly, by integrating ``τ' = −dt / ln(1 − dt/τ)``. A spike is emitted when
 ``v ≥ v_threshold`` after the step, and the next step starts from ``v_reset`` (a hard reset;
 NIR's reset). The mapping:
 
@@ -20,9 +22,9 @@ NIR's reset). The mapping:
 NIR node       somata layer
 =============  ===================================================================================
 Input, Output  the network's input and output (their shapes set the widths)
-Affine         ``nn.Linear`` with ``W = weight.T`` and ``bias`` (folded into a following ``LI``)
-Linear         ``nn.Linear`` without bias (folded into a following ``LI``)
-Scale          ``nn.Linear`` with a diagonal weight (folded into a neighbouring Affine/Linear)
+Affine         ``nn.Linear`` with ``W = weight.T`` and ``bias`` (the weights of an ``LI`` right after)
+Linear         ``nn.Linear`` without bias (the weights of an ``LI`` right after)
+Scale          folded into the Affine/Linear before it, else ``nn.Linear`` with a diagonal weight
 LIF            ``LIF(tau=1000·tau ms, R=r, V_rest=v_leak, V_th=v_threshold, V_reset=v_reset)``,
                hard reset
 IF             ``v̇ = R I``: ``LIF`` with ``tau = 10⁷ ms`` and ``R = r·10⁴`` (the leak,
@@ -96,9 +98,26 @@ def _vals(a):
     return float(a[0]) if np.all(a == a[0]) else a.tolist()
 
 
-def from_nir(graph, dt=1.0):
+def _tau(tau_ms, dt, method):
+    """The time constant somata integrates exactly so that one step equals ``method``'s step of
+    the ODE with ``tau_ms``: itself for exponential Euler; for forward Euler
+    (``v ← v + dt/τ·(v_∞ − v)``, snnTorch's and Norse's ``β = 1 − dt/τ``) the ``τ'`` with
+    ``e^{−dt/τ'} = 1 − dt/τ``."""
+    tau_ms = np.asarray(tau_ms, dtype=np.float64)
+    if method == "exp_euler":
+        return tau_ms
+    if method != "euler":
+        raise ValueError(f"method must be 'exp_euler' or 'euler', got {method!r}")
+    if np.any(tau_ms <= dt):
+        raise ValueError(f"method='euler' needs every tau > dt ({dt} ms); got {tau_ms.min()} ms")
+    return -dt / np.log1p(-dt / tau_ms)
+
+
+def from_nir(graph, dt=1.0, method="exp_euler"):
     """A :class:`somata.nn.Sequential` running the NIR graph (or ``.nir`` file) at time step
-    ``dt`` (ms)."""
+    ``dt`` (ms). ``method``: how the ODEs become steps: ``"exp_euler"`` (exact for an input held
+    over the step; BrainPy's) or ``"euler"`` (forward Euler, ``β = 1 − dt/τ``, as snnTorch and
+    Norse step their LIF and LI nodes)."""
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
         graph = nir.read(graph)
@@ -114,19 +133,16 @@ def from_nir(graph, dt=1.0):
             layers.append(_nn.Linear(W.shape[0], W.shape[1], bias=b is not None, weight=W, b=b))
             pend = None
 
-    def compose(W, b):
+    def put(W, b):
+        """An Affine/Linear node: it waits (an LI right after takes it as its weights)."""
         nonlocal pend
-        if pend is None:
-            pend = (W, b)
-        else:
-            W0, b0 = pend
-            bb = None if (b0 is None and b is None) else ((b0 @ W if b0 is not None else 0) + (b if b is not None else 0))
-            pend = (W0 @ W, None if bb is None else np.asarray(bb, dtype=np.float64))
+        flush()
+        pend = (W, b)
 
     def lif(n, tau_ms, r, v_leak, v_th, v_reset):
         return MODELS["LIF"](
             n,
-            tau=_vals(tau_ms),
+            tau=_vals(_tau(tau_ms, dt, method)),
             R=_vals(r),
             V_rest=_vals(v_leak),
             V_th=_vals(v_th),
@@ -137,15 +153,20 @@ def from_nir(graph, dt=1.0):
     for key, node in chain[1:-1]:
         if isinstance(node, nir.Affine):
             W = np.asarray(node.weight, dtype=np.float64)
-            compose(W.T, np.asarray(node.bias, dtype=np.float64).ravel())
+            put(W.T, np.asarray(node.bias, dtype=np.float64).ravel())
             width = W.shape[0]
         elif isinstance(node, nir.Linear):
             W = np.asarray(node.weight, dtype=np.float64)
-            compose(W.T, None)
+            put(W.T, None)
             width = W.shape[0]
         elif isinstance(node, nir.Scale):
             s = _arr(node.scale, width)
-            compose(np.diag(s), None)
+            if pend is not None:
+                # y = s ⊙ (x W + b): folded into the waiting Affine/Linear
+                W, b = pend
+                pend = (W * s[None, :], None if b is None else b * s)
+            else:
+                put(np.diag(s), None)
         elif isinstance(node, nir.LIF):
             flush()
             n = _arr(node.tau).size
@@ -155,7 +176,10 @@ def from_nir(graph, dt=1.0):
             flush()
             n = _arr(node.r).size
             r = _arr(node.r, n) * (IF_TAU_MS / 1e3)
-            layers.append(lif(n, np.full(n, IF_TAU_MS), r, np.zeros(n), _arr(node.v_threshold, n), _arr(node.v_reset, n)))
+            layers.append(
+                MODELS["LIF"](n, tau=IF_TAU_MS, R=_vals(r), V_rest=0.0, V_th=_vals(_arr(node.v_threshold, n)),
+                              V_reset=_vals(_arr(node.v_reset, n)), spk_reset="hard")
+            )
             width = n
         elif isinstance(node, nir.CubaLIF):
             flush()
@@ -164,7 +188,7 @@ def from_nir(graph, dt=1.0):
             tau_syn = _arr(node.tau_syn, n)
             if not np.all(tau_syn == tau_syn[0]):
                 raise ValueError(f"NIR node `{key}` (CubaLIF): tau_syn differs between neurons; somata's LI layer has one tau")
-            layers.append(_nn.LI(n, n, tau=float(tau_syn[0]) * 1e3, weight=np.diag(w_in), b=np.zeros(n)))
+            layers.append(_nn.LI(n, n, tau=float(_tau(tau_syn[0] * 1e3, dt, method)), weight=np.diag(w_in), b=np.zeros(n)))
             layers.append(lif(n, _arr(node.tau_mem) * 1e3, _arr(node.r, n), _arr(node.v_leak, n), _arr(node.v_threshold, n), _arr(node.v_reset, n)))
             width = n
         elif isinstance(node, nir.LI):
@@ -179,7 +203,7 @@ def from_nir(graph, dt=1.0):
                 W, b = pend
                 b = np.zeros(W.shape[1]) if b is None else b
                 pend = None
-            layers.append(_nn.LI(W.shape[0], n, tau=float(tau[0]) * 1e3, weight=W * r[None, :], b=b * r + v_leak))
+            layers.append(_nn.LI(W.shape[0], n, tau=float(_tau(tau[0] * 1e3, dt, method)), weight=W * r[None, :], b=b * r + v_leak))
             width = n
         else:
             raise ValueError(f"NIR node `{key}`: {type(node).__name__} has no somata counterpart (Affine, Linear, Scale, LIF, IF, CubaLIF, LI)")
@@ -220,8 +244,8 @@ def to_nir(seq):
                 r = np.ones(l.n_out)
             else:
                 b = np.zeros(l.n_out)
+                # o ← a·o + x W is LI's a·v + (1 − a)·r·(x W) with r = 1/(1 − a)
                 r = np.full(l.n_out, 1.0 / (1.0 - np.exp(-dt / l.tau)))
-                W = W / r[None, :]
             nodes[f"{k}.affine"] = nir.Affine(weight=W.T.copy(), bias=b)
             nodes[f"{k}"] = nir.LI(tau=np.full(l.n_out, l.tau / 1e3), r=r, v_leak=np.zeros(l.n_out))
             order += [f"{k}.affine", f"{k}"]
@@ -262,6 +286,6 @@ def write(path, seq):
     _nir().write(path, to_nir(seq))
 
 
-def read(path, dt=1.0):
+def read(path, dt=1.0, method="exp_euler"):
     """Read a NIR file into a :class:`somata.nn.Sequential`."""
-    return from_nir(path, dt=dt)
+    return from_nir(path, dt=dt, method=method)

@@ -24,8 +24,9 @@ from .neurons import Neuron
 
 
 class Linear:
-    """``y = x W + b``; ``W`` is ``[n_in, n_out]`` (torch's ``weight.T``). Default init: the
-    library's (uniform ±1/√n_in, from ``seed``)."""
+    """``y = x W + b``; ``W`` is ``[n_in, n_out]`` (torch's ``weight.T``). Default init:
+    brainstate.nn.Linear's, a truncated-normal KaimingNormal (std √(2/n_in)) from ``seed``, zero
+    bias."""
 
     def __init__(self, n_in, n_out, bias=True, seed=0, weight=None, b=None):
         self.n_in, self.n_out, self.bias, self.seed = int(n_in), int(n_out), bool(bias), int(seed)
@@ -39,8 +40,8 @@ class Linear:
 
 
 class Readout:
-    """A leaky readout of rates: ``o ← o·e^{−dt/τ} + (1 − e^{−dt/τ})·x W`` (``tau`` in ms or a
-    quantity)."""
+    """BrainPy's ``LeakyRateReadout``: ``o ← o·e^{−dt/τ} + x W`` (no ``(1 − e^{−dt/τ})`` factor;
+    ``tau`` in ms or a quantity), weights KaimingNormal from ``seed``."""
 
     def __init__(self, n_in, n_out, tau=5.0, seed=1, weight=None):
         self.n_in, self.n_out, self.tau, self.seed = int(n_in), int(n_out), to_ms(tau, "tau"), int(seed)
@@ -182,16 +183,17 @@ class Sequential:
     def backward(self, grad_output, extra=None):
         """Backpropagate ``∂L/∂output`` (``[steps, batch, n_out]``) through the last forward:
         accumulates parameter gradients (read them with ``parameters()``), returns
-        ``∂L/∂input`` ``[steps, batch, n_in]``. ``extra``: ``{layer: ∂L/∂y_layer}``, gradients
+        ``∂L/∂input``: ``[steps, batch, n_in]``, or ``[batch, n_in]`` (the sum over the steps)
+        when the input was constant (``[batch, n]`` with ``steps``). ``extra``: ``{layer: ∂L/∂y_layer}``, gradients
         on hidden layers' outputs (a loss on hidden spikes)."""
         g = np.ascontiguousarray(grad_output, dtype=np.float32)
         T, B, _ = g.shape
         if extra:
             ex = [(int(k), np.ascontiguousarray(v, dtype=np.float32).ravel()) for k, v in extra.items()]
-            gx = self._core.backward_all(g.ravel(), T, B, ex)
+            gx, const = self._core.backward_all(g.ravel(), T, B, ex)
         else:
-            gx = self._core.backward(g.ravel(), T, B)
-        return gx.reshape(T, B, self.n_in)
+            gx, const = self._core.backward(g.ravel(), T, B)
+        return gx.reshape(B, self.n_in) if const else gx.reshape(T, B, self.n_in)
 
     def loss(self, y, labels, loss="cross_entropy", reduce="mean", target=1.0):
         """``(loss, ∂loss/∂y)`` of an output ``[steps, batch, n_out]`` for integer labels."""

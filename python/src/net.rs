@@ -82,19 +82,22 @@ impl Network {
     /// Run `steps` steps (GIL released) in chunks of `chunk` steps; after each chunk
     /// `progress(steps_done)` is called (when given) and a pending Ctrl-C stops the run with
     /// `KeyboardInterrupt` (the steps done so far stay done and recorded). Returns this run's
-    /// `(steps, spikes per population, synaptic events, fused, threads)`.
+    /// `(steps, spikes per population during the run, spikes of the initial state (the first
+    /// run from step 0 only), synaptic events, fused, threads)`.
     #[pyo3(signature = (steps, chunk=2000, progress=None))]
+    #[allow(clippy::type_complexity)]
     fn run(
         &self,
         py: Python<'_>,
         steps: usize,
         chunk: usize,
         progress: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<(usize, Vec<u64>, u64, bool, usize)> {
+    ) -> PyResult<(usize, Vec<u64>, Vec<u64>, u64, bool, usize)> {
         let chunk = chunk.max(1);
         let mut done = 0;
         let n = self.lock().spikes.len();
         let mut spikes = vec![0u64; n];
+        let mut initial = vec![0u64; n];
         let (mut events, mut fused, mut threads) = (0u64, false, 1usize);
         while done < steps || (steps == 0 && done == 0) {
             let k = chunk.min(steps - done);
@@ -111,7 +114,8 @@ impl Network {
                 })
                 .map_err(py_err)?;
             for (j, (a, b)) in s.spikes.iter().zip(&s.initial_spikes).enumerate() {
-                spikes[j] += a + b;
+                spikes[j] += a;
+                initial[j] += b;
             }
             events += s.synaptic_events;
             fused = s.fused;
@@ -125,7 +129,7 @@ impl Network {
             }
             py.check_signals()?;
         }
-        Ok((done, spikes, events, fused, threads))
+        Ok((done, spikes, initial, events, fused, threads))
     }
     /// Totals over every run so far: `(steps, spikes per population, synaptic events)`.
     fn totals(&self) -> (usize, Vec<u64>, u64) {

@@ -204,13 +204,20 @@ impl Sequential {
         Ok(PyArray1::from_vec(py, data).into_any())
     }
     /// Backpropagate `∂L/∂output` (`[steps, batch, n_out]` flattened) after `forward`:
-    /// accumulates the parameter gradients, returns `∂L/∂input` flattened.
-    fn backward<'py>(&self, py: Python<'py>, gy: PyReadonlyArray1<'py, f32>, steps: usize, batch: usize) -> PyResult<Bound<'py, PyAny>> {
+    /// accumulates the parameter gradients, returns `(∂L/∂input flattened, constant)`: for a
+    /// constant input (`[batch, n]` at every step) one `[batch, n]` block, the sum over steps.
+    fn backward<'py>(
+        &self,
+        py: Python<'py>,
+        gy: PyReadonlyArray1<'py, f32>,
+        steps: usize,
+        batch: usize,
+    ) -> PyResult<(Bound<'py, PyAny>, bool)> {
         let n_out = self.widths().1;
         let g = seq(gy.as_slice()?.to_vec(), steps, batch, n_out, false)?;
         let gx = py.detach(|| self.lock().backward(&g)).map_err(py_err)?;
-        let data = if gx.constant { gx.to_dense().data } else { gx.data };
-        Ok(PyArray1::from_vec(py, data).into_any())
+        // a constant input's gradient is one [batch, n] block: the sum over the steps
+        Ok((PyArray1::from_vec(py, gx.data).into_any(), gx.constant))
     }
     /// Run over `x` like `forward` and return every layer's output (flattened
     /// `[steps, batch, n_k]`), for losses on hidden layers.
@@ -236,7 +243,7 @@ impl Sequential {
         steps: usize,
         batch: usize,
         extra: Vec<(usize, PyReadonlyArray1<'py, f32>)>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<(Bound<'py, PyAny>, bool)> {
         let n_out = self.widths().1;
         let g = seq(gy.as_slice()?.to_vec(), steps, batch, n_out, false)?;
         let mut ex: Vec<Option<SeqBuf>> = {
@@ -249,8 +256,7 @@ impl Sequential {
             ex[k] = Some(seq(e.as_slice()?.to_vec(), steps, batch, w, false)?);
         }
         let gx = py.detach(|| self.lock().backward_all(&g, ex)).map_err(py_err)?;
-        let data = if gx.constant { gx.to_dense().data } else { gx.data };
-        Ok(PyArray1::from_vec(py, data).into_any())
+        Ok((PyArray1::from_vec(py, gx.data).into_any(), gx.constant))
     }
     /// The states each layer recorded in the last forward pass: `[(layer, name, unit,
     /// values [steps, batch, n] flattened)]` (neuron layers: their states, e.g. `V` in mV).
