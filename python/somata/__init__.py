@@ -20,8 +20,10 @@ from . import nn, state  # noqa: F401
 from ._somata import __version__
 from .network import GapJunction, Input, Monitor, Network, Population, Projection, Result, description
 from .neurons import MODELS, Neuron, init, model_info, neuron
+from .synapses import SYNAPSES, Synapse
 
 globals().update(MODELS)
+globals().update(SYNAPSES)
 
 
 def models():
@@ -43,6 +45,7 @@ __all__ = [
     "Population",
     "Projection",
     "Result",
+    "Synapse",
     "__version__",
     "description",
     "environ",
@@ -54,4 +57,4 @@ __all__ = [
     "simd",
     "state",
     "surrogate",
-] + list(MODELS)
+] + list(MODELS) + list(SYNAPSES)

@@ -28,6 +28,7 @@ use somata::SomataError;
 use std::sync::Mutex;
 
 mod net;
+mod syn;
 mod train;
 
 type Result<T, E = SomataError> = std::result::Result<T, E>;
@@ -695,6 +696,7 @@ fn _somata(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simd_info, m)?)?;
     m.add_class::<Layer>()?;
     net::register(m)?;
+    syn::register(m)?;
     train::register(m)?;
     Ok(())
 }

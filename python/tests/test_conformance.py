@@ -7,7 +7,7 @@ crates/somata/tests/data/FORMAT.md ("Pass criteria"). Every ``grad_*`` result is
 ``layer.grad`` to FORMAT.md's 1e-3 relative (absolute floor 1e-5). ``surrogates.json`` is read
 through one-step LIF gradients, ``net2_lif.json`` through ``somata.nn.Sequential``, ``ei_net.json``
 as a ``somata.Network`` description, and brainpy-state.md §10's reference numbers are checked in
-test_neurons.py. The ``synapse_*`` kinds have no Python entry point and are skipped.
+test_neurons.py. The ``synapse_*`` kinds are in test_synapses.py.
 """
 
 import glob
@@ -462,18 +462,3 @@ def test_ei_net_golden():
         got = net.monitor(mon).astype(np.float64)
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * scale[o[key]["unit"]], err_msg=mon)
-
-
-# ----------------------------------------------------------------------------------------------
-
-
-def _skip_kinds():
-    return [os.path.basename(p) for p in _files("synapse_")]
-
-
-@pytest.mark.parametrize("name", _skip_kinds())
-def test_synapse_golden_kinds(name):
-    pytest.skip(
-        f"{name}: a synapse module driven by an arbitrary per-step input has no entry point in the "
-        "Python API (synapses exist only inside Network projections); the Rust suite covers it"
-    )
