@@ -67,6 +67,26 @@ class LI:
         return ("membrane", self.n_in, self.n_out, self.tau, self.seed, w, b)
 
 
+class Recurrent:
+    """A recurrent spiking layer: ``neurons`` (any somata model layer) whose own spikes of the
+    previous step feed back through a trained ``[n, n]`` matrix ``W_rec``:
+    ``I_t = x_t + s_{t−1}·W_rec (+ b)``. Put a ``Linear`` in front for the input projection.
+    ``train``: neuron parameters to learn too (``["tau"]``)."""
+
+    def __init__(self, neurons, seed=0, w_rec=None, bias=False, train=()):
+        if not isinstance(neurons, Neuron):
+            raise TypeError("Recurrent wraps a somata neuron layer (somata.LIF(n, ...))")
+        self.neurons, self.seed, self.bias, self.train = neurons, int(seed), bool(bias), list(train)
+        n = neurons.num
+        self.n_in = self.n_out = n
+        self.w_rec = None if w_rec is None else np.asarray(w_rec, dtype=np.float32).reshape(n, n)
+
+    def spec(self):
+        s = self.neurons._spec
+        w = None if self.w_rec is None else self.w_rec.ravel().tolist()
+        return ("recurrent", self.neurons.model, self.n_in, s["params"], s["spk_fun"], s["spk_reset"], self.seed, self.train, w, self.bias)
+
+
 def _neuron_spec(layer, train):
     s = layer._spec
     return ("neurons", layer.model, layer.num, s["params"], s["spk_fun"], s["spk_reset"], int(s["seed"]), list(train))
@@ -105,7 +125,7 @@ class SGD:
 class Sequential:
     """Layers run one after the other over whole sequences; BPTT through all of them.
 
-    ``layers``: ``Linear``, ``Readout``, ``LI`` and neuron layers (``somata.LIF(...)``, any
+    ``layers``: ``Linear``, ``Readout``, ``LI``, ``Recurrent`` and neuron layers (``somata.LIF(...)``, any
     model); ``train``: ``{layer index: ["tau", ...]}`` neuron parameters to learn; ``dt`` in ms
     (default ``somata.environ``'s).
     """

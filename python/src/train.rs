@@ -7,11 +7,30 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use somata::dynamics::NeuronModel;
 use somata::neurons::registry::{dispatch, ModelFn};
-use somata::nn::{Layer, LeakyMembraneReadout, LeakyRateReadout, Linear, Loss, Neurons, Reduce, SeqBuf, Sequential as RsSeq};
+use somata::nn::{Layer, LeakyMembraneReadout, LeakyRateReadout, Linear, Loss, Neurons, Recurrent, Reduce, SeqBuf, Sequential as RsSeq};
 use somata::optim::{Adam, Optimizer as RsOpt, Sgd};
 use somata::units::ms;
 use somata::SomataError;
 use std::sync::Mutex;
+
+struct BuildRecurrent(crate::Spec, Vec<String>, u64, Option<Vec<f32>>, bool);
+impl ModelFn for BuildRecurrent {
+    type Out = Result<Box<dyn Layer>, SomataError>;
+    fn call<M: NeuronModel + Default>(self) -> Self::Out {
+        let layer = self.0.builder::<M>().build()?;
+        let mut l = match self.3 {
+            Some(w) => Recurrent::from_weights(layer, w)?,
+            None => Recurrent::new(layer, self.2),
+        };
+        if self.4 {
+            l = l.with_bias();
+        }
+        for t in &self.1 {
+            l = l.train(t)?;
+        }
+        Ok(Box::new(l))
+    }
+}
 
 struct BuildNeurons(crate::Spec, Vec<String>);
 impl ModelFn for BuildNeurons {
@@ -30,7 +49,9 @@ impl ModelFn for BuildNeurons {
 /// * `("neurons", model, n, params, spk_fun, spk_reset, seed, train)`: a neuron layer whose
 ///   listed parameters are trained;
 /// * `("readout", n_in, n_out, tau_ms, seed, W or None)`: leaky integration of `x W` (rates);
-/// * `("membrane", n_in, n_out, tau_ms, seed, W or None, b or None)`: a leaky integrator (LI).
+/// * `("membrane", n_in, n_out, tau_ms, seed, W or None, b or None)`: a leaky integrator (LI);
+/// * `("recurrent", model, n, params, spk_fun, spk_reset, seed, train, W_rec or None, bias)`: a
+///   neuron layer whose previous spikes feed back through `W_rec` (`[n, n]`).
 #[allow(clippy::type_complexity)]
 fn layer_of(t: &Bound<'_, PyTuple>) -> PyResult<Box<dyn Layer>> {
     let kind: String = t.get_item(0)?.extract()?;
@@ -59,6 +80,22 @@ fn layer_of(t: &Bound<'_, PyTuple>) -> PyResult<Box<dyn Layer>> {
             let spec = spec_of(&model, vec![n], params.as_ref(), sg.as_ref(), reset.as_deref(), seed, None)?;
             dispatch(&model, BuildNeurons(spec, train)).map_err(e)?
         }
+        "recurrent" => {
+            let (_, model, n, params, sg, reset, seed, train, w, bias): (
+                String,
+                String,
+                usize,
+                Option<Bound<'_, PyDict>>,
+                Option<Bound<'_, PyAny>>,
+                Option<String>,
+                u64,
+                Vec<String>,
+                Option<Vec<f32>>,
+                bool,
+            ) = t.extract()?;
+            let spec = spec_of(&model, vec![n], params.as_ref(), sg.as_ref(), reset.as_deref(), seed, None)?;
+            dispatch(&model, BuildRecurrent(spec, train, seed, w, bias)).map_err(e)?
+        }
         "readout" => {
             let (_, n_in, n_out, tau, seed, w): (String, usize, usize, f64, u64, Option<Vec<f32>>) = t.extract()?;
             Box::new(match w {
@@ -74,7 +111,7 @@ fn layer_of(t: &Bound<'_, PyTuple>) -> PyResult<Box<dyn Layer>> {
             };
             Box::new(l.tau(tau * ms).map_err(e)?)
         }
-        k => return Err(PyValueError::new_err(format!("unknown layer kind `{k}` (linear, neurons, readout, membrane)"))),
+        k => return Err(PyValueError::new_err(format!("unknown layer kind `{k}` (linear, neurons, recurrent, readout, membrane)"))),
     })
 }
 

@@ -379,3 +379,29 @@ def test_fit_progress_callback(blobs):
     net.fit(x[:96], y[:96], steps=4, epochs=2, batch_size=32, progress=lambda e, k, n, loss: seen.append((e, k, n)))
     assert seen and {e for e, _, _ in seen} == {0, 1}
     assert all(k <= n for _, k, n in seen)
+
+
+def test_recurrent_layer_follows_its_equation():
+    """Recurrent(LIF): I_t = x_t + s_{t−1}·W_rec, checked against a numpy LIF (exponential Euler,
+    soft reset by V_th − V_reset) with the same weights; W_rec = 0 equals the plain layer."""
+    rng = np.random.default_rng(5)
+    n, T, B = 6, 60, 3
+    W = (rng.normal(size=(n, n)) * 0.8).astype(np.float32)
+    x = (rng.random((B, T, n)) * 3.0).astype(np.float32)
+    tau, dt = 5.0, 1.0
+    rec = somata.nn.Sequential([somata.nn.Recurrent(somata.LIF(n, tau=tau, V_th=1.0), w_rec=W)], dt=dt)
+    y = rec.forward(x)
+    a = np.exp(-dt / tau)
+    for b in range(B):
+        v, s = np.zeros(n), np.zeros(n)
+        for t in range(T):
+            I = x[b, t] + s @ W
+            v = v - 1.0 * s  # soft reset: V − (V_th − V_reset)·spike of the previous step
+            v = v * a + (1 - a) * I
+            s = (v >= 1.0).astype(np.float64)
+            np.testing.assert_array_equal(y[t, b], s)
+    assert y.sum() > 10
+    plain = somata.nn.Sequential([somata.LIF(n, tau=tau, V_th=1.0)], dt=dt).forward(x)
+    zero = somata.nn.Sequential([somata.nn.Recurrent(somata.LIF(n, tau=tau, V_th=1.0), w_rec=np.zeros((n, n)))], dt=dt).forward(x)
+    np.testing.assert_array_equal(zero, plain)
+    assert "0.W_rec" in rec.parameters()
