@@ -30,6 +30,10 @@ pub const BENCHES: &[(&str, &str)] = &[
         "COBA-HH network (benchmark 3): 4000 Traub-Miles HH (TraubHH), 2% connectivity, Expon + COBA, no input, 1 s at dt 0.1 ms; construction excluded",
     ),
     ("fwd:MODEL", "any model by name (`somata models`), as hh-4000: 4000 neurons, 10,000 steps, inputs spread from 0"),
+    (
+        "microcircuit",
+        "Potjans & Diesmann (2014) cortical microcircuit, 1 s at dt 0.1 ms with Poisson background (--scale S; 1: 77,169 neurons, ~3e8 synapses); construction excluded, reported with rates and peak memory",
+    ),
 ];
 
 /// `fwd:MODEL`: the 4000 × 10,000 forward run of any built-in model.
@@ -250,7 +254,53 @@ fn b_bench(n: usize) -> Result<impl FnMut() -> Result<(), String>, String> {
     })
 }
 
-pub fn bench(name: &str, runs: usize) -> Result<(), String> {
+/// Peak resident memory of this process (Linux `VmHWM`), bytes.
+pub fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The microcircuit: each run builds the network (timed) and simulates 1 s.
+fn microcircuit_runs(runs: usize, scale: f64) -> Result<Vec<f64>, String> {
+    use somata::net::microcircuit::{microcircuit, McConfig, FULL_MEAN_RATES, POPULATIONS};
+    let mut times = Vec::with_capacity(runs);
+    for r in 0..runs {
+        let cfg = McConfig { record_spikes: false, seed: 55 + r as u64, ..McConfig::scaled(scale) };
+        let t0 = Instant::now();
+        let mut f = microcircuit(&cfg).map_err(|e| e.to_string())?;
+        let build = t0.elapsed().as_secs_f64();
+        let (syn, bytes) = f.net.synapse_stats();
+        let t = Instant::now();
+        let s = f.net.run(f.steps).map_err(|e| e.to_string())?;
+        let sim = t.elapsed().as_secs_f64();
+        let sim_s = f.steps as f64 * f.net.clock().dt_ms() * 1e-3;
+        println!(
+            "run {}: scale {scale}: {} neurons, {syn} synapses ({bytes} bytes per synapse); construction {build:.2} s; simulation {sim:.2} s for {sim_s} s: real-time factor {:.2}; {}",
+            r + 1,
+            POPULATIONS.iter().filter_map(|p| f.net.pop_id(p).ok()).map(|id| f.net.size(id)).sum::<usize>(),
+            sim / sim_s.max(1e-12),
+            runner(&s)
+        );
+        let rates: Vec<String> = s
+            .names
+            .iter()
+            .zip(&s.rates_hz)
+            .zip(FULL_MEAN_RATES)
+            .map(|((n, r), f)| format!("{n} {r:.2} Hz ({:+.0}%)", 100.0 * (r / f - 1.0)))
+            .collect();
+        println!("rates (vs NEST's full-scale means): {}", rates.join(", "));
+        if let Some(p) = peak_rss() {
+            println!("peak memory: {:.2} GB", p as f64 / 1e9);
+        }
+        times.push(sim * 1e3);
+    }
+    Ok(times)
+}
+
+pub fn bench(name: &str, runs: Option<usize>, scale: f64) -> Result<(), String> {
+    let runs = runs.unwrap_or(if name == "microcircuit" { 1 } else { 10 });
     if name == "list" {
         let w = BENCHES.iter().map(|b| b.0.len()).max().unwrap_or(0);
         for (n, d) in BENCHES {
@@ -276,6 +326,7 @@ pub fn bench(name: &str, runs: usize) -> Result<(), String> {
         "hh-exact-4000" => time_runs(runs, forward_4000::<Hh>(20.0, 7, false)?)?,
         // AdEx (hard reset keeps the upswing finite): 0..20 mA spans rest to tonic firing
         "adex-4000" => time_runs(runs, forward_4000::<AdExIf>(20.0, 7, true)?)?,
+        "microcircuit" => microcircuit_runs(runs, scale)?,
         _ if name.starts_with("fwd:") => time_runs(runs, dispatch(&name[4..], Fwd).map_err(|e| e.to_string())?)?,
         _ => {
             let known: Vec<&str> = BENCHES.iter().map(|b| b.0).collect();

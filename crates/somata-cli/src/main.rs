@@ -45,10 +45,61 @@ enum Cmd {
     Bench {
         /// Benchmark name (`somata bench list` lists them).
         name: String,
-        /// Timed runs.
-        #[arg(long, default_value_t = 10)]
-        runs: usize,
+        /// Timed runs [default: 10; 1 for `microcircuit`].
+        #[arg(long)]
+        runs: Option<usize>,
+        /// `microcircuit` only: the scale of neuron counts and in-degrees (1: 77,169 neurons,
+        /// about 3·10⁸ synapses).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
     },
+    /// Print the network file of the Potjans & Diesmann (2014) cortical microcircuit at a scale
+    /// (docs/microcircuit.md); `somata run microcircuit --scale S` runs it directly.
+    Microcircuit(MicrocircuitArgs),
+}
+
+/// `somata microcircuit`: the microcircuit's network file on stdout.
+#[derive(clap::Args)]
+pub struct MicrocircuitArgs {
+    /// Scale of both neuron counts and in-degrees.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Scale of the neuron counts (overrides --scale).
+    #[arg(long)]
+    scale_n: Option<f64>,
+    /// Scale of the in-degrees (overrides --scale); below 1, weights grow by 1/√scale and a DC
+    /// current keeps the mean input (NEST's example).
+    #[arg(long)]
+    scale_k: Option<f64>,
+    /// Background input: `poisson` (8 Hz × K_ext per neuron through the synapse) or `dc`.
+    #[arg(long, default_value = "poisson")]
+    background: String,
+    /// Simulated time, ms.
+    #[arg(long, default_value_t = 1000.0)]
+    duration_ms: f64,
+    /// Base seed.
+    #[arg(long, default_value_t = 55)]
+    seed: u64,
+}
+
+impl MicrocircuitArgs {
+    /// The configuration these arguments describe.
+    pub fn config(&self) -> Result<somata::net::microcircuit::McConfig, String> {
+        use somata::net::microcircuit::{Background, McConfig};
+        let background = match self.background.as_str() {
+            "poisson" => Background::Poisson,
+            "dc" => Background::Dc,
+            b => return Err(format!("--background must be poisson or dc, got `{b}`")),
+        };
+        Ok(McConfig {
+            scale_n: self.scale_n.unwrap_or(self.scale),
+            scale_k: self.scale_k.unwrap_or(self.scale),
+            background,
+            seed: self.seed,
+            duration_ms: self.duration_ms,
+            ..McConfig::default()
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -67,7 +118,8 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run::run(&a),
         Cmd::Train(a) => train::run(&a),
         Cmd::Fi(a) => fi::fi(&a),
-        Cmd::Bench { name, runs } => bench::bench(&name, runs),
+        Cmd::Bench { name, runs, scale } => bench::bench(&name, runs, scale),
+        Cmd::Microcircuit(a) => a.config().and_then(|c| c.toml().map_err(|e| e.to_string())).map(|t| print!("{t}")),
         Cmd::Models { comma } => {
             let names = somata::neurons::registry::MODEL_NAMES;
             if comma {

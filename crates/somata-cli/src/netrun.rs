@@ -23,10 +23,24 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
-pub fn run(target: &str, out: Option<&Path>, neurons: Option<usize>, duration_ms: Option<f64>) -> Result<(), String> {
+pub fn run(target: &str, out: Option<&Path>, neurons: Option<usize>, duration_ms: Option<f64>, scale: Option<f64>) -> Result<(), String> {
     let e = |e: somata::SomataError| e.to_string();
     let t0 = Instant::now();
+    if scale.is_some() && target != "microcircuit" {
+        return Err("--scale applies to the built-in `microcircuit`".into());
+    }
     let (mut net, steps, name, plot) = match target {
+        "microcircuit" => {
+            if neurons.is_some() {
+                return Err("the microcircuit takes --scale, not --net-size".into());
+            }
+            let cfg = somata::net::microcircuit::McConfig {
+                duration_ms: duration_ms.unwrap_or(1000.0),
+                ..somata::net::microcircuit::McConfig::scaled(scale.unwrap_or(1.0))
+            };
+            let f = somata::net::microcircuit::microcircuit(&cfg).map_err(e)?;
+            (f.net, f.steps, f.name, f.plot)
+        }
         "coba" | "cuba" | "coba-hh" => {
             let cfg = models::EiConfig::with_size(neurons.unwrap_or(4000));
             let mut net = match target {

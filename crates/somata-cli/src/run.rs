@@ -58,6 +58,10 @@ pub struct RunArgs {
     /// [default: 4000].
     #[arg(long)]
     pub net_size: Option<usize>,
+    /// With `microcircuit` (Potjans & Diesmann 2014): the scale of neuron counts and in-degrees
+    /// [default: 1, 77,169 neurons and about 3·10⁸ synapses].
+    #[arg(long)]
+    pub scale: Option<f64>,
     /// Neuron model, by BrainPy class name (`somata models` lists them), with BrainPy's default
     /// parameters.
     #[arg(long, default_value = "LIF")]
@@ -128,9 +132,9 @@ fn default_levels(model: &str, unit: &str) -> (f64, f64) {
 pub fn run(a: &RunArgs) -> Result<(), String> {
     if let Some(net) = &a.network {
         let dur = if a.duration_ms != 500.0 { Some(a.duration_ms) } else { None };
-        return crate::netrun::run(net, a.out.as_deref(), a.net_size, dur);
+        return crate::netrun::run(net, a.out.as_deref(), a.net_size, dur, a.scale);
     }
-    if a.out.is_some() || a.net_size.is_some() {
+    if a.out.is_some() || a.net_size.is_some() || a.scale.is_some() {
         return Err("--out and --net-size apply to networks: `somata run FILE|coba|cuba|coba-hh --out DIR`".into());
     }
     dispatch(&a.model, Job(a)).map_err(|e| e.to_string())?

@@ -113,6 +113,109 @@ pub enum Conn {
     },
 }
 
+/// A distribution of per-synapse values (weights, delays), in canonical units. A normal
+/// distribution with bounds redraws every value outside `[min, max]` (NEST's `redraw` and
+/// `normal_clipped`), so its values are never clipped onto a bound.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Dist {
+    /// Normal with mean and standard deviation, redrawn outside `[min, max]`.
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation (≥ 0).
+        std: f64,
+        /// Lower bound (`f64::NEG_INFINITY`: none).
+        min: f64,
+        /// Upper bound (`f64::INFINITY`: none).
+        max: f64,
+    },
+    /// Uniform on `[low, high)`.
+    Uniform {
+        /// Lower end.
+        low: f64,
+        /// Upper end.
+        high: f64,
+    },
+}
+
+impl Dist {
+    /// A normal distribution without bounds.
+    pub fn normal(mean: f64, std: f64) -> Dist {
+        Dist::Normal { mean, std, min: f64::NEG_INFINITY, max: f64::INFINITY }
+    }
+    /// Check the parameters (finite, `std ≥ 0`, `min ≤ max`, an interval the normal reaches).
+    pub fn check(&self, what: &str) -> Result<()> {
+        match *self {
+            Dist::Normal { mean, std, min, max } => {
+                if !(mean.is_finite() && std.is_finite() && std >= 0.0) {
+                    return Err(SomataError::param(what, "std", std, "a normal distribution needs a finite mean and std ≥ 0"));
+                }
+                if min.is_nan() || max.is_nan() || min > max {
+                    return Err(SomataError::param(what, "min", min, "must be ≤ max"));
+                }
+                // redrawing needs a reachable interval: at least one value in 10⁴ inside it
+                let cdf = |x: f64| {
+                    if std == 0.0 {
+                        f64::from(u8::from(x >= mean))
+                    } else {
+                        0.5 * erfc(-(x - mean) / (std * std::f64::consts::SQRT_2))
+                    }
+                };
+                if std > 0.0 && cdf(max) - cdf(min) < 1e-4 {
+                    return Err(SomataError::param(
+                        what,
+                        "min",
+                        min,
+                        "the interval [min, max] holds less than 10⁻⁴ of the normal distribution",
+                    ));
+                }
+                if std == 0.0 && !(min..=max).contains(&mean) {
+                    return Err(SomataError::param(what, "mean", mean, "lies outside [min, max] with std 0"));
+                }
+                Ok(())
+            }
+            Dist::Uniform { low, high } => {
+                if !(low.is_finite() && high.is_finite() && low <= high) {
+                    return Err(SomataError::param(what, "low", low, "a uniform distribution needs finite low ≤ high"));
+                }
+                Ok(())
+            }
+        }
+    }
+    /// One value (a normal's redraws included).
+    #[inline]
+    pub fn sample(&self, rng: &mut Rng) -> f64 {
+        match *self {
+            Dist::Normal { mean, std, min, max } => loop {
+                let v = mean + std * rng.normal();
+                if v >= min && v <= max {
+                    return v;
+                }
+            },
+            Dist::Uniform { low, high } => low + (high - low) * rng.uniform(),
+        }
+    }
+}
+
+/// The complementary error function (Numerical Recipes' `erfcc`, |error| < 1.2·10⁻⁷).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 {
+        r
+    } else {
+        2.0 - r
+    }
+}
+
 fn check_w(w: f64) -> Result<f32> {
     if w.is_finite() {
         Ok(w as f32)
@@ -339,6 +442,56 @@ impl Conn {
         Ok(Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::Homogeneous(w), dim: Some(wq.dim) })
     }
 
+    /// Exactly `n` synapses, each from a presynaptic neuron and to a postsynaptic neuron drawn
+    /// uniformly and independently (seeded): NEST's `fixed_total_number` rule with autapses and
+    /// multapses allowed, as the cortical microcircuit (Potjans & Diesmann 2014) uses it.
+    ///
+    /// Built in two passes over one random stream (count the synapses of each presynaptic row,
+    /// then replay the stream and fill the rows), so nothing but the matrix itself is allocated:
+    /// 4 bytes per synapse and 4 per presynaptic neuron.
+    ///
+    /// ```
+    /// use somata::net::Conn;
+    /// use somata::units::mS;
+    /// let c = Conn::fixed_total_number(100, 50, 1234, 0.5 * mS, 7).unwrap();
+    /// assert_eq!(c.num_synapses(), 1234);
+    /// // the same seed, the same synapses
+    /// let d = Conn::fixed_total_number(100, 50, 1234, 0.5 * mS, 7).unwrap();
+    /// assert!(c.synapses().eq(d.synapses()));
+    /// ```
+    pub fn fixed_total_number(n_pre: usize, n_post: usize, n: usize, w: impl Into<Weight>, seed: u64) -> Result<Conn> {
+        if n > 0 && (n_pre == 0 || n_post == 0) {
+            return Err(SomataError::param("connectivity", "total number", n as f64, "needs non-empty populations"));
+        }
+        if n > u32::MAX as usize {
+            return Err(SomataError::param("connectivity", "total number", n as f64, "must be below 2³² per projection"));
+        }
+        let wq = w.into();
+        let w = check_w(wq.value)?;
+        let draw = |rng: &mut Rng, m: usize| ((rng.next_u64() >> 32) * m as u64 >> 32) as u32;
+        let mut counts = vec![0u32; n_pre + 1];
+        let mut rng = Rng::new(seed);
+        for _ in 0..n {
+            let i = draw(&mut rng, n_pre);
+            let _ = draw(&mut rng, n_post);
+            counts[i as usize + 1] += 1;
+        }
+        for i in 0..n_pre {
+            counts[i + 1] += counts[i];
+        }
+        let indptr = counts.clone();
+        let mut fill = counts;
+        let mut indices = vec![0u32; n];
+        let mut rng = Rng::new(seed);
+        for _ in 0..n {
+            let i = draw(&mut rng, n_pre) as usize;
+            let j = draw(&mut rng, n_post);
+            indices[fill[i] as usize] = j;
+            fill[i] += 1;
+        }
+        Ok(Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::Homogeneous(w), dim: Some(wq.dim) })
+    }
+
     fn csr_from_pairs(n_pre: usize, n_post: usize, pairs: Vec<(u32, u32)>, ws: Option<Vec<f32>>, w: f32) -> Conn {
         let mut counts = vec![0u32; n_pre + 1];
         for &(i, _) in &pairs {
@@ -376,6 +529,15 @@ impl Conn {
             }
             Conn::Dense { n_pre, n_post, w, dim } => Conn::Dense { n_pre, n_post, w: w.iter().map(|_| f()).collect(), dim },
         }
+    }
+
+    /// Give every synapse its own weight drawn from `d` (canonical units of the weights),
+    /// seeded, in storage order.
+    pub fn with_weight_dist(self, d: Dist, seed: u64) -> Result<Conn> {
+        d.check("connectivity weight")?;
+        let mut rng = Rng::new(seed);
+        let c = self.with_weights(|| d.sample(&mut rng) as f32);
+        Ok(c)
     }
 
     /// Presynaptic size.

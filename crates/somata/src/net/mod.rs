@@ -68,6 +68,7 @@
 
 mod conn;
 mod fast;
+pub mod microcircuit;
 pub mod models;
 mod pop;
 mod record;
@@ -75,7 +76,7 @@ mod sources;
 mod span;
 pub mod toml_net;
 
-pub use conn::{Conn, Weight, Weights};
+pub use conn::{Conn, Dist, Weight, Weights};
 pub use pop::{Pop, Population, RangeStep};
 pub use record::{available_memory, human_bytes, MemoryBudget, MonitorFormat, MonitorInfo, Var, DENSE_AUTO_LIMIT};
 use record::{Monitor, Src};
@@ -247,6 +248,10 @@ pub enum Delay {
     /// One delay per synapse, in the connectivity's storage order ([`Conn::synapses`];
     /// [`Conn::from_triplets_with_delays`] returns them in that order).
     PerSynapse(Vec<f64>),
+    /// One delay per synapse in whole steps of the network's `dt`, in storage order: the compact
+    /// form (2 bytes per synapse) of delays drawn from a distribution and rounded to the time
+    /// grid, as NEST rounds them ([`Delay::steps_from_dist`]).
+    PerSynapseSteps(Vec<u16>),
 }
 
 impl Delay {
@@ -254,7 +259,48 @@ impl Delay {
         match self {
             Delay::Global(d) => std::slice::from_ref(d),
             Delay::PerPre(v) | Delay::PerSynapse(v) => v,
+            Delay::PerSynapseSteps(_) => &[],
         }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Delay::PerSynapseSteps(v) => v.len(),
+            d => d.values().len(),
+        }
+    }
+    /// `n` per-synapse delays drawn from `d` (ms; a normal's redraws included), each rounded
+    /// to the nearest whole step of `dt_ms` and at least one step (NEST's delays live on the
+    /// time grid and are ≥ one resolution step), seeded.
+    ///
+    /// ```
+    /// use somata::net::{Delay, Dist};
+    /// let d = Delay::steps_from_dist(1000, Dist::Normal { mean: 1.5, std: 0.75, min: 0.1, max: f64::INFINITY }, 0.1, 3).unwrap();
+    /// let Delay::PerSynapseSteps(k) = d else { unreachable!() };
+    /// assert!(k.iter().all(|&s| s >= 1));
+    /// let mean = k.iter().map(|&s| s as f64 * 0.1).sum::<f64>() / 1000.0;
+    /// assert!((mean - 1.5).abs() < 0.1, "{mean}");
+    /// ```
+    pub fn steps_from_dist(n: usize, d: Dist, dt_ms: f64, seed: u64) -> Result<Delay> {
+        d.check("delay")?;
+        if !(dt_ms.is_finite() && dt_ms > 0.0) {
+            return Err(SomataError::InvalidDt(dt_ms));
+        }
+        let mut rng = crate::init::Rng::new(seed);
+        let mut k = Vec::with_capacity(n);
+        for _ in 0..n {
+            let ms = d.sample(&mut rng);
+            let steps = (ms / dt_ms).round().max(1.0);
+            if !(steps.is_finite() && steps <= u16::MAX as f64) {
+                return Err(SomataError::param(
+                    "projection",
+                    "delay",
+                    ms,
+                    "must be finite and below 65536 steps in a per-synapse distribution",
+                ));
+            }
+            k.push(steps as u16);
+        }
+        Ok(Delay::PerSynapseSteps(k))
     }
 }
 
@@ -586,13 +632,31 @@ struct DelayLine {
     per_syn: bool,
     k: Vec<u32>,
     f: Vec<f32>,
+    /// Per-synapse whole steps ([`Delay::PerSynapseSteps`]; then `k` and `f` are empty).
+    k16: Vec<u16>,
     slots: Vec<Vec<(u32, f32)>>,
     head: usize,
 }
 
 impl DelayLine {
     /// Compile `d` for `dt_ms`; `None` when every delay is 0.
-    fn compile(d: &Delay, dt_ms: f64) -> Result<Option<DelayLine>> {
+    fn compile(d: &mut Delay, dt_ms: f64) -> Result<Option<DelayLine>> {
+        if let Delay::PerSynapseSteps(v) = d {
+            // moved, not copied: 2 bytes per synapse held once (the projection keeps an empty list)
+            let k16 = std::mem::take(v);
+            let reach = k16.iter().copied().max().unwrap_or(0) as usize;
+            if reach == 0 {
+                return Ok(None);
+            }
+            return Ok(Some(DelayLine {
+                per_syn: true,
+                k: vec![],
+                f: vec![],
+                k16,
+                slots: (0..=reach).map(|_| Vec::new()).collect(),
+                head: 0,
+            }));
+        }
         let vals = d.values();
         let (mut k, mut f) = (Vec::with_capacity(vals.len()), Vec::with_capacity(vals.len()));
         let mut reach = 0u32;
@@ -615,7 +679,14 @@ impl DelayLine {
         if reach == 0 {
             return Ok(None);
         }
-        Ok(Some(DelayLine { per_syn: matches!(d, Delay::PerSynapse(_)), k, f, slots: (0..=reach).map(|_| Vec::new()).collect(), head: 0 }))
+        Ok(Some(DelayLine {
+            per_syn: matches!(d, Delay::PerSynapse(_)),
+            k,
+            f,
+            k16: vec![],
+            slots: (0..=reach).map(|_| Vec::new()).collect(),
+            head: 0,
+        }))
     }
 
     /// Schedule the value `s` of presynaptic neuron `i` (local index) pushed at this step;
@@ -624,7 +695,10 @@ impl DelayLine {
     fn push(&mut self, conn: &Conn, i: usize, s: f32) -> usize {
         let l = self.slots.len();
         if self.per_syn {
-            let (head, k, f, slots) = (self.head, &self.k, &self.f, &mut self.slots);
+            let (head, k, f, k16, slots) = (self.head, &self.k, &self.f, &self.k16, &mut self.slots);
+            if !k16.is_empty() {
+                return conn.visit_row(i, |pos, j, w| slots[(head + k16[pos] as usize) % l].push((j as u32, s * w)));
+            }
             return conn.visit_row(i, |pos, j, w| {
                 let (kk, ff) = (k[pos] as usize, f[pos]);
                 let a = (head + kk) % l;
@@ -979,19 +1053,19 @@ impl Network {
         let want = match &p.delay {
             Delay::Global(_) => 1,
             Delay::PerPre(_) => n_pre,
-            Delay::PerSynapse(_) => p.conn.num_synapses(),
+            Delay::PerSynapse(_) | Delay::PerSynapseSteps(_) => p.conn.num_synapses(),
         };
-        if p.delay.values().len() != want {
+        if p.delay.len() != want {
             return Err(SomataError::ShapeMismatch {
                 what: format!(
                     "delays of projection {pname} ({})",
                     if matches!(p.delay, Delay::PerPre(_)) { "one per presynaptic neuron" } else { "one per synapse" }
                 ),
                 expected: vec![want],
-                got: vec![p.delay.values().len()],
+                got: vec![p.delay.len()],
             });
         }
-        if matches!(p.delay, Delay::PerSynapse(_)) && matches!(p.kind, ProjKind::AlignPre { .. }) {
+        if matches!(p.delay, Delay::PerSynapse(_) | Delay::PerSynapseSteps(_)) && matches!(p.kind, ProjKind::AlignPre { .. }) {
             return Err(SomataError::Format(format!(
                 "projection {pname}: per-synapse delays need an align-post, current or delta projection (an align-pre synapse is per presynaptic neuron, before the connectivity); use a global or per-presynaptic delay"
             )));
@@ -1636,7 +1710,7 @@ impl Network {
             // compiled once: the clock's dt never changes, and events in flight survive a
             // projection added between runs
             if !pr.compiled {
-                pr.line = DelayLine::compile(&pr.delay, dt)?;
+                pr.line = DelayLine::compile(&mut pr.delay, dt)?;
                 pr.compiled = true;
             }
             pr.fast = pr.stp.is_none() && pr.line.is_none() && pr.pre_syn.is_none();

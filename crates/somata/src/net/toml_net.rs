@@ -2,7 +2,8 @@
 //! documented in full in `docs/network-format.md` (also [`crate::network_format`]).
 
 use super::{
-    Conn, Delay, ExtInput, GapJunction, GapKind, MemoryBudget, MonitorFormat, Network, Output, PopId, ProjKind, Projection, Var, Weight,
+    Conn, Delay, Dist, ExtInput, GapJunction, GapKind, MemoryBudget, MonitorFormat, Network, Output, PopId, ProjKind, Projection, Var,
+    Weight,
 };
 use crate::dynamics::{NeuronModel, SpikeReset};
 use crate::engine::LayerBuilder;
@@ -279,10 +280,93 @@ fn output(v: &Value, path: &str) -> Result<Output> {
     })
 }
 
+/// A per-synapse distribution: `{ normal = [mean, std], min = .., max = .. }` (redrawn outside
+/// `[min, max]`) or `{ uniform = [low, high] }`, quantities of `dim`; `None` for any other value.
+fn dist(v: &Value, dim: Dim, path: &str, default_min: f64) -> Result<Option<Dist>> {
+    let Some(t) = v.as_table() else { return Ok(None) };
+    if !(t.contains_key("normal") || t.contains_key("uniform")) {
+        return Ok(None);
+    }
+    let pair = |key: &str| -> Result<(f64, f64)> {
+        let p = format!("{path}.{key}");
+        let a = array(get(t, key, path)?, &p)?;
+        if a.len() != 2 {
+            return Err(err(&p, "expected two quantities"));
+        }
+        Ok((quantity(&a[0], dim, &format!("{p}[0]"))?, quantity(&a[1], dim, &format!("{p}[1]"))?))
+    };
+    let d = if t.contains_key("normal") {
+        check_keys(t, &["normal", "min", "max"], path)?;
+        let (mean, std) = pair("normal")?;
+        let bound = |k: &str, d: f64| -> Result<f64> { t.get(k).map(|v| quantity(v, dim, &format!("{path}.{k}"))).unwrap_or(Ok(d)) };
+        Dist::Normal { mean, std, min: bound("min", default_min)?, max: bound("max", f64::INFINITY)? }
+    } else {
+        check_keys(t, &["uniform"], path)?;
+        let (low, high) = pair("uniform")?;
+        Dist::Uniform { low, high }
+    };
+    d.check(path).map_err(|e| err(path, e))?;
+    Ok(Some(d))
+}
+
 /// The connectivity of `conn` and its per-synapse delays (ms, storage order) when it gives them
 /// (`delays` of a dense matrix or of triplets, or a fourth element of each triplet).
-fn connectivity(t: &Table, n_pre: usize, n_post: usize, wdim: Dim, path: &str, dir: &Path, seed: u64) -> Result<(Conn, Option<Vec<f64>>)> {
+#[allow(clippy::too_many_arguments)]
+fn connectivity(
+    t: &Table,
+    n_pre: usize,
+    n_post: usize,
+    wdim: Dim,
+    path: &str,
+    dir: &Path,
+    seed: u64,
+    dt_ms: f64,
+) -> Result<(Conn, Option<Delay>)> {
     let ty = get_str(t, "type", path)?;
+    let seed_of = |t: &Table| -> Result<u64> {
+        match t.get("seed") {
+            Some(s) => Ok(s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64),
+            None => Ok(seed),
+        }
+    };
+    // per-synapse delays drawn from a distribution (generated rules), rounded to whole steps
+    let delay_dist = match t.get("delays") {
+        Some(v) => dist(v, Dim::TIME, &format!("{path}.delays"), dt_ms)?,
+        None => None,
+    };
+    // per-synapse weights drawn from a distribution (generated rules)
+    let weight_dist = match t.get("weight") {
+        Some(v) => dist(v, wdim, &format!("{path}.weight"), f64::NEG_INFINITY)?,
+        None => None,
+    };
+    if (delay_dist.is_some() || weight_dist.is_some()) && matches!(ty, "dense" | "triplets") {
+        return Err(err(path, "distributions of weights or delays go with generated connectivity (fixed_prob, fixed_in_degree, fixed_out_degree, fixed_total_number, all_to_all, one_to_one); dense and triplets give their values"));
+    }
+    if delay_dist.is_some() || weight_dist.is_some() {
+        let s = seed_of(t)?;
+        let mut tt = t.clone();
+        tt.remove("delays");
+        if let Some(wd) = weight_dist {
+            // the rule is built with the mean weight, then every synapse draws its own
+            let mean = match wd {
+                Dist::Normal { mean, .. } => mean,
+                Dist::Uniform { low, high } => 0.5 * (low + high),
+            };
+            tt.insert("weight".into(), Value::Float(mean));
+        }
+        let (mut conn, _) = connectivity_only(&tt, ty, n_pre, n_post, wdim, path, dir, s, None)?;
+        if let Some(wd) = weight_dist {
+            conn = conn.with_weight_dist(wd, s ^ 0x5757_5757_0000_0001).map_err(|e| err(&format!("{path}.weight"), e))?;
+        }
+        let delays = match delay_dist {
+            Some(dd) => Some(
+                Delay::steps_from_dist(conn.num_synapses(), dd, dt_ms, s ^ 0xDE1A_7000_0000_0002)
+                    .map_err(|e| err(&format!("{path}.delays"), e))?,
+            ),
+            None => None,
+        };
+        return Ok((conn, delays));
+    }
     let delays = match t.get("delays") {
         None => None,
         Some(v) => {
@@ -302,8 +386,8 @@ fn connectivity(t: &Table, n_pre: usize, n_post: usize, wdim: Dim, path: &str, d
             Some(vals)
         }
     };
-    let conn = connectivity_only(t, ty, n_pre, n_post, wdim, path, dir, seed, delays)?;
-    Ok(conn)
+    let (conn, d) = connectivity_only(t, ty, n_pre, n_post, wdim, path, dir, seed, delays)?;
+    Ok((conn, d.map(Delay::PerSynapse)))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -358,6 +442,7 @@ fn connectivity_only(
         }
         "fixed_in_degree" => plain(Conn::fixed_in_degree(n_pre, n_post, get_usize(t, "degree", path)?, w()?, seed)),
         "fixed_out_degree" => plain(Conn::fixed_out_degree(n_pre, n_post, get_usize(t, "degree", path)?, w()?, seed)),
+        "fixed_total_number" => plain(Conn::fixed_total_number(n_pre, n_post, get_usize(t, "count", path)?, w()?, seed)),
         "dense" => {
             let (vals, _) = value_array(t, wdim, path, dir)?;
             let c = Conn::dense(n_pre, n_post, vals.into_iter().map(|x| x as f32).collect())?.unit(unit)?;
@@ -647,9 +732,17 @@ fn conn_bytes(t: &Table, n_pre: u64, n_post: u64) -> u64 {
         "fixed_prob" => (num("prob").min(1.0) * n_pre as f64 * n_post as f64) as u64,
         "fixed_in_degree" => (num("degree") as u64).saturating_mul(n_post),
         "fixed_out_degree" => (num("degree") as u64).saturating_mul(n_pre),
+        "fixed_total_number" => num("count") as u64,
         _ => 0,
     };
-    synapses.saturating_mul(8).saturating_add(n_pre.saturating_mul(8)).saturating_add(n_post.saturating_mul(16))
+    // an index and a weight per synapse, and 2 bytes of delay when drawn per synapse
+    let per_syn =
+        8 + if t.get("delays").is_some_and(|d| d.as_table().is_some_and(|d| d.contains_key("normal") || d.contains_key("uniform"))) {
+            2
+        } else {
+            0
+        };
+    synapses.saturating_mul(per_syn).saturating_add(n_pre.saturating_mul(8)).saturating_add(n_post.saturating_mul(16))
 }
 
 /// Parse and build a network file. Relative `npy` paths are read from `dir`. Errors give the
@@ -788,7 +881,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
             conn_bytes(ct, n_pre as u64, net.size(post) as u64),
         )?;
         let (conn, syn_delays) =
-            connectivity(ct, n_pre, net.size(post), wdim, &format!("{path}.conn"), dir, seed.wrapping_add(1000 + k as u64))?;
+            connectivity(ct, n_pre, net.size(post), wdim, &format!("{path}.conn"), dir, seed.wrapping_add(1000 + k as u64), dt)?;
         let mut proj = Projection::new(pre, post, conn, kind).pre_range(range).name(pname);
         match t.get("same_step") {
             None => {}
@@ -815,7 +908,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                 return Err(err(&path, "give `delay` (global or per presynaptic neuron) or per-synapse delays in `conn`, not both"));
             }
             (Some(d), None) => proj = proj.delays(d),
-            (None, Some(d)) => proj = proj.delays(Delay::PerSynapse(d)),
+            (None, Some(d)) => proj = proj.delays(d),
             (None, None) => {}
         }
         net.connect(proj)?;
@@ -906,12 +999,37 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                 let mut rng = crate::init::Rng::new(
                     t.get("seed").and_then(Value::as_integer).unwrap_or((seed as i64).wrapping_add(7 + k as i64)) as u64,
                 );
+                // with `tau`, each spike's current decays exponentially (NEST's exponential PSC
+                // of amplitude `weight`): i ← i·e^{−dt/τ} + Σ weight, then i drives the neuron
+                let tau = match t.get("tau") {
+                    None => None,
+                    Some(v) => {
+                        let tau = quantity(v, Dim::TIME, &format!("{path}.tau"))?;
+                        if !(tau.is_finite() && tau > 0.0) {
+                            return Err(SomataError::param("poisson input", "tau", tau, "must be finite and > 0"));
+                        }
+                        Some(tau)
+                    }
+                };
+                let mut syn = vec![0.0f32; if tau.is_some() { n } else { 0 }];
                 ExtInput::Generator(Box::new(move |_step, dt_ms, out: &mut [f32]| {
                     let p = -(-rate * dt_ms * 1e-3).exp_m1();
-                    for o in out.iter_mut() {
-                        // p ∈ [0, 1] because rate ≥ 0 was checked above, so the count cannot fail
-                        let c = crate::input::poisson_count(count as u64, p, &mut rng).unwrap_or(0.0);
-                        *o += c as f32 * w;
+                    match tau {
+                        None => {
+                            for o in out.iter_mut() {
+                                // p ∈ [0, 1] because rate ≥ 0 was checked above, so the count cannot fail
+                                let c = crate::input::poisson_count(count as u64, p, &mut rng).unwrap_or(0.0);
+                                *o += c as f32 * w;
+                            }
+                        }
+                        Some(tau) => {
+                            let decay = (-dt_ms / tau).exp() as f32;
+                            for (o, i) in out.iter_mut().zip(syn.iter_mut()) {
+                                let c = crate::input::poisson_count(count as u64, p, &mut rng).unwrap_or(0.0);
+                                *i = *i * decay + c as f32 * w;
+                                *o += *i;
+                            }
+                        }
                     }
                 }))
             }

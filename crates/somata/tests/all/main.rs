@@ -16,6 +16,7 @@ mod gradients;
 mod guards;
 mod inputs;
 mod io_plot;
+mod microcircuit;
 mod models;
 mod net_bptt;
 mod net_delays;
