@@ -400,3 +400,32 @@ fn simd_back_end_is_reported_and_forced() {
         }
     }
 }
+
+#[test]
+fn microcircuit_commands() {
+    // the bench: its report lines and the last-line contract, at 2% scale
+    let (code, out, err) = somata(&["bench", "microcircuit", "--scale", "0.02"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("construction") && out.contains("real-time factor") && out.contains("L23E"), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("microcircuit: ") && last.ends_with(" ms, 1 runs)"), "{last}");
+    // the network file at a scale, and its rejection of a bad scale
+    let (code, toml, err) = somata(&["microcircuit", "--scale", "0.01"], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(toml.matches("[[population]]").count(), 8);
+    assert!(toml.contains("type = \"fixed_total_number\"") && toml.contains("type = \"poisson\""));
+    let (code, _, err) = somata(&["microcircuit", "--scale", "2"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("scale_n"), "{err}");
+    // run with --out: the summary names the 8 populations
+    let dir = std::env::temp_dir().join(format!("somata-mc-{}", std::process::id()));
+    let (code, out, err) = somata(&["run", "microcircuit", "--scale", "0.01", "--duration-ms", "50", "--out", dir.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("L6I"), "{out}");
+    let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    assert!(summary.contains("\"L4E\""));
+    std::fs::remove_dir_all(&dir).ok();
+    let (code, _, err) = somata(&["run", "coba", "--scale", "0.1"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("--scale"), "{err}");
+}

@@ -43,7 +43,7 @@ mod currents;
 mod spikes;
 
 pub use currents::{ConstantInput, OUProcessInput, RampInput, SectionInput, SinusoidalInput, StepInput, WienerProcessInput};
-pub use spikes::{poisson_count, poisson_input, PoissonEncoder, PoissonInput, PoissonSpike, SpikeTime, TimeRounding};
+pub use spikes::{poisson_count, poisson_input, PoissonCounter, PoissonEncoder, PoissonInput, PoissonSpike, SpikeTime, TimeRounding};
 
 use crate::dynamics::Clock;
 use crate::error::{Result, SomataError};

@@ -367,13 +367,77 @@ pub fn poisson_count(num_input: u64, p: f64, rng: &mut Rng) -> Result<f64> {
     Ok(if flip { (num_input - k) as f64 } else { k as f64 })
 }
 
+/// [`poisson_count`] for one `(num_input, p)` drawn many times (a background input: the same
+/// sources every step): the constants of the draw (`(1 − q)^n`, `q/(1 − q)`, the branch) are
+/// computed once, and every draw is bit for bit [`poisson_count`]'s from the same generator.
+///
+/// ```
+/// use somata::{init::Rng, input::{poisson_count, PoissonCounter}};
+/// let c = PoissonCounter::new(2000, 8e-4)?;
+/// let (mut a, mut b) = (Rng::new(5), Rng::new(5));
+/// for _ in 0..1000 {
+///     assert_eq!(c.sample(&mut a), poisson_count(2000, 8e-4, &mut b)?);
+/// }
+/// # Ok::<(), somata::SomataError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct PoissonCounter {
+    n: u64,
+    p: f64,
+    normal: bool,
+    q: f64,
+    flip: bool,
+    s: f64,
+    p0: f64,
+}
+
+impl PoissonCounter {
+    /// The draw of `Binomial(num_input, p)` (`p` in `[0, 1]`).
+    pub fn new(num_input: u64, p: f64) -> Result<PoissonCounter> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(SomataError::param("poisson_input", "p", p, "spike probability must be in [0, 1]"));
+        }
+        let nf = num_input as f64;
+        let normal = nf * p > 5.0 && nf * (1.0 - p) > 5.0;
+        let (q, flip) = if p <= 0.5 { (p, false) } else { (1.0 - p, true) };
+        let s = q / (1.0 - q);
+        let p0 = (nf * (-q).ln_1p()).exp();
+        Ok(PoissonCounter { n: num_input, p, normal, q, flip, s, p0 })
+    }
+    /// One count (as [`poisson_count`]).
+    #[inline]
+    pub fn sample(&self, rng: &mut Rng) -> f64 {
+        if self.normal {
+            let a = self.n as f64 * self.p;
+            let c = (a + (a * (1.0 - self.p)).sqrt() * rng.normal()).round_ties_even();
+            return c.max(0.0);
+        }
+        let k = binomial_inversion_with(self.n, self.q, self.s, self.p0, rng);
+        if self.flip {
+            (self.n - k) as f64
+        } else {
+            k as f64
+        }
+    }
+}
+
 /// `Binomial(n, q)` for `q <= 0.5` by sequential CDF inversion (expected `n·q + 1` iterations).
 fn binomial_inversion(n: u64, q: f64, rng: &mut Rng) -> u64 {
     if q <= 0.0 || n == 0 {
         return 0;
     }
     let s = q / (1.0 - q);
-    let mut pk = (n as f64 * (-q).ln_1p()).exp(); // (1 − q)^n
+    let p0 = (n as f64 * (-q).ln_1p()).exp(); // (1 − q)^n
+    binomial_inversion_with(n, q, s, p0, rng)
+}
+
+/// [`binomial_inversion`] with `s = q/(1 − q)` and `p0 = (1 − q)^n` given.
+#[inline]
+fn binomial_inversion_with(n: u64, q: f64, s: f64, p0: f64, rng: &mut Rng) -> u64 {
+    if q <= 0.0 || n == 0 {
+        return 0;
+    }
+    let mut pk = p0;
     let mut u = rng.uniform();
     let mut k = 0u64;
     while u >= pk {
@@ -382,7 +446,7 @@ fn binomial_inversion(n: u64, q: f64, rng: &mut Rng) -> u64 {
             // numerical tail: restart (probability ~ rounding error)
             u = rng.uniform();
             k = 0;
-            pk = (n as f64 * (-q).ln_1p()).exp();
+            pk = p0;
             continue;
         }
         pk *= s * (n - k) as f64 / (k + 1) as f64;

@@ -468,7 +468,7 @@ impl Conn {
         }
         let wq = w.into();
         let w = check_w(wq.value)?;
-        let draw = |rng: &mut Rng, m: usize| ((rng.next_u64() >> 32) * m as u64 >> 32) as u32;
+        let draw = |rng: &mut Rng, m: usize| (((rng.next_u64() >> 32) * m as u64) >> 32) as u32;
         let mut counts = vec![0u32; n_pre + 1];
         let mut rng = Rng::new(seed);
         for _ in 0..n {

@@ -1012,21 +1012,29 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                     }
                 };
                 let mut syn = vec![0.0f32; if tau.is_some() { n } else { 0 }];
+                // the draw's constants, for the dt they were computed at (the network's: fixed)
+                let mut counter: Option<(f64, crate::input::PoissonCounter)> = None;
                 ExtInput::Generator(Box::new(move |_step, dt_ms, out: &mut [f32]| {
-                    let p = -(-rate * dt_ms * 1e-3).exp_m1();
+                    let pc = match counter {
+                        Some((d, c)) if d == dt_ms => c,
+                        _ => {
+                            let p = -(-rate * dt_ms * 1e-3).exp_m1();
+                            // p ∈ [0, 1] because rate ≥ 0 was checked above, so this cannot fail
+                            let Ok(c) = crate::input::PoissonCounter::new(count as u64, p) else { return };
+                            counter = Some((dt_ms, c));
+                            c
+                        }
+                    };
                     match tau {
                         None => {
                             for o in out.iter_mut() {
-                                // p ∈ [0, 1] because rate ≥ 0 was checked above, so the count cannot fail
-                                let c = crate::input::poisson_count(count as u64, p, &mut rng).unwrap_or(0.0);
-                                *o += c as f32 * w;
+                                *o += pc.sample(&mut rng) as f32 * w;
                             }
                         }
                         Some(tau) => {
                             let decay = (-dt_ms / tau).exp() as f32;
                             for (o, i) in out.iter_mut().zip(syn.iter_mut()) {
-                                let c = crate::input::poisson_count(count as u64, p, &mut rng).unwrap_or(0.0);
-                                *i = *i * decay + c as f32 * w;
+                                *i = *i * decay + pc.sample(&mut rng) as f32 * w;
                                 *o += *i;
                             }
                         }
