@@ -18,7 +18,7 @@ and export (``somata.nir``). Values are floats in canonical units (ms, mV, mA, S
 from . import _somata, environ, surrogate
 from . import nn, state  # noqa: F401
 from ._somata import __version__
-from .network import GapJunction, Input, Monitor, Network, Population, Projection, Result, description
+from .network import GapJunction, Input, Monitor, Network, Population, Projection, Result, description, microcircuit
 from .neurons import MODELS, Neuron, init, model_info, neuron
 from .synapses import SYNAPSES, Synapse
 
@@ -50,6 +50,7 @@ __all__ = [
     "description",
     "environ",
     "init",
+    "microcircuit",
     "model_info",
     "models",
     "neuron",

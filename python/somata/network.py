@@ -273,3 +273,15 @@ class Network:
 
     def __repr__(self):
         return f"Network({self.name!r}, populations={self.populations()})"
+
+
+def microcircuit(scale=1.0, scale_k=None, background="poisson", seed=55, duration="1000 ms", record_spikes=True):
+    """The cortical microcircuit of Potjans & Diesmann (2014) as a :class:`Network`
+    (crates/somata/docs/microcircuit.md): ``scale`` multiplies the population sizes (and the
+    in-degrees unless ``scale_k`` is given; 1: 77,169 neurons, about 3·10⁸ synapses, 3 GB),
+    ``background`` is ``"poisson"`` (8 Hz × K_ext through the synapse) or ``"dc"``; every
+    population's spikes are monitored as events (``res.spikes("L4E")``)."""
+    text = _somata.microcircuit_toml(
+        float(scale), float(scale if scale_k is None else scale_k), background, int(seed), to_ms(duration, "duration"), bool(record_spikes)
+    )
+    return Network.from_toml(text, name="microcircuit")

@@ -197,7 +197,23 @@ impl Network {
     }
 }
 
+/// The network file of the Potjans & Diesmann (2014) cortical microcircuit
+/// (`somata microcircuit`): `background` is `"poisson"` or `"dc"`.
+#[pyfunction]
+#[pyo3(signature = (scale_n=1.0, scale_k=1.0, background="poisson", seed=55, duration_ms=1000.0, record_spikes=true))]
+fn microcircuit_toml(scale_n: f64, scale_k: f64, background: &str, seed: u64, duration_ms: f64, record_spikes: bool) -> PyResult<String> {
+    use somata::net::microcircuit::{Background, McConfig};
+    let background = match background {
+        "poisson" => Background::Poisson,
+        "dc" => Background::Dc,
+        b => return Err(PyValueError::new_err(format!("background must be \"poisson\" or \"dc\", got `{b}`"))),
+    };
+    let c = McConfig { scale_n, scale_k, background, seed, duration_ms, record_spikes, ..McConfig::default() };
+    c.toml().map_err(py_err)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(microcircuit_toml, m)?)?;
     m.add_class::<Network>()?;
     Ok(())
 }

@@ -403,3 +403,21 @@ def test_gil_released_during_run():
         th.join()
     assert wall > 0.1, "the run was too short to tell"
     assert during > 0.2 * free_rate * wall, (during, free_rate, wall)
+
+
+def test_microcircuit_at_small_scale():
+    """The Potjans & Diesmann microcircuit from Python: 8 populations of the scaled sizes, every
+    one firing at a cortical rate, spikes as events per population."""
+    net = somata.microcircuit(scale=0.02, duration="200 ms")
+    pops = net.populations()
+    assert list(pops) == ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"]
+    assert pops["L23E"] == round(20683 * 0.02)
+    res = net.run(progress=False)
+    for name, p in res.summary["populations"].items():
+        assert 0.1 < p["rate_hz"] < 40.0, (name, p)
+    t, i = res.spikes("L5E")
+    assert len(t) > 0 and i.max() < pops["L5E"]
+    with pytest.raises(ValueError, match="background"):
+        somata.microcircuit(scale=0.01, background="noise")
+    with pytest.raises(ValueError):
+        somata.microcircuit(scale=2.0)
