@@ -166,6 +166,15 @@ class Neuron:
 
     __call__ = update
 
+    def prefetch(self, name):
+        """A reference to the state ``name`` for ``somata.state.PoissonInput(target=...)``
+        (brainstate's ``module.prefetch('V')``)."""
+        if name not in self._layer.state_names:
+            raise ValueError(f"{self.model} has no state `{name}`; its states are: {', '.join(self._layer.state_names)}")
+        from .state import StateRef
+
+        return StateRef(self, name)
+
     def get_spike(self):
         """The spikes of the current state (float32)."""
         if _tracing():

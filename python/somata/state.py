@@ -48,7 +48,8 @@ synapses; COBA, CUBA, MgBlock outputs; a delay), ``CurrentProj``, ``DeltaProj``,
 ``EventFixedProb`` (BrainPy's fixed number of targets per presynaptic neuron:
 ``int(conn_num · n_post)`` for a float), ``FixedProb`` (each pair with probability ``p``),
 ``AllToAll``, ``OneToOne`` and ``Linear``/``Dense`` (an explicit ``[pre, post]`` matrix); inputs
-that are constants, per-neuron arrays or per-step arguments. Anything else in ``update`` (arithmetic
+that are constants, per-neuron arrays or per-step arguments, and ``PoissonInput`` onto a state
+(``neuron.prefetch('V')``). Anything else in ``update`` (arithmetic
 on spikes, a Python branch on their values) is refused with a ``TypeError`` naming it: the
 values only exist inside the engine's run.
 """
@@ -76,6 +77,7 @@ class _Trace:
         self.updated = []  # populations in update order
         self.projs = []  # (proj, pre SpikeRef, same_step, post_already_updated)
         self.inputs = []  # (neuron, value or _Arg)
+        self.state_inputs = []  # PoissonInput calls
         self.step_args = []  # the per-step sequences
 
     def pop(self, n):
@@ -433,6 +435,44 @@ def align_pre_projection(*spike_generator, syn, comm, out, post, stp=None, delay
     return _AlignPre(*spike_generator, comm=comm, syn=syn, out=out, post=post, stp=stp, delay=delay, name=name)
 
 
+class PoissonInput:
+    """brainpy.state's ``PoissonInput(target, indices, num_input, freq, weight)``: ``num_input``
+    Poisson sources at ``freq`` per neuron, each spike adding ``weight`` to the target state
+    (``neuron.prefetch('V')``) before the neuron updates; call ``update()`` in ``update`` before
+    the neuron, as BrainPy's scripts do. ``indices`` must be ``None`` (all neurons)."""
+
+    def __init__(self, target, indices, num_input, freq, weight, name=None):
+        if not isinstance(target, StateRef):
+            raise TypeError("PoissonInput: target must be neuron.prefetch('V') (a state of a somata neuron layer)")
+        if indices is not None:
+            raise TypeError("PoissonInput: indices are not supported (the input reaches every neuron of the target)")
+        self.target, self.num_input, self.freq, self.weight, self.name = target, int(num_input), freq, weight, name
+
+    def __call__(self):
+        if not _TRACE.active:
+            raise TypeError("PoissonInput runs inside somata.state.for_loop (a traced update)")
+        n = self.target.pop
+        if any(p is n for p in _TRACE.updated):
+            raise TypeError("PoissonInput: call it before its target neuron's update, as BrainPy's scripts do")
+        _TRACE.pop(n)
+        _TRACE.state_inputs.append(self)
+
+    update = __call__
+
+    def table(self, names):
+        from ._units import canonical
+
+        rate = canonical(self.freq, "kHz", "PoissonInput freq") * 1e3 if not isinstance(self.freq, (int, float)) else float(self.freq)
+        return {
+            "target": names[id(self.target.pop)],
+            "type": "poisson",
+            "state": self.target.var,
+            "rate": float(rate),
+            "count": self.num_input,
+            "weight": _desc_value(self.weight),
+        }
+
+
 # -- neurons inside the trace --------------------------------------------------------------------
 def _neuron_update(n, x):
     if any(p is n for p in _TRACE.updated):
@@ -569,6 +609,8 @@ def _compile(fn, xs, seed):
                     inputs.append({"target": names[id(n)], "value": float(v)})
             else:
                 inputs.append({"target": names[id(n)], "values": np.broadcast_to(v, (n.num,)).astype(float).tolist()})
+    for pi in _TRACE.state_inputs:
+        inputs.append(pi.table(names))
     monitors = []
     for k, r in enumerate(refs):
         if isinstance(r, SpikeRef):

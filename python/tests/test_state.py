@@ -189,3 +189,31 @@ def test_two_layer_network_matches_brainpy_net2_lif(case):
     close(g["2.W"], res["grad_W2"])
     close(g["2.b"], res["grad_b2"])
     close(gx, res["grad_input"])
+
+
+def test_poisson_input_onto_v_in_a_traced_module():
+    """brainpy.state's PoissonInput(target=N.prefetch('V'), ...) called before N.update: each step
+    V += count·w, then the LIF decays: the mean settles at rate·dt·count·w·d/(1 − d)."""
+    somata.environ.set(dt=0.1)
+
+    class Net(bp.Module):
+        def __init__(self):
+            self.N = somata.LIF(100, tau="10 ms", V_th="1e9 mV")
+            self.inp = bp.PoissonInput(target=self.N.prefetch("V"), indices=None, num_input=500, freq="10 Hz", weight="0.2 mV")
+
+        def update(self, t):
+            self.inp()
+            self.N()
+            return self.N.V
+
+    m = Net()
+    bp.init_all_states(m)
+    v = bp.for_loop(m.update, np.arange(30000))
+    mean = v[5000:].mean()
+    d = np.exp(-0.1 / 10.0)
+    want = 10e-3 * 0.1 * 500 * 0.2 * d / (1 - d)
+    assert abs(mean / want - 1) < 0.02, (mean, want)
+    with pytest.raises(TypeError, match="prefetch"):
+        bp.PoissonInput(target=m.N, indices=None, num_input=1, freq=1.0, weight=1.0)
+    with pytest.raises(ValueError, match="no state"):
+        m.N.prefetch("w")

@@ -772,6 +772,18 @@ pub enum ExtInput {
     },
     /// A generator called every step with the step index and dt (ms); it adds to `out`.
     Generator(GenFn),
+    /// A generator whose values are added to the state `state` (canonical units of that
+    /// state, e.g. mV onto `V`) just before the population updates, as BrainPy's
+    /// `PoissonInput(target=neuron.prefetch('V'), ...)` called before `neuron.update()`:
+    /// the neuron then integrates from the raised state.
+    OnState {
+        /// The state name (`"V"`).
+        state: String,
+        /// Adds this step's increments to its `out` (zeroed before each call).
+        generator: GenFn,
+        /// Scratch of the population's size (allocated once, when the input is added).
+        buf: Vec<f32>,
+    },
 }
 
 struct PopEntry {
@@ -1279,6 +1291,12 @@ impl Network {
             && let Some(bad) = v.iter().find(|v| !v.is_finite())
         {
             return Err(SomataError::param("input", "value", *bad as f64, "must be finite"));
+        }
+        let mut x = x;
+        if let ExtInput::OnState { state, buf, .. } = &mut x {
+            // the state must exist (the error lists the ones that do)
+            self.pops[p.0].pop.state(state)?;
+            buf.resize(n, 0.0);
         }
         self.pops[p.0].inputs.push(x);
         Ok(())
@@ -2037,6 +2055,27 @@ fn update_pop(p: &mut PopEntry, clock: &Clock, check_finite: bool) -> Result<()>
                     });
                 }
             }
+            // applied to the state below, just before the update
+            ExtInput::OnState { .. } => {}
+        }
+    }
+    for inp in &mut p.inputs {
+        if let ExtInput::OnState { state, generator, buf } = inp {
+            buf.iter_mut().for_each(|v| *v = 0.0);
+            generator(step, clock.dt_ms(), buf);
+            if let Some(j) = buf.iter().position(|v| !v.is_finite()) {
+                return Err(SomataError::NonFiniteInput {
+                    layer: p.name.clone(),
+                    model: p.pop.model_name().into(),
+                    what: format!("input onto state {state} (a generator)"),
+                    step,
+                    batch: 0,
+                    neuron: j,
+                    value: format!("{}", buf[j]),
+                });
+            }
+            let st = p.pop.state_mut(state)?;
+            st.iter_mut().zip(buf.iter()).for_each(|(s, d)| *s += d);
         }
     }
     if !p.last_ext.is_empty() {

@@ -960,6 +960,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                 "mean",
                 "sigma",
                 "tau",
+                "state",
             ],
             &path,
         )?;
@@ -992,7 +993,29 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                 // (mA) when it fires (BrainPy's poisson_input onto a current)
                 let rate = rate_hz(get(t, "rate", &path)?, &format!("{path}.rate"))?;
                 let count = get_usize(t, "count", &path)?;
-                let w = quantity(get(t, "weight", &path)?, Dim::CURRENT, &format!("{path}.weight"))? as f32;
+                // onto a state (BrainPy's PoissonInput(target=pop.prefetch('V'))): weight in the
+                // state's dimension, added before the update; else a current
+                let on_state = match t.get("state") {
+                    None => None,
+                    Some(v) => {
+                        let name = v.as_str().ok_or_else(|| err(&format!("{path}.state"), "expected a state name"))?.to_string();
+                        let dim = net.population(target).state_dim(&name).ok_or_else(|| {
+                            err(
+                                &format!("{path}.state"),
+                                format!(
+                                    "`{name}` is not a state of the target (its states: {})",
+                                    net.population(target).state_names().join(", ")
+                                ),
+                            )
+                        })?;
+                        Some((name, dim))
+                    }
+                };
+                let wdim = on_state.as_ref().map_or(Dim::CURRENT, |(_, d)| *d);
+                if on_state.is_some() && t.get("tau").is_some() {
+                    return Err(err(&path, "`tau` filters a current; an input onto a state adds its jumps directly"));
+                }
+                let w = quantity(get(t, "weight", &path)?, wdim, &format!("{path}.weight"))? as f32;
                 if !(rate.is_finite() && rate >= 0.0) {
                     return Err(SomataError::param("poisson input", "rate", rate, "must be finite and ≥ 0"));
                 }
@@ -1014,7 +1037,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                 let mut syn = vec![0.0f32; if tau.is_some() { n } else { 0 }];
                 // the draw's constants, for the dt they were computed at (the network's: fixed)
                 let mut counter: Option<(f64, crate::input::PoissonCounter)> = None;
-                ExtInput::Generator(Box::new(move |_step, dt_ms, out: &mut [f32]| {
+                let generator: super::GenFn = Box::new(move |_step, dt_ms, out: &mut [f32]| {
                     let pc = match counter {
                         Some((d, c)) if d == dt_ms => c,
                         _ => {
@@ -1039,7 +1062,11 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                             }
                         }
                     }
-                }))
+                });
+                match on_state {
+                    Some((state, _)) => ExtInput::OnState { state, generator, buf: vec![] },
+                    None => ExtInput::Generator(generator),
+                }
             }
             "section" | "step" | "ramp" | "sinusoidal" | "ou" | "wiener" => {
                 let gen_seed = t.get("seed").and_then(Value::as_integer).map_or(seed.wrapping_add(11 + k as u64), |s| s as u64);

@@ -205,3 +205,49 @@ fn a_small_microcircuit_builds_the_scaled_counts_and_fires() {
     assert!(!dc.toml().unwrap().contains("poisson"));
     assert!(McConfig { scale_n: 0.0, ..c }.toml().is_err());
 }
+
+#[test]
+fn poisson_input_onto_a_state_jumps_it_before_the_update() {
+    // BrainPy's PoissonInput onto V before LIF.update: each step V += count·w, then V decays by
+    // d = e^{−dt/τ} (V_rest = 0, no current): the mean settles at rate·dt·count·w·d/(1 − d)
+    let text = r#"
+dt = "0.1 ms"
+steps = 30000
+[[population]]
+name = "A"
+model = "LIF"
+size = 100
+params = { V_th = "1e9 mV", tau = "10 ms" }
+[[input]]
+target = "A"
+type = "poisson"
+rate = "10 Hz"
+count = 500
+weight = "0.2 mV"
+state = "V"
+seed = 2
+[[monitor]]
+name = "V"
+population = "A"
+var = "V"
+every = 10
+"#;
+    let mut f = file(text).unwrap();
+    f.net.run(f.steps).unwrap();
+    let (v, _) = f.net.monitor_data("V").unwrap();
+    let tail: Vec<f64> = v[100 * 500..].iter().map(|&x| x as f64).collect();
+    let mean = tail.iter().sum::<f64>() / tail.len() as f64;
+    let d = (-0.1f64 / 10.0).exp();
+    let want = 10e-3 * 0.1 * 500.0 * 0.2 * d / (1.0 - d);
+    assert!((mean / want - 1.0).abs() < 0.02, "{mean} vs {want}");
+    // a state the target lacks, a weight of the wrong dimension, and tau with a state are refused
+    for (extra, msg) in [("state = \"w\"", "not a state"), ("state = \"V\"\ntau = \"1 ms\"", "tau"), ("state = 3", "state name")] {
+        let t = format!(
+            "dt = \"0.1 ms\"\nsteps = 1\n[[population]]\nname = \"A\"\nmodel = \"LIF\"\nsize = 2\n[[input]]\ntarget = \"A\"\ntype = \"poisson\"\nrate = \"1 Hz\"\ncount = 1\nweight = \"1 mV\"\n{extra}\n"
+        );
+        let e = file(&t).err().unwrap_or_else(|| panic!("{extra} accepted")).to_string();
+        assert!(e.contains(msg), "{e}");
+    }
+    let t = "dt = \"0.1 ms\"\nsteps = 1\n[[population]]\nname = \"A\"\nmodel = \"LIF\"\nsize = 2\n[[input]]\ntarget = \"A\"\ntype = \"poisson\"\nrate = \"1 Hz\"\ncount = 1\nweight = \"1 mA\"\nstate = \"V\"\n";
+    assert!(file(t).err().unwrap().to_string().contains("dimension"));
+}
