@@ -78,7 +78,6 @@ class _Trace:
         self.projs = []  # (proj, pre SpikeRef, same_step, post_already_updated)
         self.inputs = []  # (neuron, value or _Arg)
         self.state_inputs = []  # PoissonInput calls
-        self.step_args = []  # the per-step sequences
 
     def pop(self, n):
         if not any(p is n for p in self.pops):
@@ -87,10 +86,6 @@ class _Trace:
 
 
 _TRACE = _Trace()
-
-
-def tracing():
-    return _TRACE.active
 
 
 class _Arg:
@@ -528,11 +523,6 @@ def _init_value(v):
 
 
 # -- compiling and running ---------------------------------------------------------------------------
-class _Compiled:
-    def __init__(self, net, outputs, treedef):
-        self.net, self.outputs, self.treedef = net, outputs, treedef
-
-
 _CACHE = {}
 
 
@@ -542,29 +532,17 @@ def _flatten(out):
         return [out], lambda vs: vs[0]
     if out is None:
         return [], lambda vs: None
-    if isinstance(out, (tuple, list)):
-        parts = [_flatten(o) for o in out]
+    if isinstance(out, (tuple, list, dict)):
+        keys = list(out) if isinstance(out, dict) else range(len(out))
+        parts = [_flatten(out[k]) for k in keys]
         refs = [r for p in parts for r in p[0]]
 
-        def build(vs, parts=parts, kind=type(out)):
+        def build(vs, kind=type(out)):
             res, k = [], 0
             for rs, b in parts:
                 res.append(b(vs[k : k + len(rs)]))
                 k += len(rs)
-            return kind(res)
-
-        return refs, build
-    if isinstance(out, dict):
-        keys = list(out)
-        refs_b = [_flatten(out[k]) for k in keys]
-        refs = [r for p in refs_b for r in p[0]]
-
-        def build(vs):
-            res, k = {}, 0
-            for key, (rs, b) in zip(keys, refs_b):
-                res[key] = b(vs[k : k + len(rs)])
-                k += len(rs)
-            return res
+            return dict(zip(keys, res)) if kind is dict else kind(res)
 
         return refs, build
     raise TypeError(f"update returned {type(out).__name__}; return spikes, states, or tuples/dicts of them")

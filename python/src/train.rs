@@ -44,6 +44,24 @@ impl ModelFn for BuildNeurons {
     }
 }
 
+/// Items 1..8 of a `("neurons" | "recurrent", model, n, params, spk_fun, spk_reset, seed,
+/// train, ...)` description: the model, its layer spec, the trained parameters and the seed.
+#[allow(clippy::type_complexity)]
+fn neuron_part(t: &Bound<'_, PyTuple>) -> PyResult<(String, crate::Spec, Vec<String>, u64)> {
+    let (_, model, n, params, sg, reset, seed, train): (
+        String,
+        String,
+        usize,
+        Option<Bound<'_, PyDict>>,
+        Option<Bound<'_, PyAny>>,
+        Option<String>,
+        u64,
+        Vec<String>,
+    ) = t.get_slice(0, 8).extract()?;
+    let spec = spec_of(&model, vec![n], params.as_ref(), sg.as_ref(), reset.as_deref(), seed, None)?;
+    Ok((model, spec, train, seed))
+}
+
 /// One layer from its Python description (a tuple whose first item names the kind):
 /// * `("linear", n_in, n_out, seed, bias, W or None, b or None)`: `y = x W + b`, `W` `[n_in, n_out]` row-major;
 /// * `("neurons", model, n, params, spk_fun, spk_reset, seed, train)`: a neuron layer whose
@@ -67,33 +85,12 @@ fn layer_of(t: &Bound<'_, PyTuple>) -> PyResult<Box<dyn Layer>> {
             Box::new(if bias { l } else { l.without_bias() })
         }
         "neurons" => {
-            let (_, model, n, params, sg, reset, seed, train): (
-                String,
-                String,
-                usize,
-                Option<Bound<'_, PyDict>>,
-                Option<Bound<'_, PyAny>>,
-                Option<String>,
-                u64,
-                Vec<String>,
-            ) = t.extract()?;
-            let spec = spec_of(&model, vec![n], params.as_ref(), sg.as_ref(), reset.as_deref(), seed, None)?;
+            let (model, spec, train, _) = neuron_part(t)?;
             dispatch(&model, BuildNeurons(spec, train)).map_err(e)?
         }
         "recurrent" => {
-            let (_, model, n, params, sg, reset, seed, train, w, bias): (
-                String,
-                String,
-                usize,
-                Option<Bound<'_, PyDict>>,
-                Option<Bound<'_, PyAny>>,
-                Option<String>,
-                u64,
-                Vec<String>,
-                Option<Vec<f32>>,
-                bool,
-            ) = t.extract()?;
-            let spec = spec_of(&model, vec![n], params.as_ref(), sg.as_ref(), reset.as_deref(), seed, None)?;
+            let (model, spec, train, seed) = neuron_part(t)?;
+            let (w, bias): (Option<Vec<f32>>, bool) = t.get_slice(8, 10).extract()?;
             dispatch(&model, BuildRecurrent(spec, train, seed, w, bias)).map_err(e)?
         }
         "readout" => {
@@ -138,6 +135,33 @@ fn seq(x: Vec<f32>, steps: usize, batch: usize, n: usize, constant: bool) -> PyR
         return Err(PyValueError::new_err(format!("input: expected {want} values, got {}", x.len())));
     }
     Ok(if constant { SeqBuf::constant(x, steps, batch, n) } else { SeqBuf::dense(x, steps, batch, n) })
+}
+
+/// Values per sample of a data set `x` (`[samples, n]` constant or `[samples, steps, n]`),
+/// checked against the number of labels.
+fn per_sample(xs: &[f32], samples: usize, steps: usize, n: usize, constant: bool) -> PyResult<usize> {
+    let per = if constant { n } else { steps * n };
+    if xs.len() != samples * per {
+        return Err(PyValueError::new_err(format!("x: expected {samples} samples of {per} values, got {} values", xs.len())));
+    }
+    Ok(per)
+}
+
+/// The batch of samples `idx` of `xs` as a sequence (time-major when not constant).
+fn gather(xs: &[f32], idx: impl ExactSizeIterator<Item = usize>, steps: usize, n: usize, constant: bool) -> PyResult<SeqBuf> {
+    let b = idx.len();
+    let per = if constant { n } else { steps * n };
+    let mut data = vec![0f32; per * b];
+    for (r, s) in idx.enumerate() {
+        if constant {
+            data[r * n..(r + 1) * n].copy_from_slice(&xs[s * n..(s + 1) * n]);
+        } else {
+            for t in 0..steps {
+                data[(t * b + r) * n..(t * b + r + 1) * n].copy_from_slice(&xs[s * per + t * n..s * per + (t + 1) * n]);
+            }
+        }
+    }
+    seq(data, steps, b, n, constant)
 }
 
 enum Opt {
@@ -283,12 +307,9 @@ impl Sequential {
     ) -> PyResult<(Bound<'py, PyAny>, bool)> {
         let n_out = self.widths().1;
         let g = seq(gy.as_slice()?.to_vec(), steps, batch, n_out, false)?;
-        let mut ex: Vec<Option<SeqBuf>> = {
-            let s = self.lock();
-            vec![None; s.layers().len()]
-        };
+        let widths: Vec<usize> = self.lock().layers().iter().map(|l| l.n_out()).collect();
+        let mut ex: Vec<Option<SeqBuf>> = vec![None; widths.len()];
         for (k, e) in extra {
-            let widths: Vec<usize> = self.lock().layers().iter().map(|l| l.n_out()).collect();
             let w = *widths.get(k).ok_or_else(|| PyValueError::new_err(format!("no layer {k}")))?;
             ex[k] = Some(seq(e.as_slice()?.to_vec(), steps, batch, w, false)?);
         }
@@ -390,11 +411,8 @@ impl Sequential {
         let l = loss_of(loss, reduce, target)?;
         let n = self.widths().0;
         let xs = x.as_slice()?;
-        let per = if constant { n } else { steps * n };
         let samples = labels.len();
-        if xs.len() != samples * per {
-            return Err(PyValueError::new_err(format!("x: expected {samples} samples of {per} values, got {} values", xs.len())));
-        }
+        per_sample(xs, samples, steps, n, constant)?;
         let bs = batch_size.max(1);
         let mut order: Vec<usize> = (0..samples).collect();
         let mut rng = somata::init::Rng::new(seed);
@@ -405,18 +423,8 @@ impl Sequential {
         let nb = samples.div_ceil(bs);
         for (k, idx) in order.chunks(bs).enumerate() {
             let b = idx.len();
-            let mut data = vec![0f32; if constant { b * n } else { steps * b * n }];
-            for (r, &s) in idx.iter().enumerate() {
-                if constant {
-                    data[r * n..(r + 1) * n].copy_from_slice(&xs[s * n..(s + 1) * n]);
-                } else {
-                    for t in 0..steps {
-                        data[(t * b + r) * n..(t * b + r + 1) * n].copy_from_slice(&xs[s * per + t * n..s * per + (t + 1) * n]);
-                    }
-                }
-            }
             let lab: Vec<u32> = idx.iter().map(|&s| labels[s]).collect();
-            let xb = seq(data, steps, b, n, constant)?;
+            let xb = gather(xs, idx.iter().copied(), steps, n, constant)?;
             let (lv, c) = py
                 .detach(|| {
                     let mut net = self.lock();
@@ -458,29 +466,14 @@ impl Sequential {
         let l = loss_of(loss, reduce, target)?;
         let n = self.widths().0;
         let xs = x.as_slice()?;
-        let per = if constant { n } else { steps * n };
         let samples = labels.len();
-        if xs.len() != samples * per {
-            return Err(PyValueError::new_err(format!("x: expected {samples} samples of {per} values, got {} values", xs.len())));
-        }
+        per_sample(xs, samples, steps, n, constant)?;
         let (mut loss_sum, mut preds) = (0.0, Vec::with_capacity(samples));
         let bs = batch_size.max(1);
         let mut s0 = 0;
         while s0 < samples {
             let b = bs.min(samples - s0);
-            let data: Vec<f32> = if constant {
-                xs[s0 * n..(s0 + b) * n].to_vec()
-            } else {
-                let mut d = vec![0f32; steps * b * n];
-                for r in 0..b {
-                    for t in 0..steps {
-                        let s = s0 + r;
-                        d[(t * b + r) * n..(t * b + r + 1) * n].copy_from_slice(&xs[s * per + t * n..s * per + (t + 1) * n]);
-                    }
-                }
-                d
-            };
-            let xb = seq(data, steps, b, n, constant)?;
+            let xb = gather(xs, s0..s0 + b, steps, n, constant)?;
             let lab = &labels[s0..s0 + b];
             let (lv, p) = py
                 .detach(|| {

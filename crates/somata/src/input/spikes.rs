@@ -352,32 +352,24 @@ impl InputGen for SpikeTime {
 /// # Ok::<(), somata::SomataError>(())
 /// ```
 pub fn poisson_count(num_input: u64, p: f64, rng: &mut Rng) -> Result<f64> {
-    if !(0.0..=1.0).contains(&p) {
-        return Err(SomataError::param("poisson_input", "p", p, "spike probability must be in [0, 1]"));
-    }
-    let n = num_input as f64;
-    let (a, b) = (n * p, n * (1.0 - p));
-    if a > 5.0 && b > 5.0 {
-        let c = (a + (a * (1.0 - p)).sqrt() * rng.normal()).round_ties_even();
-        return Ok(c.max(0.0));
-    }
-    // Binomial by inversion on the smaller probability (then mirrored).
-    let (q, flip) = if p <= 0.5 { (p, false) } else { (1.0 - p, true) };
-    let k = binomial_inversion(num_input, q, rng);
-    Ok(if flip { (num_input - k) as f64 } else { k as f64 })
+    Ok(PoissonCounter::new(num_input, p)?.sample(rng))
 }
 
 /// [`poisson_count`] for one `(num_input, p)` drawn many times (a background input: the same
 /// sources every step): the constants of the draw (`(1 − q)^n`, `q/(1 − q)`, the branch) are
-/// computed once, and every draw is bit for bit [`poisson_count`]'s from the same generator.
+/// computed once; [`poisson_count`] is one draw of a fresh counter.
 ///
 /// ```
-/// use somata::{init::Rng, input::{poisson_count, PoissonCounter}};
+/// use somata::{init::Rng, input::PoissonCounter};
+/// // Binomial(2000, 8e-4): mean 1.6, variance 1.5987 (the inversion branch)
 /// let c = PoissonCounter::new(2000, 8e-4)?;
-/// let (mut a, mut b) = (Rng::new(5), Rng::new(5));
-/// for _ in 0..1000 {
-///     assert_eq!(c.sample(&mut a), poisson_count(2000, 8e-4, &mut b)?);
-/// }
+/// let mut rng = Rng::new(5);
+/// let xs: Vec<f64> = (0..100_000).map(|_| c.sample(&mut rng)).collect();
+/// let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+/// let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
+/// assert!((mean - 1.6).abs() < 0.02 && (var - 1.5987).abs() < 0.05, "{mean} {var}");
+/// assert!(xs.iter().all(|x| x.fract() == 0.0 && *x >= 0.0));
+/// assert!(PoissonCounter::new(10, 1.5).is_err());
 /// # Ok::<(), somata::SomataError>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -412,7 +404,7 @@ impl PoissonCounter {
             let c = (a + (a * (1.0 - self.p)).sqrt() * rng.normal()).round_ties_even();
             return c.max(0.0);
         }
-        let k = binomial_inversion_with(self.n, self.q, self.s, self.p0, rng);
+        let k = binomial_inversion(self.n, self.q, self.s, self.p0, rng);
         if self.flip {
             (self.n - k) as f64
         } else {
@@ -421,19 +413,10 @@ impl PoissonCounter {
     }
 }
 
-/// `Binomial(n, q)` for `q <= 0.5` by sequential CDF inversion (expected `n·q + 1` iterations).
-fn binomial_inversion(n: u64, q: f64, rng: &mut Rng) -> u64 {
-    if q <= 0.0 || n == 0 {
-        return 0;
-    }
-    let s = q / (1.0 - q);
-    let p0 = (n as f64 * (-q).ln_1p()).exp(); // (1 − q)^n
-    binomial_inversion_with(n, q, s, p0, rng)
-}
-
-/// [`binomial_inversion`] with `s = q/(1 − q)` and `p0 = (1 − q)^n` given.
+/// `Binomial(n, q)` for `q <= 0.5` by sequential CDF inversion (expected `n·q + 1` iterations),
+/// with `s = q/(1 − q)` and `p0 = (1 − q)^n` given.
 #[inline]
-fn binomial_inversion_with(n: u64, q: f64, s: f64, p0: f64, rng: &mut Rng) -> u64 {
+fn binomial_inversion(n: u64, q: f64, s: f64, p0: f64, rng: &mut Rng) -> u64 {
     if q <= 0.0 || n == 0 {
         return 0;
     }

@@ -7,6 +7,7 @@
 
 use crate::error::{Result, SomataError};
 use crate::init::Rng;
+use crate::surrogate::erf;
 use crate::units::{Dim, Dimension, Quantity};
 
 /// A synaptic weight with its physical dimension: a conductance for align-post and current
@@ -158,7 +159,7 @@ impl Dist {
                     if std == 0.0 {
                         f64::from(u8::from(x >= mean))
                     } else {
-                        0.5 * erfc(-(x - mean) / (std * std::f64::consts::SQRT_2))
+                        0.5 * (1.0 + erf((x - mean) / (std * std::f64::consts::SQRT_2)))
                     }
                 };
                 if std > 0.0 && cdf(max) - cdf(min) < 1e-4 {
@@ -194,25 +195,6 @@ impl Dist {
             },
             Dist::Uniform { low, high } => low + (high - low) * rng.uniform(),
         }
-    }
-}
-
-/// The complementary error function (Numerical Recipes' `erfcc`, |error| < 1.2·10⁻⁷).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
     }
 }
 
