@@ -442,36 +442,180 @@ impl Conn {
     /// assert!(c.synapses().eq(d.synapses()));
     /// ```
     pub fn fixed_total_number(n_pre: usize, n_post: usize, n: usize, w: impl Into<Weight>, seed: u64) -> Result<Conn> {
+        Ok(Conn::fixed_total_number_posts(n_pre, n_post, n, w, seed, 0..n_post, None, None)?.0)
+    }
+
+    /// [`Conn::fixed_total_number`] for the postsynaptic neurons `posts` only (one rank's
+    /// block; columns `0..posts.len()`), with weights and whole-step delays drawn per synapse
+    /// from `weights` and `delays` (`(distribution in ms, dt in ms)`, as
+    /// [`Delay::steps_from_dist`](super::Delay::steps_from_dist)).
+    ///
+    /// Rank-independent: the in-degree of every postsynaptic neuron comes from the `n` uniform
+    /// draws of one stream (every rank draws them all, about a nanosecond each), and the
+    /// sources, weights and delays of postsynaptic neuron `j` from streams keyed by `(seed, j)`,
+    /// so any split of the postsynaptic neurons gives the same synapses, and the whole matrix
+    /// is the union of the blocks. Rows are filled in postsynaptic order, two passes over the
+    /// keyed streams (count, then fill), so nothing but the matrix is allocated.
+    ///
+    /// ```
+    /// use somata::net::Conn;
+    /// let whole = Conn::fixed_total_number_posts(30, 20, 500, 1.0, 9, 0..20, None, None).unwrap().0;
+    /// let (a, _) = Conn::fixed_total_number_posts(30, 20, 500, 1.0, 9, 0..7, None, None).unwrap();
+    /// let (b, _) = Conn::fixed_total_number_posts(30, 20, 500, 1.0, 9, 7..20, None, None).unwrap();
+    /// assert_eq!(a.num_synapses() + b.num_synapses(), 500);
+    /// let mut u: Vec<_> = a.synapses().map(|(i, j, _)| (i, j)).chain(b.synapses().map(|(i, j, _)| (i, j + 7))).collect();
+    /// let mut w: Vec<_> = whole.synapses().map(|(i, j, _)| (i, j)).collect();
+    /// u.sort();
+    /// w.sort();
+    /// assert_eq!(u, w);
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn fixed_total_number_posts(
+        n_pre: usize,
+        n_post: usize,
+        n: usize,
+        w: impl Into<Weight>,
+        seed: u64,
+        posts: std::ops::Range<usize>,
+        weights: Option<Dist>,
+        delays: Option<(Dist, f64)>,
+    ) -> Result<(Conn, Option<Vec<u16>>)> {
         if n > 0 && (n_pre == 0 || n_post == 0) {
             return Err(SomataError::param("connectivity", "total number", n as f64, "needs non-empty populations"));
         }
         if n > u32::MAX as usize {
             return Err(SomataError::param("connectivity", "total number", n as f64, "must be below 2³² per projection"));
         }
+        if posts.end > n_post || posts.start > posts.end {
+            return Err(SomataError::ShapeMismatch {
+                what: "postsynaptic block of fixed_total_number".into(),
+                expected: vec![n_post],
+                got: vec![posts.start, posts.end],
+            });
+        }
         let wq = w.into();
         let w = check_w(wq.value)?;
+        if let Some(d) = &weights {
+            d.check("connectivity weight")?;
+        }
+        if let Some((d, dt)) = &delays {
+            d.check("delay")?;
+            if !(dt.is_finite() && *dt > 0.0) {
+                return Err(SomataError::InvalidDt(*dt));
+            }
+        }
         let draw = |rng: &mut Rng, m: usize| (((rng.next_u64() >> 32) * m as u64) >> 32) as u32;
-        let mut counts = vec![0u32; n_pre + 1];
+        // in-degrees: n postsynaptic indices from one stream
+        let (lo, m) = (posts.start, posts.len());
+        let mut indeg = vec![0u32; m];
         let mut rng = Rng::new(seed);
         for _ in 0..n {
-            let i = draw(&mut rng, n_pre);
-            let _ = draw(&mut rng, n_post);
-            counts[i as usize + 1] += 1;
+            let j = draw(&mut rng, n_post) as usize;
+            if let Some(d) = j.checked_sub(lo).and_then(|k| indeg.get_mut(k)) {
+                *d += 1;
+            }
+        }
+        let src_seed = super::dist::key(seed, 0x5052_4531);
+        let (w_seed, d_seed) = (super::dist::key(seed, 0x5745_4947), super::dist::key(seed, 0x4445_4c41));
+        // pass 1: synapses per presynaptic row
+        let mut counts = vec![0u32; n_pre + 1];
+        for (k, &kj) in indeg.iter().enumerate() {
+            let mut r = Rng::new(super::dist::key(src_seed, (lo + k) as u64));
+            for _ in 0..kj {
+                counts[draw(&mut r, n_pre) as usize + 1] += 1;
+            }
         }
         for i in 0..n_pre {
             counts[i + 1] += counts[i];
         }
+        let total = counts[n_pre] as usize;
         let indptr = counts.clone();
         let mut fill = counts;
-        let mut indices = vec![0u32; n];
-        let mut rng = Rng::new(seed);
-        for _ in 0..n {
-            let i = draw(&mut rng, n_pre) as usize;
-            let j = draw(&mut rng, n_post);
-            indices[fill[i] as usize] = j;
-            fill[i] += 1;
+        let mut indices = vec![0u32; total];
+        let mut wv = if weights.is_some() { vec![0f32; total] } else { vec![] };
+        let mut dv = if delays.is_some() { vec![0u16; total] } else { vec![] };
+        // pass 2: replay the sources, draw weights and delays, fill
+        for (k, &kj) in indeg.iter().enumerate() {
+            let j = (lo + k) as u64;
+            let mut r = Rng::new(super::dist::key(src_seed, j));
+            let mut rw = Rng::new(super::dist::key(w_seed, j));
+            let mut rd = Rng::new(super::dist::key(d_seed, j));
+            for _ in 0..kj {
+                let i = draw(&mut r, n_pre) as usize;
+                let pos = fill[i] as usize;
+                fill[i] += 1;
+                indices[pos] = k as u32;
+                if let Some(d) = &weights {
+                    wv[pos] = d.sample(&mut rw) as f32;
+                }
+                if let Some((d, dt)) = &delays {
+                    let ms = d.sample(&mut rd);
+                    let steps = (ms / dt).round().max(1.0);
+                    if !(steps.is_finite() && steps <= u16::MAX as f64) {
+                        return Err(SomataError::param(
+                            "projection",
+                            "delay",
+                            ms,
+                            "must be finite and below 65536 steps in a per-synapse distribution",
+                        ));
+                    }
+                    dv[pos] = steps as u16;
+                }
+            }
         }
-        Ok(Conn::Csr { n_pre, n_post, indptr, indices, weights: Weights::Homogeneous(w), dim: Some(wq.dim) })
+        let weights = if weights.is_some() { Weights::PerSynapse(wv) } else { Weights::Homogeneous(w) };
+        let conn = Conn::Csr { n_pre, n_post: m, indptr, indices, weights, dim: Some(wq.dim) };
+        Ok((conn, delays.map(|_| dv)))
+    }
+
+    /// The synapses onto postsynaptic neurons `posts` only (one rank's block), renumbered
+    /// `0..posts.len()`, and the storage positions they had (to cut per-synapse delays alike).
+    ///
+    /// ```
+    /// use somata::net::Conn;
+    /// let c = Conn::fixed_prob(40, 30, 0.2, 1.0, 3).unwrap();
+    /// let (a, ka) = c.clone().restrict_posts(0..10);
+    /// let (b, kb) = c.clone().restrict_posts(10..30);
+    /// assert_eq!(a.num_synapses() + b.num_synapses(), c.num_synapses());
+    /// assert_eq!((a.n_post(), b.n_post()), (10, 20));
+    /// assert_eq!(ka.len() + kb.len(), c.num_synapses());
+    /// ```
+    pub fn restrict_posts(self, posts: std::ops::Range<usize>) -> (Conn, Vec<usize>) {
+        let (lo, m) = (posts.start, posts.len());
+        match self {
+            Conn::Dense { n_pre, n_post, w, dim } => {
+                let mut keep = Vec::with_capacity(n_pre * m);
+                let mut out = Vec::with_capacity(n_pre * m);
+                for i in 0..n_pre {
+                    for j in posts.clone() {
+                        keep.push(i * n_post + j);
+                        out.push(w[i * n_post + j]);
+                    }
+                }
+                (Conn::Dense { n_pre, n_post: m, w: out, dim }, keep)
+            }
+            Conn::Csr { n_pre, indptr, indices, weights, dim, .. } => {
+                let mut keep = vec![];
+                let mut ip = Vec::with_capacity(n_pre + 1);
+                let mut ix = vec![];
+                ip.push(0u32);
+                for i in 0..n_pre {
+                    for pos in indptr[i] as usize..indptr[i + 1] as usize {
+                        let j = indices[pos] as usize;
+                        if posts.contains(&j) {
+                            keep.push(pos);
+                            ix.push((j - lo) as u32);
+                        }
+                    }
+                    ip.push(ix.len() as u32);
+                }
+                let weights = match weights {
+                    Weights::Homogeneous(w) => Weights::Homogeneous(w),
+                    Weights::PerSynapse(v) => Weights::PerSynapse(keep.iter().map(|&p| v[p]).collect()),
+                };
+                (Conn::Csr { n_pre, n_post: m, indptr: ip, indices: ix, weights, dim }, keep)
+            }
+        }
     }
 
     fn csr_from_pairs(n_pre: usize, n_post: usize, pairs: Vec<(u32, u32)>, ws: Option<Vec<f32>>, w: f32) -> Conn {

@@ -227,7 +227,13 @@ impl Network {
     /// synapses with COBA/CUBA outputs, constant inputs, no gap junctions, delta inputs,
     /// delays, STP or divergence check.
     fn fused_eligible(&mut self) -> bool {
-        if self.reference || self.check_finite || !self.gaps.is_empty() || reference_from_env() {
+        if self.dist.is_some()
+            || self.pops.iter().any(|p| p.win.is_some())
+            || self.reference
+            || self.check_finite
+            || !self.gaps.is_empty()
+            || reference_from_env()
+        {
             return false;
         }
         if !self.projs.iter().all(|p| p.fast && !p.same_step && matches!(p.target, Target::Channel(_))) {

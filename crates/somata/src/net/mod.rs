@@ -67,6 +67,7 @@
 //! ```
 
 mod conn;
+pub mod dist;
 mod fast;
 pub mod microcircuit;
 pub mod models;
@@ -693,9 +694,19 @@ impl DelayLine {
     /// returns the synapses visited (per-synapse delays).
     #[inline]
     fn push(&mut self, conn: &Conn, i: usize, s: f32) -> usize {
+        self.push_late(conn, i, s, 0)
+    }
+
+    /// [`DelayLine::push`] of a spike that reaches this rank `lag` steps after the step it
+    /// would have been pushed at (spikes of other ranks, exchanged once per minimum delay):
+    /// it is scheduled `lag` steps sooner, so it arrives at the same step. `lag` never exceeds
+    /// the smallest delay ([`DelayLine::min_steps`]).
+    #[inline]
+    fn push_late(&mut self, conn: &Conn, i: usize, s: f32, lag: usize) -> usize {
         let l = self.slots.len();
+        let head = self.head + l - lag;
         if self.per_syn {
-            let (head, k, f, k16, slots) = (self.head, &self.k, &self.f, &self.k16, &mut self.slots);
+            let (k, f, k16, slots) = (&self.k, &self.f, &self.k16, &mut self.slots);
             if !k16.is_empty() {
                 return conn.visit_row(i, |pos, j, w| slots[(head + k16[pos] as usize) % l].push((j as u32, s * w)));
             }
@@ -711,7 +722,7 @@ impl DelayLine {
             });
         }
         let (kk, ff) = if self.k.len() == 1 { (self.k[0], self.f[0]) } else { (self.k[i], self.f[i]) };
-        let a = (self.head + kk as usize) % l;
+        let a = (head + kk as usize) % l;
         if ff == 0.0 {
             self.slots[a].push((i as u32, s));
         } else {
@@ -719,6 +730,14 @@ impl DelayLine {
             self.slots[(a + 1) % l].push((i as u32, s * ff));
         }
         0
+    }
+
+    /// The smallest whole-step delay of any synapse (`u64::MAX` when there is none).
+    fn min_steps(&self) -> u64 {
+        if !self.k16.is_empty() {
+            return self.k16.iter().copied().min().map_or(u64::MAX, u64::from);
+        }
+        self.k.iter().copied().min().map_or(u64::MAX, u64::from)
     }
 
     /// Deliver what arrives at this step into `dst` (through `pre_syn` when given, with
@@ -807,6 +826,33 @@ struct PopEntry {
     /// External input and gap currents of the last step (kept when a monitor asks).
     last_ext: Vec<f32>,
     last_gap: Vec<f32>,
+    /// This rank's block of a population spread over ranks ([`Network::set_window`]).
+    win: Option<Window>,
+}
+
+/// A rank's block `lo..lo + n_local` of a population of `n` neurons, and the population's
+/// spikes as the exchange gave them.
+struct Window {
+    n: usize,
+    lo: usize,
+    /// Global id of the population's neuron 0 (ids count the spread populations in order).
+    gid0: u32,
+    /// The whole population's spikes of the last step (when the exchange runs every step).
+    spk: Vec<f32>,
+    active: Vec<u32>,
+    /// The records injected at this step: (step, neuron, value), in step and neuron order.
+    arrived: Vec<(i64, u32, f32)>,
+}
+
+impl PopEntry {
+    /// The population's spikes to propagate: the whole population's when it is spread over
+    /// ranks, else its own.
+    fn pre_spikes(&self) -> (&[u32], &[f32]) {
+        match &self.win {
+            Some(w) => (&w.active, &w.spk),
+            None => (&self.active, &self.spk),
+        }
+    }
 }
 
 impl PopEntry {
@@ -880,6 +926,8 @@ pub struct Network {
     record_dir: Option<std::path::PathBuf>,
     /// Warnings given (also printed to stderr once).
     warnings: Vec<String>,
+    /// The exchange with the other ranks, when the network is spread ([`Network::distribute`]).
+    dist: Option<dist::DistRun>,
 }
 
 impl Network {
@@ -903,6 +951,7 @@ impl Network {
             sched: vec![],
             record_dir: None,
             warnings: vec![],
+            dist: None,
         })
     }
     /// The clock (its step is the next step to run).
@@ -974,6 +1023,7 @@ impl Network {
             active: vec![],
             last_ext: vec![],
             last_gap: vec![],
+            win: None,
         });
         self.prepared = false;
         Ok(PopId(self.pops.len() - 1))
@@ -1022,7 +1072,8 @@ impl Network {
     pub fn connect(&mut self, p: Projection) -> Result<()> {
         self.check_pop(p.pre)?;
         self.check_pop(p.post)?;
-        let n_pre_pop = self.size(p.pre);
+        // a population spread over ranks sends from all its neurons (global rows)
+        let n_pre_pop = self.global_size(p.pre);
         let range = p.pre_range.clone().unwrap_or(0..n_pre_pop);
         let pname =
             if p.name.is_empty() { format!("{} → {}", self.pops[p.pre.0].name, self.pops[p.post.0].name) } else { p.name.clone() };
@@ -1358,6 +1409,35 @@ impl Network {
                 self.pops[p.0].name
             )));
         }
+        // a population spread over ranks: `neurons` are global indices; this rank records its
+        // own, and remembers where each of its columns goes in the whole monitor
+        let (neurons, offset, placed) = match &self.pops[pop].win {
+            None => (neurons, 0, None),
+            Some(w) => {
+                if matches!(src, Src::PreSyn(..) | Src::Stp(..)) {
+                    return Err(SomataError::Format(format!(
+                        "monitor {name}: `{}` is a presynaptic quantity of a population spread over ranks; record it on one rank",
+                        var.name()
+                    )));
+                }
+                let local = w.lo..w.lo + n;
+                match neurons {
+                    None => (None, w.lo, Some((local.map(|i| i as u32).collect::<Vec<_>>(), w.n))),
+                    Some(ix) => {
+                        if let Some(bad) = ix.iter().find(|&&i| i >= w.n) {
+                            return Err(SomataError::ShapeMismatch {
+                                what: format!("monitor {name}: neuron index {bad}"),
+                                expected: vec![w.n],
+                                got: vec![*bad],
+                            });
+                        }
+                        let pos: Vec<u32> = (0..ix.len()).filter(|&k| local.contains(&ix[k])).map(|k| k as u32).collect();
+                        let loc = pos.iter().map(|&k| ix[k as usize] - w.lo).collect();
+                        (Some(loc), w.lo, Some((pos, ix.len())))
+                    }
+                }
+            }
+        };
         if let Some(ix) = &neurons
             && let Some(bad) = ix.iter().find(|&&i| i >= n)
         {
@@ -1404,6 +1484,8 @@ impl Network {
             ev: vec![],
             n_events: 0,
             files: None,
+            offset: offset as i64,
+            placed,
         });
         Ok(())
     }
@@ -1756,6 +1838,7 @@ impl Network {
                 }
             }
         }
+        self.dist_prepare()?;
         self.prepared = true;
         Ok(())
     }
@@ -1847,7 +1930,12 @@ impl Network {
             progress(0);
         }
         let t_s = steps as f64 * self.clock.dt_ms() * 1e-3;
-        let spikes: Vec<u64> = self.pops.iter().zip(&counts0).map(|(p, c)| p.count - c).collect();
+        let mut spikes: Vec<u64> = self.pops.iter().zip(&counts0).map(|(p, c)| p.count - c).collect();
+        let mut initial_spikes: Vec<u64> = self.pops.iter().map(|p| if first { p.initial } else { 0 }).collect();
+        let mut synaptic_events = self.projs.iter().map(|p| p.events).sum::<u64>() - events0;
+        if self.dist.is_some() {
+            self.dist_totals(&mut spikes, &mut initial_spikes, &mut synaptic_events)?;
+        }
         Ok(RunSummary {
             steps,
             names: self.names(),
@@ -1855,11 +1943,18 @@ impl Network {
                 .pops
                 .iter()
                 .zip(&spikes)
-                .map(|(p, &c)| if t_s > 0.0 { c as f64 / (p.pop.n() as f64 * t_s) } else { 0.0 })
+                .map(|(p, &c)| {
+                    let n = p.win.as_ref().map_or(p.pop.n(), |w| w.n);
+                    if t_s > 0.0 {
+                        c as f64 / (n as f64 * t_s)
+                    } else {
+                        0.0
+                    }
+                })
                 .collect(),
             spikes,
-            initial_spikes: self.pops.iter().map(|p| if first { p.initial } else { 0 }).collect(),
-            synaptic_events: self.projs.iter().map(|p| p.events).sum::<u64>() - events0,
+            initial_spikes,
+            synaptic_events,
             fused: fused_threads.is_some(),
             threads: fused_threads.unwrap_or(1),
         })
@@ -1868,6 +1963,9 @@ impl Network {
     fn step_once(&mut self) -> Result<()> {
         let step = self.clock.step();
         let dt = self.clock.dt_ms() as f32;
+        if self.dist.is_some() {
+            self.dist_inject(step);
+        }
         // 1. projections that read the previous step's spikes
         for pr in &mut self.projs {
             if !pr.same_step {
@@ -1907,6 +2005,9 @@ impl Network {
             }
             update_pop(&mut self.pops[pi], &self.clock, self.check_finite)?;
         }
+        if self.dist.is_some() {
+            self.dist_collect(step);
+        }
         // 4. monitors
         for m in &mut self.monitors {
             if !(step as usize).is_multiple_of(m.every) {
@@ -1923,6 +2024,9 @@ impl Network {
                 }
                 m.samples += 1;
             }
+        }
+        if self.dist.is_some() {
+            self.dist_end_step(step)?;
         }
         self.clock.advance();
         Ok(())
@@ -1966,8 +2070,11 @@ fn run_proj(pr: &mut Proj, pops: &mut [PopEntry], step: u64, dt: f32) {
             (Some(a), b)
         };
         let (active, spk): (&[u32], &[f32]) = match pre {
-            Some(a) => (&a.active, &a.spk),
-            None => (&post.active, &post.spk),
+            Some(a) => a.pre_spikes(),
+            None => match &post.win {
+                Some(w) => (&w.active, &w.spk),
+                None => (&post.active, &post.spk),
+            },
         };
         let lo = active.partition_point(|&i| (i as usize) < pr.range.start);
         let hi = active.partition_point(|&i| (i as usize) < pr.range.end);
@@ -1987,11 +2094,20 @@ fn run_proj(pr: &mut Proj, pops: &mut [PopEntry], step: u64, dt: f32) {
         let pre = &pops[pr.pre];
         let mut ev = 0;
         if let Some(stp) = pr.stp.as_mut() {
-            pr.scratch.copy_from_slice(&pre.spk[pr.range.clone()]);
+            pr.scratch.copy_from_slice(&pre.pre_spikes().1[pr.range.clone()]);
             let out = stp.update(step, dt, &pr.scratch);
             for (i, &s) in out.iter().enumerate() {
                 if s != 0.0 {
                     ev += line.push(&pr.conn, i, s);
+                }
+            }
+        } else if let Some(w) = &pre.win {
+            // spread over ranks: the spikes the exchange delivered at this step, each pushed
+            // with the lag it waited
+            for &(s, i, v) in &w.arrived {
+                if pr.range.contains(&(i as usize)) {
+                    let lag = (step as i64 - s - 1) as usize;
+                    ev += line.push_late(&pr.conn, i as usize - pr.range.start, v, lag);
                 }
             }
         } else {
@@ -2006,7 +2122,7 @@ fn run_proj(pr: &mut Proj, pops: &mut [PopEntry], step: u64, dt: f32) {
         pr.events += ev as u64;
         return;
     }
-    pr.scratch.copy_from_slice(&pops[pr.pre].spk[pr.range.clone()]);
+    pr.scratch.copy_from_slice(&pops[pr.pre].pre_spikes().1[pr.range.clone()]);
     if let Some(stp) = pr.stp.as_mut() {
         let out = stp.update(step, dt, &pr.scratch);
         pr.scratch.copy_from_slice(out);

@@ -159,6 +159,11 @@ pub(super) struct Monitor {
     /// Events recorded in all.
     pub n_events: u64,
     pub files: Option<Files>,
+    /// Added to the neuron index of each event (the first neuron of this rank's block).
+    pub offset: i64,
+    /// On a rank of a spread network: each column's position in the whole monitor, and the
+    /// whole monitor's columns.
+    pub placed: Option<(Vec<u32>, usize)>,
 }
 
 impl Monitor {
@@ -227,14 +232,14 @@ impl Monitor {
         match &self.mask {
             None => {
                 for &j in active {
-                    self.ev.extend_from_slice(&[step, j as i64]);
+                    self.ev.extend_from_slice(&[step, j as i64 + self.offset]);
                 }
                 self.n_events += active.len() as u64;
             }
             Some(m) => {
                 for &j in active {
                     if m[j as usize] {
-                        self.ev.extend_from_slice(&[step, j as i64]);
+                        self.ev.extend_from_slice(&[step, j as i64 + self.offset]);
                         self.n_events += 1;
                     }
                 }

@@ -1,6 +1,7 @@
 //! Networks described in TOML files (`somata run FILE`). The format is a contract: it is
 //! documented in full in `docs/network-format.md` (also [`crate::network_format`]).
 
+use super::dist::Part;
 use super::{
     Conn, Delay, Dist, ExtInput, GapJunction, GapKind, MemoryBudget, MonitorFormat, Network, Output, PopId, ProjKind, Projection, Var,
     Weight,
@@ -135,6 +136,8 @@ struct BuildPop<'a> {
     t: &'a Table,
     path: String,
     n: usize,
+    /// This rank's block (`None`: the whole population).
+    window: Option<std::ops::Range<usize>>,
     dir: &'a Path,
     net: &'a mut Network,
     name: String,
@@ -147,11 +150,37 @@ impl ModelFn for BuildPop<'_> {
         // the layer's states and its copy for a run, per-neuron parameters and constants, the
         // network's spike, current, conductance and input buffers: f32 each
         let per_neuron = 4 * (2 * M::STATES.len() as u64 + M::PARAMS.len() as u64 + 8);
+        let local = self.window.as_ref().map_or(self.n, |w| w.len());
         self.budget.take(
-            &format!("population `{}` ({} {} neurons × {per_neuron} bytes)", self.name, self.n, M::NAME),
-            (self.n as u64).saturating_mul(per_neuron),
+            &format!("population `{}` ({} {} neurons × {per_neuron} bytes)", self.name, local, M::NAME),
+            (local as u64).saturating_mul(per_neuron),
         )?;
-        let mut b = LayerBuilder::<M, f32>::new(M::default(), self.n).name(self.name.clone());
+        let Some(win) = self.window.clone() else {
+            let layer = self.builder::<M>(None)?.build()?;
+            return self.net.add(layer, &self.name);
+        };
+        // one rank's block: the whole population's initial state is drawn (as on one rank)
+        // and cut, so it does not depend on the number of ranks
+        let mut whole = self.builder::<M>(None)?.build()?;
+        whole.init_state(None)?;
+        let mut b = self.builder::<M>(Some(win.clone()))?;
+        for st in M::STATES {
+            let v = whole.state(st.name)?;
+            b = b.init(st.name, Init::Values(v.iter().skip(win.start).take(win.len()).map(|&x| f64::from(x)).collect()));
+        }
+        drop(whole);
+        let id = self.net.add(b.build()?, &self.name)?;
+        self.net.set_window(id, self.n, win.start)?;
+        Ok(id)
+    }
+}
+
+impl BuildPop<'_> {
+    /// The layer's builder: parameters (per-neuron arrays cut to `cut`), reset, seed, and the
+    /// initializers (none when cut: the caller gives the block's values).
+    fn builder<M: NeuronModel + Default>(&self, cut: Option<std::ops::Range<usize>>) -> Result<LayerBuilder<M, f32>> {
+        let size = cut.as_ref().map_or(self.n, |c| c.len());
+        let mut b = LayerBuilder::<M, f32>::new(M::default(), size).name(self.name.clone());
         if let Some(ps) = self.t.get("params") {
             for (k, v) in table(ps, &format!("{}.params", self.path))? {
                 let path = format!("{}.params.{k}", self.path);
@@ -168,6 +197,10 @@ impl ModelFn for BuildPop<'_> {
                         if vals.len() != self.n {
                             return Err(SomataError::ShapeMismatch { what: path, expected: vec![self.n], got: vec![vals.len()] });
                         }
+                        let vals = match &cut {
+                            Some(c) => vals[c.clone()].to_vec(),
+                            None => vals,
+                        };
                         b = b.set_per_neuron(k, vals);
                     }
                     _ => b = b.set_raw(k, quantity(v, dim, &path)?),
@@ -180,7 +213,7 @@ impl ModelFn for BuildPop<'_> {
         if let Some(s) = self.t.get("seed") {
             b = b.seed(s.as_integer().ok_or_else(|| err(&format!("{}.seed", self.path), "expected an integer"))? as u64);
         }
-        if let Some(inits) = self.t.get("init") {
+        if let Some(inits) = self.t.get("init").filter(|_| cut.is_none()) {
             for (k, v) in table(inits, &format!("{}.init", self.path))? {
                 let path = format!("{}.init.{k}", self.path);
                 let j = M::state_index(k).ok_or_else(|| SomataError::UnknownState {
@@ -216,8 +249,7 @@ impl ModelFn for BuildPop<'_> {
                 b = b.init(k, init);
             }
         }
-        let layer = b.build()?;
-        self.net.add(layer, &self.name)
+        Ok(b)
     }
 }
 
@@ -309,11 +341,66 @@ fn dist(v: &Value, dim: Dim, path: &str, default_min: f64) -> Result<Option<Dist
     Ok(Some(d))
 }
 
-/// The connectivity of `conn` and its per-synapse delays (ms, storage order) when it gives them
-/// (`delays` of a dense matrix or of triplets, or a fourth element of each triplet).
+/// The connectivity of one rank's postsynaptic block `posts` (all of `0..n_post` on one
+/// rank): `fixed_total_number` draws the block's synapses from streams keyed by postsynaptic
+/// neuron; the other rules build the whole matrix (the same on every rank) and keep the block.
 #[allow(clippy::too_many_arguments)]
 fn connectivity(
     t: &Table,
+    n_pre: usize,
+    n_post: usize,
+    posts: std::ops::Range<usize>,
+    wdim: Dim,
+    path: &str,
+    dir: &Path,
+    seed: u64,
+    dt_ms: f64,
+) -> Result<(Conn, Option<Delay>)> {
+    let ty = get_str(t, "type", path)?;
+    if ty == "fixed_total_number" {
+        let s = match t.get("seed") {
+            Some(s) => s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64,
+            None => seed,
+        };
+        let delays = match t.get("delays") {
+            Some(v) => Some(dist(v, Dim::TIME, &format!("{path}.delays"), dt_ms)?.ok_or_else(|| {
+                err(
+                    &format!("{path}.delays"),
+                    "fixed_total_number draws its delays: give a distribution ({ normal = [mean, std] } or { uniform = [low, high] })",
+                )
+            })?),
+            None => None,
+        };
+        let wv = get(t, "weight", path)?;
+        let wd = dist(wv, wdim, &format!("{path}.weight"), f64::NEG_INFINITY)?;
+        let w = match wd {
+            Some(_) => Weight::new(0.0, wdim),
+            None => Weight::new(quantity(wv, wdim, &format!("{path}.weight"))?, wdim),
+        };
+        let count = get_usize(t, "count", path)?;
+        let (conn, k) =
+            Conn::fixed_total_number_posts(n_pre, n_post, count, w, s, posts, wd, delays.map(|d| (d, dt_ms))).map_err(|e| err(path, e))?;
+        return Ok((conn, k.map(Delay::PerSynapseSteps)));
+    }
+    let (conn, delays) = connectivity_whole(t, ty, n_pre, n_post, wdim, path, dir, seed, dt_ms)?;
+    if posts == (0..n_post) {
+        return Ok((conn, delays));
+    }
+    let (conn, keep) = conn.restrict_posts(posts);
+    let delays = delays.map(|d| match d {
+        Delay::PerSynapse(v) => Delay::PerSynapse(keep.iter().map(|&p| v[p]).collect()),
+        Delay::PerSynapseSteps(v) => Delay::PerSynapseSteps(keep.iter().map(|&p| v[p]).collect()),
+        other => other,
+    });
+    Ok((conn, delays))
+}
+
+/// The connectivity of `conn` and its per-synapse delays (ms, storage order) when it gives them
+/// (`delays` of a dense matrix or of triplets, or a fourth element of each triplet).
+#[allow(clippy::too_many_arguments)]
+fn connectivity_whole(
+    t: &Table,
+    ty: &str,
     n_pre: usize,
     n_post: usize,
     wdim: Dim,
@@ -322,7 +409,6 @@ fn connectivity(
     seed: u64,
     dt_ms: f64,
 ) -> Result<(Conn, Option<Delay>)> {
-    let ty = get_str(t, "type", path)?;
     let seed_of = |t: &Table| -> Result<u64> {
         match t.get("seed") {
             Some(s) => Ok(s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64),
@@ -749,15 +835,23 @@ fn conn_bytes(t: &Table, n_pre: u64, n_post: u64) -> u64 {
 /// line and column of the key (or table) they are about (`line 12, column 1: ...`); a file
 /// that is not valid TOML, the TOML parser's line and column.
 pub fn parse(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
+    parse_part(text, dir, default_name, Part::default())
+}
+
+/// [`parse`] one rank's part of the network ([`super::dist`]): every population's block
+/// [`Part::window`] (spike sources whole), the synapses onto it, its inputs and monitor
+/// columns; run it after [`Network::distribute`]. With `Part::default()` (one rank) this is
+/// [`parse`].
+pub fn parse_part(text: &str, dir: &Path, default_name: &str, part: Part) -> Result<NetFile> {
     let doc: Table = text.parse().map_err(|e: toml::de::Error| SomataError::Format(format!("network file is not valid TOML: {e}")))?;
-    parse_inner(&doc, dir, default_name).map_err(|e| {
+    parse_inner(&doc, dir, default_name, part).map_err(|e| {
         let msg = e.to_string();
-        let culprit = || super::span::culprit(&doc, &msg, |d| parse_inner(d, dir, default_name).err().map(|e| e.to_string()));
+        let culprit = || super::span::culprit(&doc, &msg, |d| parse_inner(d, dir, default_name, part).err().map(|e| e.to_string()));
         super::span::with_line_in(e, text, culprit, true)
     })
 }
 
-fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
+fn parse_inner(doc: &Table, dir: &Path, default_name: &str, part: Part) -> Result<NetFile> {
     check_keys(
         doc,
         &[
@@ -817,7 +911,8 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
             net.add_boxed(src, &name)?;
             continue;
         }
-        dispatch(model, BuildPop { t, path: path.clone(), n, dir, net: &mut net, name: name.clone(), budget: &mut budget })?;
+        let window = if part.is_whole() { None } else { Some(part.window(n)) };
+        dispatch(model, BuildPop { t, path: path.clone(), n, window, dir, net: &mut net, name: name.clone(), budget: &mut budget })?;
     }
     for (k, p) in doc.get("projection").map(|v| array(v, "projection")).transpose()?.unwrap_or(&empty).iter().enumerate() {
         let path = format!("projection[{k}]");
@@ -843,7 +938,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                 }
                 ix[0]..ix[1]
             }
-            None => 0..net.size(pre),
+            None => 0..net.global_size(pre),
         };
         let kind_s = t.get("kind").and_then(Value::as_str).unwrap_or("align_post");
         let (kind, wdim) = match kind_s {
@@ -876,12 +971,25 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
         };
         let ct = table(get(t, "conn", &path)?, &format!("{path}.conn"))?;
         let n_pre = range.len();
+        // this rank's share of the synapses (the rules spread them evenly over the
+        // postsynaptic neurons)
+        let share = net.size(post) as f64 / net.global_size(post).max(1) as f64;
         budget.take(
             &format!("the connectivity of {path} ({n_pre} × {} neurons)", net.size(post)),
-            conn_bytes(ct, n_pre as u64, net.size(post) as u64),
+            (conn_bytes(ct, n_pre as u64, net.global_size(post) as u64) as f64 * share) as u64,
         )?;
-        let (conn, syn_delays) =
-            connectivity(ct, n_pre, net.size(post), wdim, &format!("{path}.conn"), dir, seed.wrapping_add(1000 + k as u64), dt)?;
+        let posts = net.local_range(post);
+        let (conn, syn_delays) = connectivity(
+            ct,
+            n_pre,
+            net.global_size(post),
+            posts,
+            wdim,
+            &format!("{path}.conn"),
+            dir,
+            seed.wrapping_add(1000 + k as u64),
+            dt,
+        )?;
         let mut proj = Projection::new(pre, post, conn, kind).pre_range(range).name(pname);
         match t.get("same_step") {
             None => {}
@@ -965,7 +1073,9 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
             &path,
         )?;
         let target = net.pop_id(get_str(t, "target", &path)?)?;
-        let n = net.size(target);
+        // values per neuron are given for the whole population; this rank takes its block
+        let n = net.global_size(target);
+        let block = net.local_range(target);
         let ty = t.get("type").and_then(Value::as_str).unwrap_or("constant");
         let x = match ty {
             "constant" => {
@@ -973,6 +1083,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                     ExtInput::Constant(vec![quantity(v, Dim::CURRENT, &format!("{path}.value"))? as f32])
                 } else {
                     let (vals, _) = value_array(t, Dim::CURRENT, &path, dir)?;
+                    let vals = if vals.len() == n && block.len() != n { vals[block.clone()].to_vec() } else { vals };
                     ExtInput::Constant(vals.into_iter().map(|x| x as f32).collect())
                 }
             }
@@ -986,7 +1097,8 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                     });
                 }
                 let steps = vals.len() / n;
-                ExtInput::PerStep { data: vals.into_iter().map(|x| x as f32).collect(), steps }
+                let data = vals.chunks(n).flat_map(|row| row[block.clone()].iter().map(|&x| x as f32)).collect();
+                ExtInput::PerStep { data, steps }
             }
             "poisson" => {
                 // `count` independent Poisson sources per neuron at `rate`, each adding `weight`
@@ -1019,9 +1131,11 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                 if !(rate.is_finite() && rate >= 0.0) {
                     return Err(SomataError::param("poisson input", "rate", rate, "must be finite and ≥ 0"));
                 }
-                let mut rng = crate::init::Rng::new(
-                    t.get("seed").and_then(Value::as_integer).unwrap_or((seed as i64).wrapping_add(7 + k as i64)) as u64,
-                );
+                // one stream per neuron, keyed by its index in the population: the same counts on
+                // any number of ranks and threads
+                let in_seed = t.get("seed").and_then(Value::as_integer).unwrap_or((seed as i64).wrapping_add(7 + k as i64)) as u64;
+                let mut rngs: Vec<crate::init::Rng> =
+                    block.clone().map(|i| crate::init::Rng::new(super::dist::key(in_seed, i as u64))).collect();
                 // with `tau`, each spike's current decays exponentially (NEST's exponential PSC
                 // of amplitude `weight`): i ← i·e^{−dt/τ} + Σ weight, then i drives the neuron
                 let tau = match t.get("tau") {
@@ -1034,7 +1148,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                         Some(tau)
                     }
                 };
-                let mut syn = vec![0.0f32; if tau.is_some() { n } else { 0 }];
+                let mut syn = vec![0.0f32; if tau.is_some() { block.len() } else { 0 }];
                 // the draw's constants, for the dt they were computed at (the network's: fixed)
                 let mut counter: Option<(f64, crate::input::PoissonCounter)> = None;
                 let generator: super::GenFn = Box::new(move |_step, dt_ms, out: &mut [f32]| {
@@ -1050,14 +1164,14 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
                     };
                     match tau {
                         None => {
-                            for o in out.iter_mut() {
-                                *o += pc.sample(&mut rng) as f32 * w;
+                            for (o, rng) in out.iter_mut().zip(rngs.iter_mut()) {
+                                *o += pc.sample(rng) as f32 * w;
                             }
                         }
                         Some(tau) => {
                             let decay = (-dt_ms / tau).exp() as f32;
-                            for (o, i) in out.iter_mut().zip(syn.iter_mut()) {
-                                *i = *i * decay + pc.sample(&mut rng) as f32 * w;
+                            for ((o, i), rng) in out.iter_mut().zip(syn.iter_mut()).zip(rngs.iter_mut()) {
+                                *i = *i * decay + pc.sample(rng) as f32 * w;
                                 *o += *i;
                             }
                         }
@@ -1070,13 +1184,16 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
             }
             "section" | "step" | "ramp" | "sinusoidal" | "ou" | "wiener" => {
                 let gen_seed = t.get("seed").and_then(Value::as_integer).map_or(seed.wrapping_add(11 + k as u64), |s| s as u64);
+                // generated for the whole population (the same values on any number of ranks),
+                // this rank's block added
                 let mut g = current_generator(ty, t, &path, n, gen_seed)?;
                 let mut buf = vec![0.0f32; n];
+                let block = block.clone();
                 ExtInput::Generator(Box::new(move |step, dt_ms, out: &mut [f32]| {
                     // `fill` fails only for a bad dt or a length other than n: the network's dt
                     // is checked at construction, and `out` is the target population's drive
                     if g.fill(step, dt_ms, &mut buf).is_ok() {
-                        out.iter_mut().zip(&buf).for_each(|(o, v)| *o += v);
+                        out.iter_mut().zip(&buf[block.clone()]).for_each(|(o, v)| *o += v);
                     }
                 }))
             }
@@ -1170,7 +1287,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str) -> Result<NetFile> {
 /// ```
 pub fn parse_json(text: &str, dir: &Path, default_name: &str) -> Result<NetFile> {
     let doc: Table = serde_json::from_str(text).map_err(|e| SomataError::Format(format!("network description (JSON): {e}")))?;
-    parse_inner(&doc, dir, default_name)
+    parse_inner(&doc, dir, default_name, Part::default())
 }
 
 /// Read and build a network file.
@@ -1179,4 +1296,12 @@ pub fn load(path: &Path) -> Result<NetFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("network");
     parse(&text, dir, stem)
+}
+
+/// [`load`] one rank's part ([`parse_part`]).
+pub fn load_part(path: &Path, part: Part) -> Result<NetFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| SomataError::Io(format!("{}: {e}", path.display())))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("network");
+    parse_part(&text, dir, stem, part)
 }

@@ -7,6 +7,7 @@ mod checkpoint;
 mod common;
 mod cond_bptt;
 mod conformance;
+mod distributed;
 mod fused_runner;
 mod fuzz_netfile;
 mod gap_junction;
