@@ -1,6 +1,7 @@
 //! The `somata` command line.
 
 mod bench;
+mod distrun;
 mod fi;
 mod netrun;
 mod raster;

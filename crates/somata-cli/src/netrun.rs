@@ -23,11 +23,52 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
-pub fn run(target: &str, out: Option<&Path>, neurons: Option<usize>, duration_ms: Option<f64>, scale: Option<f64>) -> Result<(), String> {
+/// How a network runs: threads per process (`None`: one process and thread as before, the
+/// fused runner choosing its own threads), and whether the exchange overlaps integration.
+pub struct Spread {
+    pub threads: Option<usize>,
+    pub overlap: bool,
+}
+
+pub fn run(
+    target: &str,
+    out: Option<&Path>,
+    neurons: Option<usize>,
+    duration_ms: Option<f64>,
+    scale: Option<f64>,
+    spread: Spread,
+) -> Result<(), String> {
     let e = |e: somata::SomataError| e.to_string();
     let t0 = Instant::now();
     if scale.is_some() && target != "microcircuit" {
         return Err("--scale applies to the built-in `microcircuit`".into());
+    }
+    let world = crate::distrun::world()?;
+    if world.size > 1 || spread.threads.is_some_and(|t| t > 1) {
+        // spread over processes and threads: from the file's text
+        let (text, dir, name, plot) = match target {
+            "microcircuit" => {
+                let cfg = somata::net::microcircuit::McConfig {
+                    duration_ms: duration_ms.unwrap_or(1000.0),
+                    ..somata::net::microcircuit::McConfig::scaled(scale.unwrap_or(1.0))
+                };
+                (cfg.toml().map_err(e)?, std::path::PathBuf::from("."), "microcircuit".to_string(), true)
+            }
+            "coba" | "cuba" | "coba-hh" => {
+                return Err(format!(
+                    "the built-in `{target}` runs in one process; over ranks or threads, run its file (crates/somata/examples/networks/)"
+                ))
+            }
+            file => {
+                let p = Path::new(file);
+                let text = std::fs::read_to_string(p).map_err(|e| format!("{file}: {e}"))?;
+                let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("network").to_string();
+                let plot = toml_net::clock_of(&text).is_ok() && !text.lines().any(|l| l.trim().replace(' ', "") == "plot=false");
+                (text, p.parent().unwrap_or(Path::new(".")).to_path_buf(), stem, plot)
+            }
+        };
+        let dur = if target == "microcircuit" { None } else { duration_ms };
+        return crate::distrun::run(world, &text, &dir, &name, dur, out, spread.threads.unwrap_or(1), spread.overlap, plot);
     }
     let (mut net, steps, name, plot) = match target {
         "microcircuit" => {
@@ -121,6 +162,32 @@ pub fn run(target: &str, out: Option<&Path>, neurons: Option<usize>, duration_ms
     Ok(())
 }
 
+/// A run's counts for `summary.json`.
+pub struct Summary {
+    pub names: Vec<String>,
+    pub sizes: Vec<usize>,
+    pub spikes: Vec<u64>,
+    pub initial: Vec<u64>,
+    pub rates: Vec<f64>,
+    pub synaptic_events: u64,
+    pub fused: bool,
+    pub threads: usize,
+}
+
+/// A monitor's entry in `summary.json`, and its files.
+pub struct MonOut {
+    pub name: String,
+    pub population: String,
+    pub var: String,
+    pub samples: usize,
+    pub cols: usize,
+    pub every: usize,
+    pub dense: bool,
+    /// Events recorded (spike monitors that record events).
+    pub events: Option<u64>,
+    pub files: Vec<std::path::PathBuf>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn write_out(
     net: &Network,
@@ -132,16 +199,59 @@ fn write_out(
     s: &somata::net::RunSummary,
     plot: bool,
 ) -> Result<(), String> {
+    let e = |e: somata::SomataError| e.to_string();
+    let mons: Vec<MonOut> = net
+        .monitor_info()
+        .into_iter()
+        .map(|m| MonOut {
+            name: m.name,
+            population: m.population,
+            var: m.var,
+            samples: m.samples,
+            cols: m.cols,
+            every: m.every,
+            dense: m.dense,
+            events: m.events,
+            files: m.files,
+        })
+        .collect();
+    let sizes = s.names.iter().map(|p| net.pop_id(p).map(|id| net.size(id))).collect::<Result<_, _>>().map_err(e)?;
+    let sum = Summary {
+        names: s.names.clone(),
+        sizes,
+        spikes: s.spikes.clone(),
+        initial: s.initial_spikes.clone(),
+        rates: s.rates_hz.clone(),
+        synaptic_events: s.synaptic_events,
+        fused: s.fused,
+        threads: s.threads,
+    };
+    write_summary(dir, name, steps, net.clock().dt_ms(), build_ms, wall_ms, &sum, &mons, plot)
+}
+
+/// `summary.json` and the rasters of the spike monitors' event files.
+#[allow(clippy::too_many_arguments)]
+pub fn write_summary(
+    dir: &Path,
+    name: &str,
+    steps: usize,
+    dt: f64,
+    build_ms: f64,
+    wall_ms: f64,
+    s: &Summary,
+    monitors: &[MonOut],
+    plot: bool,
+) -> Result<(), String> {
     use serde_json::{json, Map, Value};
     let mut mons = Map::new();
     let mut rasters = vec![];
-    for m in net.monitor_info() {
+    for m in monitors {
         if plot
             && m.var == Var::Spike.name()
             && let Some(ev) = m.files.iter().find(|f| f.to_string_lossy().ends_with(".events.npy"))
         {
-            let id = net.pop_id(&m.population).map_err(|e| e.to_string())?;
-            rasters.push((m.name.clone(), m.population.clone(), net.size(id), ev.clone()));
+            let k = s.names.iter().position(|p| *p == m.population).ok_or_else(|| format!("no population `{}`", m.population))?;
+            rasters.push((m.name.clone(), m.population.clone(), s.sizes[k], ev.clone()));
         }
         let files: Vec<String> =
             m.files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).collect();
@@ -152,17 +262,15 @@ fn write_out(
         );
     }
     if !rasters.is_empty() {
-        crate::raster::write(dir, name, &rasters, steps, net.clock().dt_ms())?;
+        crate::raster::write(dir, name, &rasters, steps, dt)?;
     }
     let mut pops = Map::new();
     for (k, p) in s.names.iter().enumerate() {
-        let id = net.pop_id(p).map_err(|e| e.to_string())?;
         pops.insert(
             p.clone(),
-            json!({"size": net.size(id), "spikes": s.spikes[k] + s.initial_spikes[k], "initial_spikes": s.initial_spikes[k], "rate_hz": s.rates_hz[k]}),
+            json!({"size": s.sizes[k], "spikes": s.spikes[k] + s.initial[k], "initial_spikes": s.initial[k], "rate_hz": s.rates[k]}),
         );
     }
-    let dt = net.clock().dt_ms();
     let doc = json!({
         "name": name, "dt_ms": dt, "steps": steps, "duration_ms": steps as f64 * dt,
         "wall_ms": wall_ms, "build_ms": build_ms, "synaptic_events": s.synaptic_events,

@@ -62,6 +62,15 @@ pub struct RunArgs {
     /// [default: 1, 77,169 neurons and about 3·10⁸ synapses].
     #[arg(long)]
     pub scale: Option<f64>,
+    /// With a network file or `microcircuit`: spread it over this many threads per process
+    /// (virtual processes, as `mpirun -np N` spreads it over processes): the same spikes and
+    /// files as one thread, each thread integrating its block of every population.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// With a network spread over threads or processes: exchange spikes without overlapping the
+    /// next interval's integration (to measure what the overlap saves).
+    #[arg(long)]
+    pub no_overlap: bool,
     /// Neuron model, by BrainPy class name (`somata models` lists them), with BrainPy's default
     /// parameters.
     #[arg(long, default_value = "LIF")]
@@ -132,9 +141,10 @@ fn default_levels(model: &str, unit: &str) -> (f64, f64) {
 pub fn run(a: &RunArgs) -> Result<(), String> {
     if let Some(net) = &a.network {
         let dur = if a.duration_ms != 500.0 { Some(a.duration_ms) } else { None };
-        return crate::netrun::run(net, a.out.as_deref(), a.net_size, dur, a.scale);
+        let spread = crate::netrun::Spread { threads: a.threads, overlap: !a.no_overlap };
+        return crate::netrun::run(net, a.out.as_deref(), a.net_size, dur, a.scale, spread);
     }
-    if a.out.is_some() || a.net_size.is_some() || a.scale.is_some() {
+    if a.out.is_some() || a.net_size.is_some() || a.scale.is_some() || a.threads.is_some() {
         return Err("--out and --net-size apply to networks: `somata run FILE|coba|cuba|coba-hh --out DIR`".into());
     }
     dispatch(&a.model, Job(a)).map_err(|e| e.to_string())?

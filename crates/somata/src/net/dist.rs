@@ -27,7 +27,8 @@
 use super::{Network, PopId, Window};
 use crate::error::{Result, SomataError};
 use std::ops::Range;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// A communicator: the collectives the distributed runner needs. Every rank calls the same
@@ -146,14 +147,48 @@ impl Comm for SelfComm {
     }
 }
 
+/// A barrier that spins (then yields): an exchange every step of a 0.1 ms grid meets it
+/// thousands of times a second, and a sleeping barrier's wake-up costs tens of microseconds.
+struct SpinBarrier {
+    n: usize,
+    count: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn new(n: usize) -> SpinBarrier {
+        SpinBarrier { n, count: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+    }
+    fn wait(&self) {
+        let g = self.generation.load(Ordering::Acquire);
+        if self.count.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
+            self.count.store(0, Ordering::Relaxed);
+            self.generation.store(g.wrapping_add(1), Ordering::Release);
+            return;
+        }
+        let mut k = 0u32;
+        while self.generation.load(Ordering::Acquire) == g {
+            if k < 1 << 12 {
+                std::hint::spin_loop();
+                k += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
 struct Shared {
-    barrier: Barrier,
+    barrier: SpinBarrier,
     slots: Mutex<Vec<Vec<u32>>>,
     sums: Mutex<Vec<u64>>,
+    /// What the outer communicator gathered (threads over processes).
+    gathered: Mutex<Vec<u32>>,
 }
 
 /// Ranks as threads of one process (shared memory and a barrier): what the tests use to run
-/// a network on 1–4 ranks without MPI, and a way to split a network over threads.
+/// a network on 1–4 ranks without MPI, and the threads of each process over MPI
+/// ([`ThreadComm::over`]).
 ///
 /// ```
 /// use somata::net::dist::{Comm, ThreadComm};
@@ -174,16 +209,74 @@ struct Shared {
 /// assert!(out.iter().all(|v| v == &[0, 1, 1, 2, 2, 2]));
 /// ```
 pub struct ThreadComm {
-    rank: usize,
-    size: usize,
+    /// Thread index within the process.
+    t: usize,
+    threads: usize,
     shared: Arc<Shared>,
+    /// The processes' communicator (held by thread 0), its rank and size.
+    outer: Option<Box<dyn Comm>>,
+    outer_rank: usize,
+    outer_size: usize,
 }
 
 impl ThreadComm {
     /// `n` communicators, one per rank, to move into `n` threads.
     pub fn group(n: usize) -> Vec<ThreadComm> {
-        let shared = Arc::new(Shared { barrier: Barrier::new(n.max(1)), slots: Mutex::new(vec![vec![]; n]), sums: Mutex::new(vec![]) });
-        (0..n).map(|rank| ThreadComm { rank, size: n, shared: shared.clone() }).collect()
+        Self::over(n, None)
+    }
+
+    /// `n` threads in each process of `outer` (NEST's virtual processes: `outer.size()·n`
+    /// ranks, thread `t` of process `r` being rank `r·n + t`). Thread 0's communicator calls
+    /// `outer` (MPI's "funneled" threading: run it on the thread that initialised MPI).
+    pub fn over(n: usize, outer: Option<Box<dyn Comm>>) -> Vec<ThreadComm> {
+        let n = n.max(1);
+        let shared = Arc::new(Shared {
+            barrier: SpinBarrier::new(n),
+            slots: Mutex::new(vec![vec![]; n]),
+            sums: Mutex::new(vec![]),
+            gathered: Mutex::new(vec![]),
+        });
+        let (outer_rank, outer_size) = outer.as_ref().map_or((0, 1), |o| (o.rank(), o.size()));
+        let mut outer = outer;
+        (0..n)
+            .map(|t| ThreadComm {
+                t,
+                threads: n,
+                shared: shared.clone(),
+                outer: if t == 0 { outer.take() } else { None },
+                outer_rank,
+                outer_size,
+            })
+            .collect()
+    }
+
+    fn reduce(&mut self, v: &mut [u64], init: u64, op: impl Fn(&mut u64, &u64)) -> Result<()> {
+        if self.t == 0 {
+            let mut s = self.shared.sums.lock().map_err(|_| poisoned())?;
+            s.clear();
+            s.resize(v.len(), init);
+        }
+        self.shared.barrier.wait();
+        {
+            let mut s = self.shared.sums.lock().map_err(|_| poisoned())?;
+            s.iter_mut().zip(v.iter()).for_each(|(a, b)| op(a, b));
+        }
+        self.shared.barrier.wait();
+        if let Some(o) = self.outer.as_mut() {
+            let mut s = self.shared.sums.lock().map_err(|_| poisoned())?;
+            if init == 0 {
+                o.sum_u64(&mut s)?;
+            } else {
+                o.min_u64(&mut s)?;
+            }
+        }
+        self.shared.barrier.wait();
+        {
+            let s = self.shared.sums.lock().map_err(|_| poisoned())?;
+            v.copy_from_slice(&s);
+        }
+        self.shared.barrier.wait();
+        Ok(())
     }
 }
 
@@ -193,18 +286,48 @@ fn poisoned() -> SomataError {
 
 impl Comm for ThreadComm {
     fn rank(&self) -> usize {
-        self.rank
+        self.outer_rank * self.threads + self.t
     }
     fn size(&self) -> usize {
-        self.size
+        self.outer_size * self.threads
     }
     fn start_gather(&mut self, local: &[u32]) -> Result<()> {
-        let mut s = self.shared.slots.lock().map_err(|_| poisoned())?;
-        s[self.rank].clear();
-        s[self.rank].extend_from_slice(local);
+        {
+            let mut s = self.shared.slots.lock().map_err(|_| poisoned())?;
+            s[self.t].clear();
+            s[self.t].extend_from_slice(local);
+        }
+        if self.outer_size > 1 {
+            // the process's records leave through thread 0 now, and travel while the threads
+            // integrate the next interval
+            self.shared.barrier.wait();
+            if let Some(o) = self.outer.as_mut() {
+                let all: Vec<u32> = self.shared.slots.lock().map_err(|_| poisoned())?.concat();
+                o.start_gather(&all)?;
+            }
+        }
         Ok(())
     }
+    fn progress(&mut self) {
+        if let Some(o) = self.outer.as_mut() {
+            o.progress();
+        }
+    }
     fn finish_gather(&mut self, out: &mut Vec<u32>) -> Result<()> {
+        if self.outer_size > 1 {
+            if let Some(o) = self.outer.as_mut() {
+                let mut g = self.shared.gathered.lock().map_err(|_| poisoned())?;
+                o.finish_gather(&mut g)?;
+            }
+            self.shared.barrier.wait();
+            {
+                let g = self.shared.gathered.lock().map_err(|_| poisoned())?;
+                out.clear();
+                out.extend_from_slice(&g);
+            }
+            self.shared.barrier.wait();
+            return Ok(());
+        }
         self.shared.barrier.wait();
         {
             let s = self.shared.slots.lock().map_err(|_| poisoned())?;
@@ -225,26 +348,8 @@ impl Comm for ThreadComm {
     }
     fn barrier(&mut self) -> Result<()> {
         self.shared.barrier.wait();
-        Ok(())
-    }
-}
-
-impl ThreadComm {
-    fn reduce(&mut self, v: &mut [u64], init: u64, op: impl Fn(&mut u64, &u64)) -> Result<()> {
-        if self.rank == 0 {
-            let mut s = self.shared.sums.lock().map_err(|_| poisoned())?;
-            s.clear();
-            s.resize(v.len(), init);
-        }
-        self.shared.barrier.wait();
-        {
-            let mut s = self.shared.sums.lock().map_err(|_| poisoned())?;
-            s.iter_mut().zip(v.iter()).for_each(|(a, b)| op(a, b));
-        }
-        self.shared.barrier.wait();
-        {
-            let s = self.shared.sums.lock().map_err(|_| poisoned())?;
-            v.copy_from_slice(&s);
+        if let Some(o) = self.outer.as_mut() {
+            o.barrier()?;
         }
         self.shared.barrier.wait();
         Ok(())

@@ -875,17 +875,7 @@ fn parse_inner(doc: &Table, dir: &Path, default_name: &str, part: Part) -> Resul
     let dt = quantity(get(doc, "dt", "top level")?, Dim::TIME, "dt")?;
     let mut net = Network::from_ms(dt)?;
     let seed = doc.get("seed").and_then(Value::as_integer).unwrap_or(0) as u64;
-    let steps = match (doc.get("steps"), doc.get("duration")) {
-        (Some(s), _) => s.as_integer().filter(|s| *s >= 0).ok_or_else(|| err("steps", "expected a non-negative integer"))? as usize,
-        (None, Some(d)) => {
-            let d = quantity(d, Dim::TIME, "duration")?;
-            if !(d.is_finite() && d >= 0.0) {
-                return Err(err("duration", "must be finite and ≥ 0"));
-            }
-            (d / dt).round() as usize
-        }
-        (None, None) => return Err(err("top level", "give `duration` (e.g. \"1000 ms\") or `steps`")),
-    };
+    let steps = file_steps(doc, dt)?;
     net.check_finite(doc.get("check_finite").and_then(Value::as_bool).unwrap_or(false));
     let empty = vec![];
     let pops = doc.get("population").map(|v| array(v, "population")).transpose()?.unwrap_or(&empty);
@@ -1296,6 +1286,32 @@ pub fn load(path: &Path) -> Result<NetFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("network");
     parse(&text, dir, stem)
+}
+
+/// A network file's time step (ms) and steps, read without building it.
+///
+/// ```
+/// let (dt, steps) = somata::net::toml_net::clock_of("dt = \"0.1 ms\"\nduration = \"50 ms\"").unwrap();
+/// assert_eq!((dt, steps), (0.1, 500));
+/// ```
+pub fn clock_of(text: &str) -> Result<(f64, usize)> {
+    let doc: Table = text.parse().map_err(|e: toml::de::Error| SomataError::Format(format!("network file is not valid TOML: {e}")))?;
+    let dt = quantity(get(&doc, "dt", "top level")?, Dim::TIME, "dt")?;
+    Ok((dt, file_steps(&doc, dt)?))
+}
+
+fn file_steps(doc: &Table, dt: f64) -> Result<usize> {
+    Ok(match (doc.get("steps"), doc.get("duration")) {
+        (Some(s), _) => s.as_integer().filter(|s| *s >= 0).ok_or_else(|| err("steps", "expected a non-negative integer"))? as usize,
+        (None, Some(d)) => {
+            let d = quantity(d, Dim::TIME, "duration")?;
+            if !(d.is_finite() && d >= 0.0) {
+                return Err(err("duration", "must be finite and ≥ 0"));
+            }
+            (d / dt).round() as usize
+        }
+        (None, None) => return Err(err("top level", "give `duration` (e.g. \"1000 ms\") or `steps`")),
+    })
 }
 
 /// [`load`] one rank's part ([`parse_part`]).
