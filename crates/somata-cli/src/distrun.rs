@@ -285,11 +285,7 @@ fn merge(dir: &Path, vps: usize) -> Result<Vec<crate::netrun::MonOut>, String> {
                         .and_then(Value::as_array)
                         .map(|a| a.iter().filter_map(Value::as_u64).map(|x| x as usize).collect())
                         .unwrap_or_default();
-                    let d = if pos.is_empty() {
-                        vec![]
-                    } else {
-                        somata::io::npy::read(p.join(format!("{name}.npy"))).map_err(e)?.to_f32()
-                    };
+                    let d = if pos.is_empty() { vec![] } else { somata::io::npy::read(p.join(format!("{name}.npy"))).map_err(e)?.to_f32() };
                     Ok((d, pos))
                 })
                 .collect::<Result<_, String>>()?;
@@ -344,11 +340,8 @@ mod mpi_comm {
         };
         let w = universe.world();
         let (rank, size) = (w.rank() as usize, w.size() as usize);
-        let comm: Option<Box<dyn Comm>> = if size > 1 {
-            Some(Box::new(MpiComm { w, cap: 1024, send: vec![], recv: vec![], req: None, local: vec![] }))
-        } else {
-            None
-        };
+        let comm: Option<Box<dyn Comm>> =
+            if size > 1 { Some(Box::new(MpiComm { w, cap: 1024, send: vec![], recv: vec![], req: None, local: vec![] })) } else { None };
         Ok(World { rank, size, comm, _universe: Some(universe) })
     }
 
@@ -368,7 +361,11 @@ mod mpi_comm {
     unsafe impl Send for MpiComm {}
 
     fn mpi_err(what: &str, rc: i32) -> Result<()> {
-        if rc == 0 { Ok(()) } else { Err(SomataError::Format(format!("MPI: {what} failed ({rc})"))) }
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(SomataError::Format(format!("MPI: {what} failed ({rc})")))
+        }
     }
 
     impl Comm for MpiComm {

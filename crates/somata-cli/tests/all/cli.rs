@@ -429,3 +429,45 @@ fn microcircuit_commands() {
     assert_ne!(code, 0);
     assert!(err.contains("--scale"), "{err}");
 }
+
+#[test]
+fn threads_give_the_files_of_one_thread() {
+    // a network file spread over 3 threads (virtual processes): every output file is byte for
+    // byte the one-thread run's, and the summary counts the whole network
+    let base = std::env::temp_dir().join(format!("somata-vp-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    let (code, toml, err) = somata(&["microcircuit", "--scale", "0.02", "--duration-ms", "60"], None);
+    assert_eq!(code, 0, "{err}");
+    let file = base.join("mc.toml");
+    let extra = "\n[[monitor]]\nname = \"v\"\npopulation = \"L4E\"\nvar = \"V\"\nneurons = [400, 3, 0, 200]\n";
+    std::fs::write(&file, toml + extra).unwrap();
+    let (one, three) = (base.join("one"), base.join("three"));
+    let (code, out1, err) = somata(&["run", file.to_str().unwrap(), "--out", one.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    let (code, out3, err) = somata(&["run", file.to_str().unwrap(), "--out", three.to_str().unwrap(), "--threads", "3"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out3.contains("1 processes × 3 threads") && out3.contains("exchange: every 1 step(s) (minimum delay 2 steps), overlapped"),
+        "{out3}"
+    );
+    // the same population lines (neurons, spikes, rates)
+    let pops = |o: &str| o.lines().filter(|l| l.contains(" neurons, ")).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(pops(&out1), pops(&out3));
+    let mut n = 0;
+    for entry in std::fs::read_dir(&one).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "npy") {
+            let name = p.file_name().unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(three.join(name)).unwrap(), "{name:?}");
+            n += 1;
+        }
+    }
+    assert_eq!(n, 9, "8 event files and the V monitor");
+    // the parts are merged and removed
+    assert!(std::fs::read_dir(&three).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(".vp-")));
+    // what cannot be spread is refused by name
+    let (code, _, err) = somata(&["run", "coba", "--threads", "2"], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("runs in one process"), "{err}");
+    std::fs::remove_dir_all(&base).ok();
+}

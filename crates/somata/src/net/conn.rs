@@ -428,9 +428,10 @@ impl Conn {
     /// uniformly and independently (seeded): NEST's `fixed_total_number` rule with autapses and
     /// multapses allowed, as the cortical microcircuit (Potjans & Diesmann 2014) uses it.
     ///
-    /// Built in two passes over one random stream (count the synapses of each presynaptic row,
-    /// then replay the stream and fill the rows), so nothing but the matrix itself is allocated:
-    /// 4 bytes per synapse and 4 per presynaptic neuron.
+    /// Drawn per postsynaptic neuron ([`Conn::fixed_total_number_posts`]: the same synapses on
+    /// any number of ranks), in two passes (count the synapses of each presynaptic row, then
+    /// replay and fill), so nothing but the matrix itself is allocated: 4 bytes per synapse and
+    /// 4 per presynaptic neuron.
     ///
     /// ```
     /// use somata::net::Conn;
@@ -600,8 +601,9 @@ impl Conn {
                 let mut ix = vec![];
                 ip.push(0u32);
                 for i in 0..n_pre {
-                    for pos in indptr[i] as usize..indptr[i + 1] as usize {
-                        let j = indices[pos] as usize;
+                    let row = indptr[i] as usize..indptr[i + 1] as usize;
+                    for (pos, &j) in row.clone().zip(&indices[row]) {
+                        let j = j as usize;
                         if posts.contains(&j) {
                             keep.push(pos);
                             ix.push((j - lo) as u32);

@@ -453,11 +453,9 @@ impl Network {
     /// name = "E"
     /// model = "LIF"
     /// size = 50
-    /// params = { V_th = "-50 mV", tau = "10 ms" }
     /// [[input]]
-    /// population = "E"
-    /// type = "constant"
-    /// value = "2 mA"
+    /// target = "E"
+    /// value = "30 mA"
     /// "#;
     /// let mut f = toml_net::parse_part(text, std::path::Path::new("."), "demo", Part::default()).unwrap();
     /// f.net.distribute(Box::new(SelfComm::default()), true).unwrap();
