@@ -449,6 +449,7 @@ impl Network {
     /// use somata::net::toml_net;
     /// let text = r#"
     /// dt = "0.1 ms"
+    /// duration = "100 ms"
     /// [[population]]
     /// name = "E"
     /// model = "LIF"
