@@ -550,17 +550,7 @@ impl Conn {
                     wv[pos] = d.sample(&mut rw) as f32;
                 }
                 if let Some((d, dt)) = &delays {
-                    let ms = d.sample(&mut rd);
-                    let steps = (ms / dt).round().max(1.0);
-                    if !(steps.is_finite() && steps <= u16::MAX as f64) {
-                        return Err(SomataError::param(
-                            "projection",
-                            "delay",
-                            ms,
-                            "must be finite and below 65536 steps in a per-synapse distribution",
-                        ));
-                    }
-                    dv[pos] = steps as u16;
+                    dv[pos] = super::delay_steps(d.sample(&mut rd), *dt)?;
                 }
             }
         }

@@ -287,22 +287,19 @@ impl Delay {
             return Err(SomataError::InvalidDt(dt_ms));
         }
         let mut rng = crate::init::Rng::new(seed);
-        let mut k = Vec::with_capacity(n);
-        for _ in 0..n {
-            let ms = d.sample(&mut rng);
-            let steps = (ms / dt_ms).round().max(1.0);
-            if !(steps.is_finite() && steps <= u16::MAX as f64) {
-                return Err(SomataError::param(
-                    "projection",
-                    "delay",
-                    ms,
-                    "must be finite and below 65536 steps in a per-synapse distribution",
-                ));
-            }
-            k.push(steps as u16);
-        }
+        let k = (0..n).map(|_| delay_steps(d.sample(&mut rng), dt_ms)).collect::<Result<_>>()?;
         Ok(Delay::PerSynapseSteps(k))
     }
+}
+
+/// A delay drawn from a distribution (ms) in whole steps of `dt_ms`: rounded to the nearest
+/// and at least one step (NEST's time grid), below 2¹⁶ steps.
+pub(crate) fn delay_steps(ms: f64, dt_ms: f64) -> Result<u16> {
+    let steps = (ms / dt_ms).round().max(1.0);
+    if !(steps.is_finite() && steps <= u16::MAX as f64) {
+        return Err(SomataError::param("projection", "delay", ms, "must be finite and below 65536 steps in a per-synapse distribution"));
+    }
+    Ok(steps as u16)
 }
 
 /// A projection from a range of a presynaptic population to a postsynaptic population.

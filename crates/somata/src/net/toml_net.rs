@@ -341,6 +341,14 @@ fn dist(v: &Value, dim: Dim, path: &str, default_min: f64) -> Result<Option<Dist
     Ok(Some(d))
 }
 
+/// A `conn` table's `seed`, or the file's default for it.
+fn conn_seed(t: &Table, path: &str, default: u64) -> Result<u64> {
+    match t.get("seed") {
+        Some(s) => Ok(s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64),
+        None => Ok(default),
+    }
+}
+
 /// The connectivity of one rank's postsynaptic block `posts` (all of `0..n_post` on one
 /// rank): `fixed_total_number` draws the block's synapses from streams keyed by postsynaptic
 /// neuron; the other rules build the whole matrix (the same on every rank) and keep the block.
@@ -358,10 +366,7 @@ fn connectivity(
 ) -> Result<(Conn, Option<Delay>)> {
     let ty = get_str(t, "type", path)?;
     if ty == "fixed_total_number" {
-        let s = match t.get("seed") {
-            Some(s) => s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64,
-            None => seed,
-        };
+        let s = conn_seed(t, path, seed)?;
         let delays = match t.get("delays") {
             Some(v) => Some(dist(v, Dim::TIME, &format!("{path}.delays"), dt_ms)?.ok_or_else(|| {
                 err(
@@ -409,12 +414,6 @@ fn connectivity_whole(
     seed: u64,
     dt_ms: f64,
 ) -> Result<(Conn, Option<Delay>)> {
-    let seed_of = |t: &Table| -> Result<u64> {
-        match t.get("seed") {
-            Some(s) => Ok(s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64),
-            None => Ok(seed),
-        }
-    };
     // per-synapse delays drawn from a distribution (generated rules), rounded to whole steps
     let delay_dist = match t.get("delays") {
         Some(v) => dist(v, Dim::TIME, &format!("{path}.delays"), dt_ms)?,
@@ -429,7 +428,7 @@ fn connectivity_whole(
         return Err(err(path, "distributions of weights or delays go with generated connectivity (fixed_prob, fixed_in_degree, fixed_out_degree, fixed_total_number, all_to_all, one_to_one); dense and triplets give their values"));
     }
     if delay_dist.is_some() || weight_dist.is_some() {
-        let s = seed_of(t)?;
+        let s = conn_seed(t, path, seed)?;
         let mut tt = t.clone();
         tt.remove("delays");
         if let Some(wd) = weight_dist {
@@ -489,10 +488,7 @@ fn connectivity_only(
     delays: Option<Vec<f64>>,
 ) -> Result<(Conn, Option<Vec<f64>>)> {
     let w = || -> Result<Weight> { Ok(Weight::new(quantity(get(t, "weight", path)?, wdim, &format!("{path}.weight"))?, wdim)) };
-    let seed = match t.get("seed") {
-        Some(s) => s.as_integer().ok_or_else(|| err(&format!("{path}.seed"), "expected an integer"))? as u64,
-        None => seed,
-    };
+    let seed = conn_seed(t, path, seed)?;
     let prob = || -> Result<f64> {
         let p = get(t, "prob", path)?.as_float().or_else(|| t.get("prob").and_then(Value::as_integer).map(|i| i as f64));
         p.ok_or_else(|| err(&format!("{path}.prob"), "expected a number"))
